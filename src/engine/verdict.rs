@@ -1,0 +1,96 @@
+//! What the engine decides about a packet, and the counted reasons for every drop.
+//!
+//! Verdicts are data, not errors: a malformed packet is an ordinary outcome with a reason.
+
+/// The engine's decision about one packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Forward the (possibly rewritten) packet in the buffer.
+    Accept,
+    /// Discard the packet; the reason is counted.
+    Drop(DropReason),
+    /// Discard the packet and send the buffer's new contents back towards its sender instead:
+    /// a TCP RST or an ICMP destination-unreachable built in place. The reason is counted.
+    Respond(DropReason),
+}
+
+macro_rules! drop_reasons {
+    ($($(#[doc = $doc:literal])* $variant:ident => $name:literal,)*) => {
+        /// Why a packet was not forwarded as it was.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum DropReason {
+            $($(#[doc = $doc])* $variant,)*
+        }
+
+        impl DropReason {
+            /// Every reason, in counter order.
+            pub const ALL: &'static [DropReason] = &[$(DropReason::$variant,)*];
+
+            /// Stable snake_case name used in summaries, logs and metrics.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(DropReason::$variant => $name,)*
+                }
+            }
+
+            /// Index into a per-reason counter array.
+            pub fn index(self) -> usize {
+                self as usize
+            }
+        }
+    };
+}
+
+drop_reasons! {
+    /// Shorter than the headers it claims to carry.
+    Truncated => "truncated",
+    /// Not IPv4 or IPv6, or an IP header that fails validation (bad IHL, total length, version).
+    MalformedIp => "malformed_ip",
+    /// The IPv4 header checksum does not verify.
+    BadIpChecksum => "bad_ip_checksum",
+    /// A TCP, UDP or ICMP header that fails validation (bad data offset, length field, options).
+    MalformedTransport => "malformed_transport",
+    /// A packet that would create or change connection state carries a bad transport checksum.
+    BadChecksum => "bad_checksum",
+    /// An IP fragment: the engine does not reassemble, and a fragment cannot be matched to a flow.
+    Fragment => "fragment",
+    /// A transport protocol the engine cannot track or translate.
+    UnsupportedProtocol => "unsupported_protocol",
+    /// A TCP segment that is not a SYN and belongs to no tracked flow.
+    TcpNoFlow => "tcp_no_flow",
+    /// TCP flags that no valid segment carries (SYN+FIN, SYN+RST, none at all...).
+    TcpInvalidFlags => "tcp_invalid_flags",
+    /// A TCP segment that is invalid in the flow's state (a SYN on an established flow, a
+    /// handshake answer with the wrong ack).
+    TcpInvalidState => "tcp_invalid_state",
+    /// A RST whose sequence number lies outside the receiver's window.
+    RstOutOfWindow => "rst_out_of_window",
+    /// An ICMP error whose quoted packet belongs to no tracked flow.
+    IcmpErrorNoFlow => "icmp_error_no_flow",
+    /// An ICMP message that starts no flow and belongs to none (an unsolicited echo reply...).
+    IcmpUnsolicited => "icmp_unsolicited",
+    /// The flow table is full; the new flow was refused.
+    TableFull => "table_full",
+    /// No outside port was free for a new masqueraded flow.
+    NatPortsExhausted => "nat_ports_exhausted",
+    /// A filter rule or default policy dropped the packet.
+    Policy => "policy",
+    /// A filter rule or default policy rejected the packet (a RST or ICMP error was sent back).
+    PolicyReject => "policy_reject",
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn reasons_have_distinct_names_and_dense_indices() {
+        let mut names: Vec<_> = DropReason::ALL.iter().map(|r| r.name()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), DropReason::ALL.len());
+        for (i, reason) in DropReason::ALL.iter().enumerate() {
+            assert_eq!(reason.index(), i);
+        }
+    }
+}
