@@ -1,5 +1,88 @@
-//! The sans-I/O packet engine (being built): settings, packet buffer and verdicts.
+//! The sans-I/O packet engine: `process(now, packet) -> Verdict`.
+//!
+//! Owns connection tracking, NAT and the stateful filter, and the counters and events they
+//! produce. It never reads the clock (time is an argument), never touches files or sockets,
+//! and never panics on packet bytes. It is shared by reference between worker threads.
 
+pub mod conntrack;
+pub mod nat;
 pub mod packet;
+pub mod policy;
 pub mod settings;
+pub mod stats;
 pub mod verdict;
+pub mod wire;
+
+mod events;
+mod pipeline;
+
+use std::time::Duration;
+
+pub use events::{Event, FlowSummary};
+pub use packet::PacketBuf;
+pub use settings::EngineSettings;
+pub use stats::EngineStats;
+pub use verdict::{DropReason, Verdict};
+
+use conntrack::FlowTable;
+use events::EventQueue;
+use nat::Nat;
+use policy::CompiledPolicy;
+use stats::Counters;
+
+/// The packet engine. Create one per gateway and share it (`&Engine`) between workers.
+pub struct Engine {
+    settings: EngineSettings,
+    policy: CompiledPolicy,
+    flows: FlowTable,
+    nat: Nat,
+    counters: Counters,
+    events: EventQueue,
+}
+
+impl Engine {
+    /// Builds an engine from validated settings.
+    pub fn new(settings: EngineSettings) -> Self {
+        Self {
+            policy: CompiledPolicy::new(&settings),
+            flows: FlowTable::new(settings.limits.max_flows),
+            nat: Nat::new(&settings),
+            counters: Counters::default(),
+            events: EventQueue::default(),
+            settings,
+        }
+    }
+
+    /// The settings the engine runs with.
+    pub fn settings(&self) -> &EngineSettings {
+        &self.settings
+    }
+
+    /// Processes one IP packet at time `now` (any monotonic clock; capture time in replay),
+    /// rewriting it in place. See [`Verdict`] for what the caller does next.
+    pub fn process(&self, now: Duration, packet: &mut PacketBuf<'_>) -> Verdict {
+        let verdict = pipeline::process(self, now, packet);
+        self.counters.count(verdict);
+        verdict
+    }
+
+    /// Removes every flow idle past its timeout at `now`; returns how many were removed.
+    /// Call it periodically (about once a second); lookups also ignore expired flows, so the
+    /// call frequency changes memory use, never behaviour.
+    pub fn expire(&self, now: Duration) -> usize {
+        let removed = self.flows.expire(now, |flow| self.nat.release(flow));
+        self.counters.flows_expired(removed);
+        removed
+    }
+
+    /// A snapshot of the counters and table sizes.
+    pub fn stats(&self) -> EngineStats {
+        self.counters
+            .snapshot(self.flows.len(), self.nat.binding_count())
+    }
+
+    /// Takes the oldest pending event (rule log hits, ...), if any.
+    pub fn poll_event(&self) -> Option<Event> {
+        self.events.pop()
+    }
+}

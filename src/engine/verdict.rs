@@ -23,6 +23,9 @@ macro_rules! drop_reasons {
         }
 
         impl DropReason {
+            /// Number of reasons.
+            pub const COUNT: usize = [$($name,)*].len();
+
             /// Every reason, in counter order.
             pub const ALL: &'static [DropReason] = &[$(DropReason::$variant,)*];
 
@@ -71,6 +74,9 @@ drop_reasons! {
     IcmpUnsolicited => "icmp_unsolicited",
     /// The flow table is full; the new flow was refused.
     TableFull => "table_full",
+    /// A new flow whose reply tuple is already another flow's (or its own: a "land" packet
+    /// from an address and port to the same address and port).
+    TupleConflict => "tuple_conflict",
     /// No outside port was free for a new masqueraded flow.
     NatPortsExhausted => "nat_ports_exhausted",
     /// A filter rule or default policy dropped the packet.

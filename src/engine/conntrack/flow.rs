@@ -1,0 +1,145 @@
+//! One tracked flow: its two tuples, its translation, and its mutable protocol state.
+
+use std::time::Duration;
+
+use parking_lot::{Mutex, MutexGuard};
+
+use super::key::FlowKey;
+use super::tcp::{TcpState, TcpTracker};
+use crate::engine::settings::{Direction, Timeouts};
+
+/// Which of a flow's two directions a packet travels in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FlowDir {
+    /// From the initiator to the responder.
+    Original,
+    /// From the responder back to the initiator.
+    Reply,
+}
+
+impl FlowDir {
+    /// 0 for the original direction, 1 for the reply (indexes per-side arrays).
+    pub fn index(self) -> usize {
+        match self {
+            FlowDir::Original => 0,
+            FlowDir::Reply => 1,
+        }
+    }
+}
+
+/// How a flow is translated, so its resources can be released when it ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlowNat {
+    /// Not translated.
+    None,
+    /// Inside source masqueraded to the outside address and this outside port (or echo id).
+    Masquerade {
+        /// Protocol of the binding.
+        protocol: u8,
+        /// Outside port or echo identifier held by the binding.
+        outside_port: u16,
+    },
+    /// Outside destination forwarded to an inside server by a static port forward.
+    Forward,
+}
+
+/// Protocol-specific tracking state.
+#[derive(Debug, Clone, Copy)]
+pub enum ProtoState {
+    /// TCP with its state machine.
+    Tcp(TcpTracker),
+    /// UDP; `replied` once a packet travelled in the reply direction.
+    Udp {
+        /// Whether the responder has answered.
+        replied: bool,
+    },
+    /// ICMP echo.
+    Icmp,
+}
+
+/// The mutable part of a flow, behind the flow's lock.
+#[derive(Debug, Clone, Copy)]
+pub struct FlowState {
+    /// When the flow stops being valid unless another packet refreshes it.
+    pub expires_at: Duration,
+    /// Protocol tracking.
+    pub proto: ProtoState,
+}
+
+impl FlowState {
+    /// Idle timeout for the flow's current state.
+    pub fn timeout(&self, timeouts: &Timeouts) -> Duration {
+        match &self.proto {
+            ProtoState::Tcp(tcp) => match tcp.state() {
+                TcpState::SynSent => timeouts.tcp_syn_sent,
+                TcpState::SynRecv => timeouts.tcp_syn_recv,
+                TcpState::Established => timeouts.tcp_established,
+                TcpState::FinWait => timeouts.tcp_fin_wait,
+                TcpState::CloseWait => timeouts.tcp_close_wait,
+                TcpState::LastAck => timeouts.tcp_last_ack,
+                TcpState::TimeWait => timeouts.tcp_time_wait,
+                TcpState::Close => timeouts.tcp_close,
+            },
+            ProtoState::Udp { replied: false } => timeouts.udp_unreplied,
+            ProtoState::Udp { replied: true } => timeouts.udp_replied,
+            ProtoState::Icmp => timeouts.icmp,
+        }
+    }
+
+    /// Pushes the expiry out by the current state's timeout from `now`.
+    pub fn refresh(&mut self, now: Duration, timeouts: &Timeouts) {
+        self.expires_at = now + self.timeout(timeouts);
+    }
+}
+
+/// A tracked connection.
+#[derive(Debug)]
+pub struct Flow {
+    /// The tuple of the initiator's packets as they arrived.
+    pub original: FlowKey,
+    /// The tuple of the responder's packets as they arrive (after translation on the way out).
+    pub reply: FlowKey,
+    /// Which way the initiator crossed the gateway.
+    pub direction: Direction,
+    /// Translation applied.
+    pub nat: FlowNat,
+    state: Mutex<FlowState>,
+}
+
+impl Flow {
+    /// A new flow.
+    pub fn new(
+        original: FlowKey,
+        reply: FlowKey,
+        direction: Direction,
+        nat: FlowNat,
+        state: FlowState,
+    ) -> Self {
+        Self {
+            original,
+            reply,
+            direction,
+            nat,
+            state: Mutex::new(state),
+        }
+    }
+
+    /// Locks the mutable state.
+    pub fn lock(&self) -> MutexGuard<'_, FlowState> {
+        self.state.lock()
+    }
+
+    /// Whether the flow is past its expiry at `now`.
+    pub fn is_expired(&self, now: Duration) -> bool {
+        self.state.lock().expires_at <= now
+    }
+
+    /// The tuple a packet travelling in `dir` should carry after translation: the inverse of
+    /// the other direction's tuple.
+    pub fn translated_key(&self, dir: FlowDir) -> FlowKey {
+        match dir {
+            FlowDir::Original => self.reply.inverse(),
+            FlowDir::Reply => self.original.inverse(),
+        }
+    }
+}

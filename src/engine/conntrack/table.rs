@@ -1,0 +1,157 @@
+//! The flow table: both tuples of every flow map to it, so a packet finds its flow from
+//! either direction. Safe to share between threads; bounded by a cap.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use dashmap::mapref::entry::Entry;
+use dashmap::DashMap;
+
+use super::flow::{Flow, FlowDir};
+use super::key::FlowKey;
+
+#[derive(Clone)]
+struct Slot {
+    flow: Arc<Flow>,
+    dir: FlowDir,
+}
+
+/// Result of looking a packet's tuple up.
+pub enum Lookup {
+    /// A live flow, and the direction the tuple belongs to.
+    Found(Arc<Flow>, FlowDir),
+    /// A flow that has expired but has not been swept yet.
+    Expired(Arc<Flow>),
+    /// No flow has this tuple.
+    Missing,
+}
+
+/// Why a flow could not be inserted.
+pub enum InsertError {
+    /// The table holds its maximum number of flows.
+    Full,
+    /// Another flow with the same original tuple was inserted first (a race between workers).
+    Exists(Arc<Flow>, FlowDir),
+    /// The reply tuple belongs to another flow, or equals the original tuple.
+    ReplyTaken,
+}
+
+/// Concurrent flow table.
+pub struct FlowTable {
+    map: DashMap<FlowKey, Slot, foldhash::fast::RandomState>,
+    count: AtomicUsize,
+    max: usize,
+}
+
+impl FlowTable {
+    /// An empty table holding at most `max` flows.
+    pub fn new(max: usize) -> Self {
+        Self {
+            map: DashMap::with_hasher(foldhash::fast::RandomState::default()),
+            count: AtomicUsize::new(0),
+            max,
+        }
+    }
+
+    /// Number of flows tracked (including expired ones not yet swept).
+    pub fn len(&self) -> usize {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Finds the flow a tuple belongs to.
+    pub fn lookup(&self, key: &FlowKey, now: Duration) -> Lookup {
+        let Some(slot) = self.map.get(key).map(|slot| slot.clone()) else {
+            return Lookup::Missing;
+        };
+        if slot.flow.is_expired(now) {
+            Lookup::Expired(slot.flow)
+        } else {
+            Lookup::Found(slot.flow, slot.dir)
+        }
+    }
+
+    /// Inserts a flow under both of its tuples.
+    pub fn insert(&self, flow: Arc<Flow>) -> Result<(), InsertError> {
+        if flow.original == flow.reply {
+            return Err(InsertError::ReplyTaken);
+        }
+        if self.count.fetch_add(1, Ordering::Relaxed) >= self.max {
+            self.count.fetch_sub(1, Ordering::Relaxed);
+            return Err(InsertError::Full);
+        }
+        match self.map.entry(flow.original) {
+            Entry::Occupied(existing) => {
+                self.count.fetch_sub(1, Ordering::Relaxed);
+                let slot = existing.get();
+                return Err(InsertError::Exists(slot.flow.clone(), slot.dir));
+            }
+            Entry::Vacant(vacant) => {
+                vacant.insert(Slot {
+                    flow: flow.clone(),
+                    dir: FlowDir::Original,
+                });
+            }
+        }
+        let reply_inserted = match self.map.entry(flow.reply) {
+            Entry::Occupied(_) => false,
+            Entry::Vacant(vacant) => {
+                vacant.insert(Slot {
+                    flow: flow.clone(),
+                    dir: FlowDir::Reply,
+                });
+                true
+            }
+        };
+        if !reply_inserted {
+            self.map
+                .remove_if(&flow.original, |_, slot| Arc::ptr_eq(&slot.flow, &flow));
+            self.count.fetch_sub(1, Ordering::Relaxed);
+            return Err(InsertError::ReplyTaken);
+        }
+        Ok(())
+    }
+
+    /// Removes a flow (both tuples); false if another thread removed it first.
+    pub fn remove(&self, flow: &Arc<Flow>) -> bool {
+        let same = |_: &FlowKey, slot: &Slot| Arc::ptr_eq(&slot.flow, flow);
+        let removed = self.map.remove_if(&flow.original, same).is_some();
+        self.map.remove_if(&flow.reply, same);
+        if removed {
+            self.count.fetch_sub(1, Ordering::Relaxed);
+        }
+        removed
+    }
+
+    /// Removes every flow expired at `now`, calling `on_removed` for each; returns the count.
+    pub fn expire(&self, now: Duration, mut on_removed: impl FnMut(&Flow)) -> usize {
+        let expired: Vec<Arc<Flow>> = self
+            .map
+            .iter()
+            .filter(|entry| entry.dir == FlowDir::Original && entry.flow.is_expired(now))
+            .map(|entry| entry.flow.clone())
+            .collect();
+        let mut removed = 0;
+        for flow in expired {
+            if self.remove(&flow) {
+                on_removed(&flow);
+                removed += 1;
+            }
+        }
+        removed
+    }
+
+    /// Calls `visit` for every flow (once each, from its original tuple).
+    pub fn for_each(&self, mut visit: impl FnMut(&Flow)) {
+        for entry in self.map.iter() {
+            if entry.dir == FlowDir::Original {
+                visit(&entry.flow);
+            }
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! Network address translation: masquerade of inside hosts to the outside address, static
+//! port forwards to inside servers, and the header rewrites that apply a flow's translation
+//! to its packets (ICMP errors included). Owns the binding table; the flow table stores the
+//! resulting tuples.
+
+mod bindings;
+mod icmp_error;
+
+use std::net::{IpAddr, Ipv4Addr};
+
+pub use bindings::Bindings;
+pub use icmp_error::translate_icmp_error;
+
+use crate::engine::conntrack::{Flow, FlowDir, FlowKey, FlowNat};
+use crate::engine::settings::{EngineSettings, ForwardProtocol, PortForward};
+use crate::engine::verdict::DropReason;
+use crate::engine::wire::parse::{PROTO_ICMP, PROTO_TCP, PROTO_UDP};
+use crate::engine::wire::write::rewrite_endpoints;
+use crate::engine::wire::ParsedPacket;
+
+/// The translator.
+pub struct Nat {
+    outside: Option<Ipv4Addr>,
+    forwards: Vec<PortForward>,
+    bindings: Bindings,
+}
+
+fn forward_protocol(forward: &PortForward) -> u8 {
+    match forward.protocol {
+        ForwardProtocol::Tcp => PROTO_TCP,
+        ForwardProtocol::Udp => PROTO_UDP,
+    }
+}
+
+impl Nat {
+    /// A translator for the gateway's settings.
+    pub fn new(settings: &EngineSettings) -> Self {
+        let reserved = settings
+            .forwards
+            .iter()
+            .map(|forward| (forward_protocol(forward), forward.outside_ports))
+            .collect();
+        Self {
+            outside: settings.outside_address,
+            forwards: settings.forwards.clone(),
+            bindings: Bindings::new(settings.nat_ports, reserved),
+        }
+    }
+
+    /// Number of live masquerade bindings.
+    pub fn binding_count(&self) -> usize {
+        self.bindings.len()
+    }
+
+    /// The port forward an inbound tuple hits, if any.
+    pub fn forward_for(&self, key: &FlowKey) -> Option<(Ipv4Addr, u16)> {
+        let outside = self.outside?;
+        if key.dst != IpAddr::V4(outside) {
+            return None;
+        }
+        self.forwards.iter().find_map(|forward| {
+            if forward_protocol(forward) != key.protocol {
+                return None;
+            }
+            let port = forward.inside_port_for(key.dst_port)?;
+            Some((forward.inside_address, port))
+        })
+    }
+
+    /// Decides the translation of a new flow whose first packet has tuple `key`. `masquerade`
+    /// says the packet goes from an inside network to the outside; `inbound` that it comes from
+    /// the outside. Returns the flow's reply tuple and what it holds.
+    pub fn translate_new(
+        &self,
+        key: &FlowKey,
+        masquerade: bool,
+        inbound: bool,
+    ) -> Result<(FlowKey, FlowNat), DropReason> {
+        if masquerade {
+            if let (Some(outside), IpAddr::V4(src)) = (self.outside, key.src) {
+                if matches!(key.protocol, PROTO_TCP | PROTO_UDP | PROTO_ICMP) {
+                    let port = self
+                        .bindings
+                        .acquire(key.protocol, (src, key.src_port))
+                        .ok_or(DropReason::NatPortsExhausted)?;
+                    let translated = FlowKey {
+                        src: IpAddr::V4(outside),
+                        src_port: port,
+                        ..*key
+                    };
+                    let nat = FlowNat::Masquerade {
+                        protocol: key.protocol,
+                        outside_port: port,
+                    };
+                    return Ok((translated.inverse(), nat));
+                }
+            }
+        }
+        if inbound {
+            if let Some((inside, port)) = self.forward_for(key) {
+                let translated = FlowKey {
+                    dst: IpAddr::V4(inside),
+                    dst_port: port,
+                    ..*key
+                };
+                return Ok((translated.inverse(), FlowNat::Forward));
+            }
+        }
+        Ok((key.inverse(), FlowNat::None))
+    }
+
+    /// Gives back what a flow held (its masquerade binding), when the flow ends or could not
+    /// be inserted.
+    pub fn release(&self, flow: &Flow) {
+        self.release_nat(flow.nat);
+    }
+
+    /// As [`Nat::release`], from the translation alone.
+    pub fn release_nat(&self, nat: FlowNat) {
+        if let FlowNat::Masquerade {
+            protocol,
+            outside_port,
+        } = nat
+        {
+            self.bindings.release(protocol, outside_port);
+        }
+    }
+}
+
+/// Rewrites a packet of `flow` travelling in `dir` to its translated tuple.
+pub fn apply(bytes: &mut [u8], packet: &ParsedPacket, flow: &Flow, dir: FlowDir) {
+    let current = match dir {
+        FlowDir::Original => &flow.original,
+        FlowDir::Reply => &flow.reply,
+    };
+    let target = flow.translated_key(dir);
+    if target != *current {
+        rewrite_endpoints(
+            bytes,
+            packet,
+            (target.src, target.src_port),
+            (target.dst, target.dst_port),
+        );
+    }
+}

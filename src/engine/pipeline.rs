@@ -1,0 +1,303 @@
+//! The per-packet path: parse, find or create the flow, filter new flows, update state,
+//! translate. Each step's failure is a counted verdict; no step panics on packet bytes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::conntrack::tcp::{valid_flags, TcpTracker};
+use super::conntrack::{Flow, FlowDir, FlowKey, FlowState, InsertError, Lookup, ProtoState};
+use super::events::{Event, FlowSummary};
+use super::nat;
+use super::packet::PacketBuf;
+use super::policy::Candidate;
+use super::settings::{Action, Direction};
+use super::verdict::{DropReason, Verdict};
+use super::wire::fields::tcp::{ACK_FLAG, FIN, RST, SYN};
+use super::wire::parse::{transport_checksum_ok, QuotedPacket};
+use super::wire::respond::build_reject;
+use super::wire::{parse, IcmpKind, ParsedPacket, Transport};
+use super::Engine;
+
+/// Runs one packet through the engine.
+pub fn process(engine: &Engine, now: Duration, buf: &mut PacketBuf<'_>) -> Verdict {
+    let packet = match parse(buf.bytes()) {
+        Ok(packet) => packet,
+        Err(reason) => return Verdict::Drop(reason),
+    };
+    if buf.len() > packet.ip_len {
+        // Link-layer padding after the IP packet is not part of it.
+        buf.set_len(packet.ip_len);
+    }
+    match packet.transport {
+        Transport::Icmp(IcmpKind::Error(quoted)) => icmp_error(engine, now, buf, &packet, &quoted),
+        Transport::Icmp(IcmpKind::Other { .. }) => untracked(engine, now, buf, &packet),
+        _ => tracked(engine, now, buf, &packet),
+    }
+}
+
+fn direction_of(engine: &Engine, packet: &ParsedPacket) -> Direction {
+    if engine.settings.is_inside(packet.src) {
+        Direction::Outbound
+    } else {
+        Direction::Inbound
+    }
+}
+
+/// TCP, UDP and ICMP echo: packets that belong to a flow by 5-tuple.
+fn tracked(
+    engine: &Engine,
+    now: Duration,
+    buf: &mut PacketBuf<'_>,
+    packet: &ParsedPacket,
+) -> Verdict {
+    let Some(key) = FlowKey::of_packet(packet) else {
+        return Verdict::Drop(DropReason::UnsupportedProtocol);
+    };
+    if let Transport::Tcp(tcp) = &packet.transport {
+        if !valid_flags(tcp.flags) {
+            return Verdict::Drop(DropReason::TcpInvalidFlags);
+        }
+    }
+    match engine.flows.lookup(&key, now) {
+        Lookup::Found(flow, dir) => return on_flow(engine, now, buf, packet, &flow, dir),
+        Lookup::Expired(flow) => {
+            if engine.flows.remove(&flow) {
+                engine.nat.release(&flow);
+                engine.counters.flows_expired(1);
+            }
+        }
+        Lookup::Missing => {}
+    }
+    match new_flow(engine, now, buf, packet, key) {
+        Ok(verdict) => verdict,
+        Err((flow, dir)) => on_flow(engine, now, buf, packet, &flow, dir),
+    }
+}
+
+/// A packet of a known flow: update its state, refresh its timeout, translate it.
+fn on_flow(
+    engine: &Engine,
+    now: Duration,
+    buf: &mut PacketBuf<'_>,
+    packet: &ParsedPacket,
+    flow: &Flow,
+    dir: FlowDir,
+) -> Verdict {
+    {
+        let mut state = flow.lock();
+        match (&mut state.proto, &packet.transport) {
+            (ProtoState::Tcp(tracker), Transport::Tcp(segment)) => {
+                let changes_state = segment.flags & (SYN | FIN | RST) != 0;
+                if changes_state && !transport_checksum_ok(buf.bytes(), packet) {
+                    return Verdict::Drop(DropReason::BadChecksum);
+                }
+                if let Err(reason) = tracker.update(dir.index(), segment) {
+                    return Verdict::Drop(reason);
+                }
+            }
+            (ProtoState::Udp { replied }, _) => *replied |= dir == FlowDir::Reply,
+            (ProtoState::Icmp, Transport::Icmp(kind)) => {
+                let expected = match dir {
+                    FlowDir::Original => matches!(kind, IcmpKind::EchoRequest { .. }),
+                    FlowDir::Reply => matches!(kind, IcmpKind::EchoReply { .. }),
+                };
+                if !expected {
+                    return Verdict::Drop(DropReason::IcmpUnsolicited);
+                }
+            }
+            _ => {}
+        }
+        state.refresh(now, &engine.settings.timeouts);
+    }
+    nat::apply(buf.bytes_mut(), packet, flow, dir);
+    Verdict::Accept
+}
+
+/// Whether a packet without a flow may start one (before the filter is asked).
+fn may_start_flow(engine: &Engine, packet: &ParsedPacket) -> Result<(), DropReason> {
+    match packet.transport {
+        Transport::Tcp(tcp) => {
+            let opening = tcp.has(SYN) && !tcp.has(ACK_FLAG);
+            if tcp.has(RST) || !(opening || engine.settings.limits.tcp_pickup) {
+                return Err(DropReason::TcpNoFlow);
+            }
+            Ok(())
+        }
+        Transport::Icmp(IcmpKind::EchoReply { .. }) => Err(DropReason::IcmpUnsolicited),
+        _ => Ok(()),
+    }
+}
+
+/// Asks the filter about the first packet of a flow; `Ok` when it is accepted.
+fn filter(
+    engine: &Engine,
+    now: Duration,
+    buf: &mut PacketBuf<'_>,
+    packet: &ParsedPacket,
+    direction: Direction,
+    forwarded: bool,
+) -> Result<(), Verdict> {
+    let candidate = Candidate {
+        direction,
+        protocol: packet.protocol,
+        src: packet.src,
+        dst: packet.dst,
+        ports: match packet.transport {
+            Transport::Tcp(_) | Transport::Udp { .. } => packet.ports(),
+            Transport::Icmp(_) => None,
+        },
+        forwarded,
+    };
+    let decision = engine.policy.evaluate(&candidate);
+    if decision.log {
+        log_rule_hit(
+            engine,
+            now,
+            packet,
+            direction,
+            decision.rule,
+            decision.action,
+        );
+    }
+    match decision.action {
+        Action::Accept => Ok(()),
+        Action::Drop => Err(Verdict::Drop(DropReason::Policy)),
+        Action::Reject if build_reject(buf, packet) => {
+            Err(Verdict::Respond(DropReason::PolicyReject))
+        }
+        Action::Reject => Err(Verdict::Drop(DropReason::PolicyReject)),
+    }
+}
+
+fn log_rule_hit(
+    engine: &Engine,
+    now: Duration,
+    packet: &ParsedPacket,
+    direction: Direction,
+    rule: Option<usize>,
+    action: Action,
+) {
+    let origin = rule
+        .and_then(|index| engine.policy.rule(index))
+        .map_or_else(|| "default".to_string(), |rule| rule.origin.clone());
+    let key = FlowKey::of_packet(packet).unwrap_or(FlowKey {
+        protocol: packet.protocol,
+        src: packet.src,
+        dst: packet.dst,
+        src_port: 0,
+        dst_port: 0,
+    });
+    let event = Event::RuleMatched {
+        at: now,
+        rule: origin,
+        action,
+        flow: FlowSummary { key, direction },
+    };
+    if !engine.events.push(event) {
+        engine.counters.event_lost();
+    }
+}
+
+/// Creates the flow a packet starts. `Err` hands back a flow another worker created for the
+/// same tuple in the meantime.
+fn new_flow(
+    engine: &Engine,
+    now: Duration,
+    buf: &mut PacketBuf<'_>,
+    packet: &ParsedPacket,
+    key: FlowKey,
+) -> Result<Verdict, (Arc<Flow>, FlowDir)> {
+    if let Err(reason) = may_start_flow(engine, packet) {
+        return Ok(Verdict::Drop(reason));
+    }
+    if !transport_checksum_ok(buf.bytes(), packet) {
+        return Ok(Verdict::Drop(DropReason::BadChecksum));
+    }
+    let direction = direction_of(engine, packet);
+    let inbound = direction == Direction::Inbound;
+    let forwarded = inbound && engine.nat.forward_for(&key).is_some();
+    if let Err(verdict) = filter(engine, now, buf, packet, direction, forwarded) {
+        return Ok(verdict);
+    }
+    let masquerade = !inbound && !engine.settings.is_inside(packet.dst);
+    let (reply, translation) = match engine.nat.translate_new(&key, masquerade, inbound) {
+        Ok(found) => found,
+        Err(reason) => return Ok(Verdict::Drop(reason)),
+    };
+    let proto = match packet.transport {
+        Transport::Tcp(tcp) if tcp.has(SYN) => ProtoState::Tcp(TcpTracker::from_syn(&tcp)),
+        Transport::Tcp(tcp) => ProtoState::Tcp(TcpTracker::picked_up(&tcp)),
+        Transport::Udp { .. } => ProtoState::Udp { replied: false },
+        Transport::Icmp(_) => ProtoState::Icmp,
+    };
+    let mut state = FlowState {
+        expires_at: now,
+        proto,
+    };
+    state.refresh(now, &engine.settings.timeouts);
+    let flow = Arc::new(Flow::new(key, reply, direction, translation, state));
+    match engine.flows.insert(flow.clone()) {
+        Ok(()) => {
+            engine.counters.flow_created();
+            nat::apply(buf.bytes_mut(), packet, &flow, FlowDir::Original);
+            Ok(Verdict::Accept)
+        }
+        Err(error) => {
+            engine.nat.release_nat(translation);
+            match error {
+                InsertError::Full => Ok(Verdict::Drop(DropReason::TableFull)),
+                InsertError::ReplyTaken => Ok(Verdict::Drop(DropReason::TupleConflict)),
+                InsertError::Exists(existing, dir) => Err((existing, dir)),
+            }
+        }
+    }
+}
+
+/// ICMP messages that are neither echo nor errors: filtered per packet, never translated.
+fn untracked(
+    engine: &Engine,
+    now: Duration,
+    buf: &mut PacketBuf<'_>,
+    packet: &ParsedPacket,
+) -> Verdict {
+    let direction = direction_of(engine, packet);
+    let needs_masquerade = direction == Direction::Outbound
+        && packet.is_ipv4()
+        && engine.settings.outside_address.is_some()
+        && !engine.settings.is_inside(packet.dst);
+    if needs_masquerade {
+        return Verdict::Drop(DropReason::UnsupportedProtocol);
+    }
+    match filter(engine, now, buf, packet, direction, false) {
+        Ok(()) => Verdict::Accept,
+        Err(verdict) => verdict,
+    }
+}
+
+/// An ICMP error: admitted only if it quotes a packet of a tracked flow and travels back to
+/// that packet's sender; translated like the flow.
+fn icmp_error(
+    engine: &Engine,
+    now: Duration,
+    buf: &mut PacketBuf<'_>,
+    packet: &ParsedPacket,
+    quoted: &QuotedPacket,
+) -> Verdict {
+    if packet.dst != quoted.src {
+        return Verdict::Drop(DropReason::IcmpErrorNoFlow);
+    }
+    let quoted_key = FlowKey {
+        protocol: quoted.protocol,
+        src: quoted.src,
+        dst: quoted.dst,
+        src_port: quoted.src_port,
+        dst_port: quoted.dst_port,
+    };
+    match engine.flows.lookup(&quoted_key.inverse(), now) {
+        Lookup::Found(flow, dir) => {
+            nat::translate_icmp_error(buf.bytes_mut(), packet, quoted, &flow, dir);
+            Verdict::Accept
+        }
+        Lookup::Expired(_) | Lookup::Missing => Verdict::Drop(DropReason::IcmpErrorNoFlow),
+    }
+}

@@ -1,0 +1,116 @@
+//! Engine counters (lock-free) and their snapshot.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use super::verdict::{DropReason, Verdict};
+
+/// Live counters, updated by every worker.
+pub struct Counters {
+    packets: AtomicU64,
+    accepted: AtomicU64,
+    responded: AtomicU64,
+    drops: [AtomicU64; DropReason::COUNT],
+    flows_created: AtomicU64,
+    flows_expired: AtomicU64,
+    events_lost: AtomicU64,
+}
+
+impl Default for Counters {
+    fn default() -> Self {
+        Self {
+            packets: AtomicU64::new(0),
+            accepted: AtomicU64::new(0),
+            responded: AtomicU64::new(0),
+            drops: std::array::from_fn(|_| AtomicU64::new(0)),
+            flows_created: AtomicU64::new(0),
+            flows_expired: AtomicU64::new(0),
+            events_lost: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Counters {
+    /// Counts one processed packet by its verdict.
+    pub fn count(&self, verdict: Verdict) {
+        self.packets.fetch_add(1, Relaxed);
+        match verdict {
+            Verdict::Accept => self.accepted.fetch_add(1, Relaxed),
+            Verdict::Respond(reason) => {
+                self.responded.fetch_add(1, Relaxed);
+                self.drops[reason.index()].fetch_add(1, Relaxed)
+            }
+            Verdict::Drop(reason) => self.drops[reason.index()].fetch_add(1, Relaxed),
+        };
+    }
+
+    /// Counts a flow entering the table.
+    pub fn flow_created(&self) {
+        self.flows_created.fetch_add(1, Relaxed);
+    }
+
+    /// Counts flows leaving the table on timeout.
+    pub fn flows_expired(&self, count: usize) {
+        self.flows_expired.fetch_add(count as u64, Relaxed);
+    }
+
+    /// Counts an event that did not fit the queue.
+    pub fn event_lost(&self) {
+        self.events_lost.fetch_add(1, Relaxed);
+    }
+
+    /// A consistent-enough copy of every counter plus the table sizes given.
+    pub fn snapshot(&self, flows: usize, nat_bindings: usize) -> EngineStats {
+        EngineStats {
+            packets: self.packets.load(Relaxed),
+            accepted: self.accepted.load(Relaxed),
+            responded: self.responded.load(Relaxed),
+            dropped: DropReason::ALL
+                .iter()
+                .map(|reason| (*reason, self.drops[reason.index()].load(Relaxed)))
+                .collect(),
+            flows,
+            nat_bindings,
+            flows_created: self.flows_created.load(Relaxed),
+            flows_expired: self.flows_expired.load(Relaxed),
+            events_lost: self.events_lost.load(Relaxed),
+        }
+    }
+}
+
+/// A snapshot of the engine's counters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineStats {
+    /// Packets processed.
+    pub packets: u64,
+    /// Packets forwarded.
+    pub accepted: u64,
+    /// Packets answered with a RST or ICMP error instead (also counted under their reason).
+    pub responded: u64,
+    /// Packets not forwarded, per reason (every reason listed, zeros included).
+    pub dropped: Vec<(DropReason, u64)>,
+    /// Flows in the table now.
+    pub flows: usize,
+    /// Masquerade bindings held now.
+    pub nat_bindings: usize,
+    /// Flows created since start.
+    pub flows_created: u64,
+    /// Flows removed on timeout since start.
+    pub flows_expired: u64,
+    /// Events discarded because nobody polled them in time.
+    pub events_lost: u64,
+}
+
+impl EngineStats {
+    /// The count for one drop reason.
+    pub fn drops(&self, reason: DropReason) -> u64 {
+        self.dropped
+            .iter()
+            .find(|(r, _)| *r == reason)
+            .map_or(0, |(_, n)| *n)
+    }
+
+    /// All packets not forwarded as they were.
+    pub fn total_dropped(&self) -> u64 {
+        self.dropped.iter().map(|(_, n)| n).sum()
+    }
+}

@@ -1,0 +1,133 @@
+//! Byte offsets of the header fields the engine reads or writes, and big-endian accessors.
+//!
+//! Every offset used by the writers lives here, so no logic elsewhere hard-codes one.
+
+/// IPv4 header fields (offsets from the start of the IPv4 header).
+pub mod ipv4 {
+    /// Total length (u16).
+    pub const TOTAL_LEN: usize = 2;
+    /// Time to live (u8).
+    pub const TTL: usize = 8;
+    /// Protocol (u8).
+    pub const PROTOCOL: usize = 9;
+    /// Header checksum (u16).
+    pub const CHECKSUM: usize = 10;
+    /// Source address (4 bytes).
+    pub const SRC: usize = 12;
+    /// Destination address (4 bytes).
+    pub const DST: usize = 16;
+    /// Length of a header without options.
+    pub const MIN_HEADER_LEN: usize = 20;
+}
+
+/// IPv6 header fields.
+pub mod ipv6 {
+    /// Payload length (u16).
+    pub const PAYLOAD_LEN: usize = 4;
+    /// Next header (u8).
+    pub const NEXT_HEADER: usize = 6;
+    /// Hop limit (u8).
+    pub const HOP_LIMIT: usize = 7;
+    /// Source address (16 bytes).
+    pub const SRC: usize = 8;
+    /// Destination address (16 bytes).
+    pub const DST: usize = 24;
+    /// Length of the fixed header.
+    pub const HEADER_LEN: usize = 40;
+}
+
+/// TCP header fields (offsets from the start of the TCP header).
+pub mod tcp {
+    /// Source port.
+    pub const SRC_PORT: usize = 0;
+    /// Destination port.
+    pub const DST_PORT: usize = 2;
+    /// Sequence number (u32).
+    pub const SEQ: usize = 4;
+    /// Acknowledgment number (u32).
+    pub const ACK: usize = 8;
+    /// Data offset (high nibble).
+    pub const DATA_OFFSET: usize = 12;
+    /// Flags byte.
+    pub const FLAGS: usize = 13;
+    /// Window.
+    pub const WINDOW: usize = 14;
+    /// Checksum.
+    pub const CHECKSUM: usize = 16;
+    /// Urgent pointer.
+    pub const URGENT: usize = 18;
+    /// Length of a header without options.
+    pub const MIN_HEADER_LEN: usize = 20;
+
+    /// FIN flag bit.
+    pub const FIN: u8 = 0x01;
+    /// SYN flag bit.
+    pub const SYN: u8 = 0x02;
+    /// RST flag bit.
+    pub const RST: u8 = 0x04;
+    /// PSH flag bit.
+    pub const PSH: u8 = 0x08;
+    /// ACK flag bit.
+    pub const ACK_FLAG: u8 = 0x10;
+    /// URG flag bit.
+    pub const URG: u8 = 0x20;
+}
+
+/// UDP header fields.
+pub mod udp {
+    /// Source port.
+    pub const SRC_PORT: usize = 0;
+    /// Destination port.
+    pub const DST_PORT: usize = 2;
+    /// Length.
+    pub const LENGTH: usize = 4;
+    /// Checksum (0 = none, IPv4 only).
+    pub const CHECKSUM: usize = 6;
+    /// Header length.
+    pub const HEADER_LEN: usize = 8;
+}
+
+/// ICMP and ICMPv6 header fields (same layout for the parts used here).
+pub mod icmp {
+    /// Type.
+    pub const TYPE: usize = 0;
+    /// Code.
+    pub const CODE: usize = 1;
+    /// Checksum.
+    pub const CHECKSUM: usize = 2;
+    /// Echo identifier.
+    pub const ECHO_ID: usize = 4;
+    /// Echo sequence number.
+    pub const ECHO_SEQ: usize = 6;
+    /// Fixed header length; an error's quoted packet starts here.
+    pub const HEADER_LEN: usize = 8;
+}
+
+/// Reads a big-endian u16 at `offset`; the caller has validated the length.
+#[inline]
+pub fn get_u16(bytes: &[u8], offset: usize) -> u16 {
+    u16::from_be_bytes([bytes[offset], bytes[offset + 1]])
+}
+
+/// Writes a big-endian u16 at `offset`.
+#[inline]
+pub fn set_u16(bytes: &mut [u8], offset: usize, value: u16) {
+    bytes[offset..offset + 2].copy_from_slice(&value.to_be_bytes());
+}
+
+/// Reads a big-endian u32 at `offset`.
+#[inline]
+pub fn get_u32(bytes: &[u8], offset: usize) -> u32 {
+    u32::from_be_bytes([
+        bytes[offset],
+        bytes[offset + 1],
+        bytes[offset + 2],
+        bytes[offset + 3],
+    ])
+}
+
+/// Writes a big-endian u32 at `offset`.
+#[inline]
+pub fn set_u32(bytes: &mut [u8], offset: usize, value: u32) {
+    bytes[offset..offset + 4].copy_from_slice(&value.to_be_bytes());
+}

@@ -1,0 +1,173 @@
+//! Builds the answer to a rejected packet in the packet's own buffer: a TCP RST for TCP,
+//! an ICMP (or ICMPv6) destination-unreachable quoting the packet for anything else.
+
+use std::net::IpAddr;
+
+use super::checksum::{checksum_with, pseudo_header_v4, pseudo_header_v6};
+use super::fields::{self, set_u16, set_u32};
+use super::parse::{
+    IcmpKind, ParsedPacket, Transport, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP,
+};
+use crate::engine::packet::PacketBuf;
+
+/// Hop limit of generated packets.
+const TTL: u8 = 64;
+/// An ICMPv4 error stays within the 576-byte minimum datagram (RFC 1812 4.3.2.3).
+const ICMPV4_ERROR_MAX: usize = 576;
+/// An ICMPv6 error stays within the 1280-byte minimum MTU (RFC 4443 2.4).
+const ICMPV6_ERROR_MAX: usize = 1280;
+
+/// Whether a rejected packet may be answered at all: never a RST to a RST, never an ICMP
+/// error about an ICMP error (RFC 1122 3.2.2).
+pub fn may_answer(packet: &ParsedPacket) -> bool {
+    match packet.transport {
+        Transport::Tcp(tcp) => !tcp.has(fields::tcp::RST),
+        Transport::Icmp(IcmpKind::Error(_)) => false,
+        _ => true,
+    }
+}
+
+/// Replaces the buffer's packet with the answer to it; false (buffer unchanged) if the buffer
+/// is too small or the packet may not be answered.
+pub fn build_reject(buf: &mut PacketBuf<'_>, packet: &ParsedPacket) -> bool {
+    if !may_answer(packet) {
+        return false;
+    }
+    match packet.transport {
+        Transport::Tcp(_) => build_rst(buf, packet),
+        _ => build_unreachable(buf, packet),
+    }
+}
+
+fn write_ip_header(
+    out: &mut [u8],
+    src: IpAddr,
+    dst: IpAddr,
+    protocol: u8,
+    total_len: usize,
+) -> usize {
+    match (src, dst) {
+        (IpAddr::V4(src), IpAddr::V4(dst)) => {
+            let header = &mut out[..fields::ipv4::MIN_HEADER_LEN];
+            header.fill(0);
+            header[0] = 0x45;
+            set_u16(header, fields::ipv4::TOTAL_LEN, total_len as u16);
+            header[fields::ipv4::TTL] = TTL;
+            header[fields::ipv4::PROTOCOL] = protocol;
+            header[fields::ipv4::SRC..fields::ipv4::SRC + 4].copy_from_slice(&src.octets());
+            header[fields::ipv4::DST..fields::ipv4::DST + 4].copy_from_slice(&dst.octets());
+            let checksum = checksum_with(0, header);
+            set_u16(header, fields::ipv4::CHECKSUM, checksum);
+            fields::ipv4::MIN_HEADER_LEN
+        }
+        (IpAddr::V6(src), IpAddr::V6(dst)) => {
+            let header = &mut out[..fields::ipv6::HEADER_LEN];
+            header.fill(0);
+            header[0] = 0x60;
+            set_u16(
+                header,
+                fields::ipv6::PAYLOAD_LEN,
+                (total_len - fields::ipv6::HEADER_LEN) as u16,
+            );
+            header[fields::ipv6::NEXT_HEADER] = protocol;
+            header[fields::ipv6::HOP_LIMIT] = TTL;
+            header[fields::ipv6::SRC..fields::ipv6::SRC + 16].copy_from_slice(&src.octets());
+            header[fields::ipv6::DST..fields::ipv6::DST + 16].copy_from_slice(&dst.octets());
+            fields::ipv6::HEADER_LEN
+        }
+        _ => 0,
+    }
+}
+
+fn pseudo_sum(src: IpAddr, dst: IpAddr, protocol: u8, length: usize) -> u32 {
+    match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            pseudo_header_v4(s.octets(), d.octets(), protocol, length as u16)
+        }
+        (IpAddr::V6(s), IpAddr::V6(d)) => {
+            pseudo_header_v6(s.octets(), d.octets(), protocol, length as u32)
+        }
+        _ => 0,
+    }
+}
+
+fn ip_header_len(addr: IpAddr) -> usize {
+    if addr.is_ipv4() {
+        fields::ipv4::MIN_HEADER_LEN
+    } else {
+        fields::ipv6::HEADER_LEN
+    }
+}
+
+fn build_rst(buf: &mut PacketBuf<'_>, packet: &ParsedPacket) -> bool {
+    let Transport::Tcp(tcp) = packet.transport else {
+        return false;
+    };
+    let total = ip_header_len(packet.src) + fields::tcp::MIN_HEADER_LEN;
+    if buf.capacity() < total {
+        return false;
+    }
+    let (seq, ack, flags) = if tcp.has(fields::tcp::ACK_FLAG) {
+        (tcp.ack, 0, fields::tcp::RST)
+    } else {
+        (
+            0,
+            tcp.seq.wrapping_add(tcp.seq_len()),
+            fields::tcp::RST | fields::tcp::ACK_FLAG,
+        )
+    };
+    let out = buf.buffer_mut();
+    let l4 = write_ip_header(out, packet.dst, packet.src, PROTO_TCP, total);
+    let segment = &mut out[l4..total];
+    segment.fill(0);
+    set_u16(segment, fields::tcp::SRC_PORT, tcp.dst_port);
+    set_u16(segment, fields::tcp::DST_PORT, tcp.src_port);
+    set_u32(segment, fields::tcp::SEQ, seq);
+    set_u32(segment, fields::tcp::ACK, ack);
+    segment[fields::tcp::DATA_OFFSET] = 5 << 4;
+    segment[fields::tcp::FLAGS] = flags;
+    let sum = pseudo_sum(
+        packet.dst,
+        packet.src,
+        PROTO_TCP,
+        fields::tcp::MIN_HEADER_LEN,
+    );
+    let checksum = checksum_with(sum, segment);
+    set_u16(segment, fields::tcp::CHECKSUM, checksum);
+    buf.set_len(total)
+}
+
+fn build_unreachable(buf: &mut PacketBuf<'_>, packet: &ParsedPacket) -> bool {
+    let v4 = packet.is_ipv4();
+    let (protocol, icmp_type, code, limit) = match (v4, packet.protocol) {
+        (true, PROTO_UDP) => (PROTO_ICMP, 3, 3, ICMPV4_ERROR_MAX), // port unreachable
+        (true, _) => (PROTO_ICMP, 3, 13, ICMPV4_ERROR_MAX),        // administratively prohibited
+        (false, PROTO_UDP) => (PROTO_ICMPV6, 1, 4, ICMPV6_ERROR_MAX),
+        (false, _) => (PROTO_ICMPV6, 1, 1, ICMPV6_ERROR_MAX),
+    };
+    let header = ip_header_len(packet.src) + fields::icmp::HEADER_LEN;
+    let quoted = packet
+        .ip_len
+        .min(buf.len())
+        .min(limit - header)
+        .min(buf.capacity().saturating_sub(header));
+    if quoted == 0 {
+        return false;
+    }
+    let total = header + quoted;
+    let out = buf.buffer_mut();
+    out.copy_within(0..quoted, header);
+    let l4 = write_ip_header(out, packet.dst, packet.src, protocol, total);
+    let message = &mut out[l4..total];
+    message[..fields::icmp::HEADER_LEN].fill(0);
+    message[fields::icmp::TYPE] = icmp_type;
+    message[fields::icmp::CODE] = code;
+    let sum = if v4 {
+        0
+    } else {
+        pseudo_sum(packet.dst, packet.src, PROTO_ICMPV6, message.len())
+    };
+    let checksum = checksum_with(sum, message);
+    set_u16(message, fields::icmp::CHECKSUM, checksum);
+    buf.set_len(total)
+}
