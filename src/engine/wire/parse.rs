@@ -167,6 +167,8 @@ pub fn parse(bytes: &[u8]) -> Result<ParsedPacket, DropReason> {
     let payload = ip.payload();
     let l4_offset = offset_of(bytes, payload.payload);
     let ip_len = l4_offset + payload.payload.len();
+    // Everything below looks only at the IP packet, never at padding after it.
+    let bytes = &bytes[..ip_len];
     let protocol = payload.ip_number.0;
     let segment = payload.payload;
     let transport = match payload.ip_number {
