@@ -102,9 +102,10 @@ pub struct PortForward {
 impl PortForward {
     /// The inside port an outside port maps to, if the forward covers it.
     pub fn inside_port_for(&self, outside_port: u16) -> Option<u16> {
-        self.outside_ports
-            .contains(outside_port)
-            .then(|| self.inside_port.wrapping_add(outside_port - self.outside_ports.first))
+        self.outside_ports.contains(outside_port).then(|| {
+            self.inside_port
+                .wrapping_add(outside_port - self.outside_ports.first)
+        })
     }
 
     /// The outside port an inside port maps back to, if the forward covers it.
@@ -306,9 +307,18 @@ mod test {
 
     #[test]
     fn port_ranges_overlap_only_when_sharing_a_port() {
-        let a = PortRange { first: 10, last: 20 };
-        assert!(a.overlaps(&PortRange { first: 20, last: 30 }));
-        assert!(!a.overlaps(&PortRange { first: 21, last: 30 }));
+        let a = PortRange {
+            first: 10,
+            last: 20,
+        };
+        assert!(a.overlaps(&PortRange {
+            first: 20,
+            last: 30
+        }));
+        assert!(!a.overlaps(&PortRange {
+            first: 21,
+            last: 30
+        }));
         assert_eq!(a.len(), 11);
     }
 }
