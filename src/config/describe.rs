@@ -10,7 +10,9 @@ use std::time::Duration;
 use super::error::join;
 use super::forwards::protocol_name as forward_protocol;
 use super::rules::protocol_name as rule_protocol;
-use crate::engine::settings::{Action, Direction, EngineSettings, PortForward, PortRange, Rule};
+use crate::engine::settings::{
+    Action, Direction, EngineSettings, PortForward, PortRange, Rule, RuleProtocol,
+};
 
 /// Renders `settings` as an indented, line-oriented summary.
 pub fn describe(settings: &EngineSettings) -> String {
@@ -113,7 +115,11 @@ fn rule_line(rule: &Rule) -> String {
         Some(Direction::Inbound) => "inbound",
         Some(Direction::Outbound) => "outbound",
     };
-    let mut line = format!("{direction} {}", rule_protocol(rule.protocol));
+    let protocol = match rule.protocol {
+        RuleProtocol::Any => "any-proto",
+        other => rule_protocol(other),
+    };
+    let mut line = format!("{direction} {protocol}");
     line.push_str(&endpoint(" from", &rule.sources, &rule.source_ports));
     line.push_str(&endpoint(
         " to",
@@ -219,7 +225,9 @@ mod test {
             "{text}"
         );
         assert!(
-            text.contains("   2. any-direction any from 192.0.2.0/24 to any -> drop  (d.yaml:8:5)"),
+            text.contains(
+                "   2. any-direction any-proto from 192.0.2.0/24 to any -> drop  (d.yaml:8:5)"
+            ),
             "{text}"
         );
     }
