@@ -81,7 +81,7 @@ impl ConfigError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Problem {
     /// The YAML itself is malformed (indentation, quotes, brackets...), as the parser put it.
-    #[error("YAML syntax error: {0}")]
+    #[error("invalid YAML: {0}")]
     Syntax(String),
     /// A key the schema does not know.
     #[error("unknown key `{key}` (expected one of: {expected})")]
