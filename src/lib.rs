@@ -3,4 +3,5 @@
 //! Layers: [`engine`] is sans-I/O (packets and time in, verdicts and events out);
 //! [`config`] turns YAML rule files into engine settings; [`io`] does all I/O.
 
+pub mod config;
 pub mod engine;
