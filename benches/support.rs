@@ -17,14 +17,27 @@ pub fn settings(max_flows: usize) -> EngineSettings {
     EngineSettings {
         inside_networks: vec!["10.0.0.0/8".parse().unwrap()],
         outside_address: Some(OUTSIDE),
-        nat_ports: PortRange { first: 1024, last: 65535 },
-        limits: Limits { max_flows, tcp_pickup: false },
+        nat_ports: PortRange {
+            first: 1024,
+            last: 65535,
+        },
+        limits: Limits {
+            max_flows,
+            tcp_pickup: false,
+        },
         ..EngineSettings::default()
     }
 }
 
-pub fn segment(src: (Ipv4Addr, u16), dst: (Ipv4Addr, u16), syn: bool, ack: Option<u32>, payload: &[u8]) -> Vec<u8> {
-    let mut builder = PacketBuilder::ipv4(src.0.octets(), dst.0.octets(), 64).tcp(src.1, dst.1, 1000, 64240);
+pub fn segment(
+    src: (Ipv4Addr, u16),
+    dst: (Ipv4Addr, u16),
+    syn: bool,
+    ack: Option<u32>,
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut builder =
+        PacketBuilder::ipv4(src.0.octets(), dst.0.octets(), 64).tcp(src.1, dst.1, 1000, 64240);
     if syn {
         builder = builder.syn();
     }
@@ -60,7 +73,10 @@ pub fn populate(engine: &Engine, count: u32) {
         let (verdict, out) = run(engine, &segment(inside, server, true, None, b""));
         assert_eq!(verdict, Verdict::Accept, "flow {index}");
         let outside_port = u16::from_be_bytes([out[20], out[21]]);
-        let (verdict, _) = run(engine, &segment(server, (OUTSIDE, outside_port), true, Some(1001), b""));
+        let (verdict, _) = run(
+            engine,
+            &segment(server, (OUTSIDE, outside_port), true, Some(1001), b""),
+        );
         assert_eq!(verdict, Verdict::Accept);
         let (verdict, _) = run(engine, &segment(inside, server, false, Some(1001), b""));
         assert_eq!(verdict, Verdict::Accept);

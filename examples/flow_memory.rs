@@ -23,7 +23,10 @@ unsafe impl GlobalAlloc for Counting {
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE_BYTES.fetch_add(new_size as isize - layout.size() as isize, Ordering::Relaxed);
+        LIVE_BYTES.fetch_add(
+            new_size as isize - layout.size() as isize,
+            Ordering::Relaxed,
+        );
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
@@ -32,14 +35,20 @@ unsafe impl GlobalAlloc for Counting {
 static ALLOCATOR: Counting = Counting;
 
 fn main() {
-    println!("{:>10}  {:>14}  {:>14}", "flows", "heap bytes", "bytes/flow");
+    println!(
+        "{:>10}  {:>14}  {:>14}",
+        "flows", "heap bytes", "bytes/flow"
+    );
     for flows in [1_000u32, 100_000, 1_000_000] {
         let before = LIVE_BYTES.load(Ordering::Relaxed);
         let engine = Engine::new(support::settings(2_000_000));
         support::populate(&engine, flows);
         let used = LIVE_BYTES.load(Ordering::Relaxed) - before;
         assert_eq!(engine.stats().flows, flows as usize);
-        println!("{flows:>10}  {used:>14}  {:>14.1}", used as f64 / f64::from(flows));
+        println!(
+            "{flows:>10}  {used:>14}  {:>14.1}",
+            used as f64 / f64::from(flows)
+        );
         drop(engine);
     }
 }

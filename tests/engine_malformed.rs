@@ -21,7 +21,10 @@ fn every_truncation_of_a_valid_packet_is_a_counted_drop() {
         for len in 0..packet.len() {
             let out = run(&engine, secs(1), &packet[..len]);
             assert!(
-                matches!(out.verdict, Verdict::Drop(DropReason::Truncated | DropReason::MalformedIp)),
+                matches!(
+                    out.verdict,
+                    Verdict::Drop(DropReason::Truncated | DropReason::MalformedIp)
+                ),
                 "prefix of {len} bytes: {:?}",
                 out.verdict
             );
@@ -40,23 +43,38 @@ fn malformed_headers_get_their_reasons() {
 
     let mut bad_version = good.clone();
     bad_version[0] = 0x55;
-    assert_eq!(run(&engine, secs(1), &bad_version).verdict, Verdict::Drop(DropReason::MalformedIp));
+    assert_eq!(
+        run(&engine, secs(1), &bad_version).verdict,
+        Verdict::Drop(DropReason::MalformedIp)
+    );
 
     let mut short_ihl = good.clone();
     short_ihl[0] = 0x44;
-    assert_eq!(run(&engine, secs(1), &short_ihl).verdict, Verdict::Drop(DropReason::MalformedIp));
+    assert_eq!(
+        run(&engine, secs(1), &short_ihl).verdict,
+        Verdict::Drop(DropReason::MalformedIp)
+    );
 
     let mut bad_ip_checksum = good.clone();
     bad_ip_checksum[10] ^= 0x01;
-    assert_eq!(run(&engine, secs(1), &bad_ip_checksum).verdict, Verdict::Drop(DropReason::BadIpChecksum));
+    assert_eq!(
+        run(&engine, secs(1), &bad_ip_checksum).verdict,
+        Verdict::Drop(DropReason::BadIpChecksum)
+    );
 
     let mut data_offset = good.clone();
     data_offset[20 + 12] = 0x20; // 8-byte TCP header
-    assert_eq!(run(&engine, secs(1), &data_offset).verdict, Verdict::Drop(DropReason::MalformedTransport));
+    assert_eq!(
+        run(&engine, secs(1), &data_offset).verdict,
+        Verdict::Drop(DropReason::MalformedTransport)
+    );
 
     let mut bad_tcp_checksum = good.clone();
     bad_tcp_checksum[20 + 16] ^= 0x40;
-    assert_eq!(run(&engine, secs(1), &bad_tcp_checksum).verdict, Verdict::Drop(DropReason::BadChecksum));
+    assert_eq!(
+        run(&engine, secs(1), &bad_tcp_checksum).verdict,
+        Verdict::Drop(DropReason::BadChecksum)
+    );
 
     let mut gre = good.clone();
     gre[9] = 47;
@@ -64,12 +82,18 @@ fn malformed_headers_get_their_reasons() {
     gre[11] = 0;
     let checksum = ipv4_header_checksum(&gre[..20]);
     gre[10..12].copy_from_slice(&checksum.to_be_bytes());
-    assert_eq!(run(&engine, secs(1), &gre).verdict, Verdict::Drop(DropReason::UnsupportedProtocol));
+    assert_eq!(
+        run(&engine, secs(1), &gre).verdict,
+        Verdict::Drop(DropReason::UnsupportedProtocol)
+    );
     assert_eq!(engine.stats().flows, 0);
 }
 
 fn ipv4_header_checksum(header: &[u8]) -> u16 {
-    let mut sum: u32 = header.chunks(2).map(|c| u32::from(u16::from_be_bytes([c[0], c[1]]))).sum();
+    let mut sum: u32 = header
+        .chunks(2)
+        .map(|c| u32::from(u16::from_be_bytes([c[0], c[1]])))
+        .sum();
     while sum > 0xffff {
         sum = (sum & 0xffff) + (sum >> 16);
     }
@@ -85,7 +109,11 @@ fn ip_fragments_are_dropped_with_their_reason() {
         fragment[10..12].fill(0);
         let checksum = ipv4_header_checksum(&fragment[..20]);
         fragment[10..12].copy_from_slice(&checksum.to_be_bytes());
-        assert_eq!(run(&engine, secs(1), &fragment).verdict, Verdict::Drop(DropReason::Fragment), "{name}");
+        assert_eq!(
+            run(&engine, secs(1), &fragment).verdict,
+            Verdict::Drop(DropReason::Fragment),
+            "{name}"
+        );
     }
 }
 
@@ -105,7 +133,14 @@ fn seed_packets() -> Vec<Vec<u8>> {
     vec![
         tcp((CLIENT, 40000), (SERVER, 80), SYN, 1000, 0, b""),
         tcp((SERVER, 80), (OUTSIDE, 40000), SYN | ACK, 5000, 1001, b""),
-        tcp((CLIENT, 40000), (SERVER, 80), ACK | PSH, 1001, 5001, b"payload bytes"),
+        tcp(
+            (CLIENT, 40000),
+            (SERVER, 80),
+            ACK | PSH,
+            1001,
+            5001,
+            b"payload bytes",
+        ),
         udp((CLIENT, 5000), (SERVER, 53), b"dns"),
         udp((SERVER, 9), (OUTSIDE, 5353), b"forward"),
         echo(CLIENT, SERVER, 77, true),

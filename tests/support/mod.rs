@@ -4,8 +4,10 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use etherparse::{IcmpEchoHeader, Icmpv4Type, Icmpv6Type, PacketBuilder, SlicedPacket, TransportSlice};
-use ftpgate::engine::settings::{EngineSettings, PortForward, ForwardProtocol, PortRange};
+use etherparse::{
+    IcmpEchoHeader, Icmpv4Type, Icmpv6Type, PacketBuilder, SlicedPacket, TransportSlice,
+};
+use ftpgate::engine::settings::{EngineSettings, ForwardProtocol, PortForward, PortRange};
 use ftpgate::engine::{Engine, PacketBuf, Verdict};
 
 pub const SYN: u8 = 0x02;
@@ -28,7 +30,10 @@ pub fn lab_settings() -> EngineSettings {
     EngineSettings {
         inside_networks: vec![INSIDE_NET.parse().unwrap(), "fd00:77::/64".parse().unwrap()],
         outside_address: Some(OUTSIDE),
-        nat_ports: PortRange { first: 20000, last: 59999 },
+        nat_ports: PortRange {
+            first: 20000,
+            last: 59999,
+        },
         forwards: vec![
             PortForward {
                 protocol: ForwardProtocol::Tcp,
@@ -52,8 +57,16 @@ pub fn secs(s: u64) -> Duration {
 }
 
 /// A TCP/IPv4 segment.
-pub fn tcp(src: (Ipv4Addr, u16), dst: (Ipv4Addr, u16), flags: u8, seq: u32, ack: u32, payload: &[u8]) -> Vec<u8> {
-    let mut builder = PacketBuilder::ipv4(src.0.octets(), dst.0.octets(), 64).tcp(src.1, dst.1, seq, 64240);
+pub fn tcp(
+    src: (Ipv4Addr, u16),
+    dst: (Ipv4Addr, u16),
+    flags: u8,
+    seq: u32,
+    ack: u32,
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut builder =
+        PacketBuilder::ipv4(src.0.octets(), dst.0.octets(), 64).tcp(src.1, dst.1, seq, 64240);
     if flags & SYN != 0 {
         builder = builder.syn();
     }
@@ -87,7 +100,11 @@ pub fn udp(src: (Ipv4Addr, u16), dst: (Ipv4Addr, u16), payload: &[u8]) -> Vec<u8
 /// An ICMP echo request (or reply) over IPv4.
 pub fn echo(src: Ipv4Addr, dst: Ipv4Addr, id: u16, request: bool) -> Vec<u8> {
     let header = IcmpEchoHeader { id, seq: 1 };
-    let icmp = if request { Icmpv4Type::EchoRequest(header) } else { Icmpv4Type::EchoReply(header) };
+    let icmp = if request {
+        Icmpv4Type::EchoRequest(header)
+    } else {
+        Icmpv4Type::EchoReply(header)
+    };
     let mut out = Vec::new();
     PacketBuilder::ipv4(src.octets(), dst.octets(), 64)
         .icmpv4(icmp)
@@ -101,7 +118,9 @@ pub fn icmp_unreachable(src: Ipv4Addr, dst: Ipv4Addr, quoted: &[u8]) -> Vec<u8> 
     use etherparse::icmpv4::DestUnreachableHeader;
     let mut out = Vec::new();
     PacketBuilder::ipv4(src.octets(), dst.octets(), 64)
-        .icmpv4(Icmpv4Type::DestinationUnreachable(DestUnreachableHeader::Port))
+        .icmpv4(Icmpv4Type::DestinationUnreachable(
+            DestUnreachableHeader::Port,
+        ))
         .write(&mut out, &quoted[..quoted.len().min(28)])
         .unwrap();
     out
@@ -156,8 +175,14 @@ pub fn endpoints(packet: &[u8]) -> ((IpAddr, u16), (IpAddr, u16)) {
     let sliced = SlicedPacket::from_ip(packet).expect("valid packet");
     let net = sliced.net.expect("ip layer");
     let (src, dst) = match net {
-        etherparse::NetSlice::Ipv4(v4) => (IpAddr::V4(v4.header().source_addr()), IpAddr::V4(v4.header().destination_addr())),
-        etherparse::NetSlice::Ipv6(v6) => (IpAddr::V6(v6.header().source_addr()), IpAddr::V6(v6.header().destination_addr())),
+        etherparse::NetSlice::Ipv4(v4) => (
+            IpAddr::V4(v4.header().source_addr()),
+            IpAddr::V4(v4.header().destination_addr()),
+        ),
+        etherparse::NetSlice::Ipv6(v6) => (
+            IpAddr::V6(v6.header().source_addr()),
+            IpAddr::V6(v6.header().destination_addr()),
+        ),
         _ => panic!("not ip"),
     };
     let (sp, dp) = match sliced.transport {
@@ -191,15 +216,36 @@ pub fn checksums_verify(packet: &[u8]) -> bool {
             }
             (h.source().to_vec(), h.destination().to_vec(), false)
         }
-        Some(etherparse::NetSlice::Ipv6(v6)) => (v6.header().source().to_vec(), v6.header().destination().to_vec(), true),
+        Some(etherparse::NetSlice::Ipv6(v6)) => (
+            v6.header().source().to_vec(),
+            v6.header().destination().to_vec(),
+            true,
+        ),
         _ => return false,
     };
-    let ip_payload = sliced.net.as_ref().unwrap().ip_payload_ref().unwrap().payload;
-    let proto = sliced.net.as_ref().unwrap().ip_payload_ref().unwrap().ip_number.0;
+    let ip_payload = sliced
+        .net
+        .as_ref()
+        .unwrap()
+        .ip_payload_ref()
+        .unwrap()
+        .payload;
+    let proto = sliced
+        .net
+        .as_ref()
+        .unwrap()
+        .ip_payload_ref()
+        .unwrap()
+        .ip_number
+        .0;
     let mut sum: u64 = 0;
     let mut add = |bytes: &[u8]| {
         for chunk in bytes.chunks(2) {
-            let word = if chunk.len() == 2 { u16::from_be_bytes([chunk[0], chunk[1]]) } else { u16::from_be_bytes([chunk[0], 0]) };
+            let word = if chunk.len() == 2 {
+                u16::from_be_bytes([chunk[0], chunk[1]])
+            } else {
+                u16::from_be_bytes([chunk[0], 0])
+            };
             sum += u64::from(word);
         }
     };
