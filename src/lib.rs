@@ -4,3 +4,4 @@
 //! [`config`] turns YAML rule files into engine settings; [`io`] does all I/O.
 
 pub mod engine;
+pub mod io;
