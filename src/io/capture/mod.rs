@@ -1,13 +1,14 @@
-//! Capture files: reading pcap / pcapng captures into link-layer frames and finding the IP
-//! packet inside a frame.
+//! Capture files: reading pcap / pcapng captures into link-layer frames, finding the IP packet
+//! inside a frame, and writing frames back as the same kind of file.
 //!
 //! Owns file formats and link layers. It never interprets IP or TCP beyond the length fields
 //! needed to strip link-layer padding, and it never decides what happens to a packet: the
-//! replay loop hands the IP packets to the engine.
+//! replay loop hands the IP packets to the engine and gives the results to [`CaptureWriter`].
 //!
 //! - [`reader`]: [`CaptureReader`] over classic pcap (either byte order, micro- or nanosecond
 //!   timestamps) and pcapng (several sections and interfaces, EPB / SPB / obsolete PB blocks).
 //! - [`link`]: [`LinkType`], [`ip_offset`], [`ip_packet_len`], [`split_frame`].
+//! - [`writer`]: [`CaptureWriter`], writing little-endian pcap or pcapng.
 //! - [`timestamp`]: resolutions and tick conversions.
 
 use std::time::Duration;
@@ -17,11 +18,16 @@ pub mod error;
 pub mod link;
 pub mod reader;
 pub mod timestamp;
+pub mod writer;
+
+#[cfg(test)]
+mod tests;
 
 pub use error::CaptureError;
 pub use link::{ip_offset, ip_packet_len, split_frame, FrameParts, LinkError, LinkType};
 pub use reader::CaptureReader;
 pub use timestamp::TimestampResolution;
+pub use writer::CaptureWriter;
 
 /// One frame from a capture file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
