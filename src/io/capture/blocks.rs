@@ -95,10 +95,10 @@ fn pcap_record(
         .ok_or("packet record before the file header")?;
     let res = interface.ts_resolution;
     let per_sec = res.ticks_per_second().unwrap_or(1_000_000);
-    // u32 seconds times at most 10^9 plus a u32 fraction stays far below u64::MAX.
-    let ticks = u64::from(record.ts_sec) * per_sec + u64::from(record.ts_usec);
-    let timestamp = res
-        .ticks_to_duration(ticks, 0)
+    let timestamp = u64::from(record.ts_sec)
+        .checked_mul(per_sec)
+        .and_then(|ticks| ticks.checked_add(u64::from(record.ts_usec)))
+        .and_then(|ticks| res.ticks_to_duration(ticks, 0))
         .ok_or("timestamp out of range")?;
     fill(
         packet,
