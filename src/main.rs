@@ -1,1 +1,117 @@
-fn main() {}
+//! The `ftpgate` command: `check` a rule file, `replay` a capture through the engine.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Stateful NAT and firewall with an FTP application-layer gateway.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Log format on stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Human, global = true)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Recorded {
+    /// On the gateway.
+    Gateway,
+    /// On an inside host.
+    Inside,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate a rule file and print the compiled policy.
+    Check {
+        /// The YAML rule file.
+        file: PathBuf,
+    },
+    /// Run a pcap or pcapng capture through the engine and write the rewritten packets.
+    Replay {
+        /// The YAML rule file (says which side is inside).
+        #[arg(long)]
+        rules: PathBuf,
+        /// The capture to read.
+        input: PathBuf,
+        /// Where to write the packets the engine accepted, rewritten.
+        #[arg(long)]
+        out: PathBuf,
+        /// Where the capture was recorded: `gateway` (packets as they reached the gateway from
+        /// both sides) or `inside` (on an inside host, no NAT on the path; the output then
+        /// shows the outside wire).
+        #[arg(long, value_enum, default_value_t = Recorded::Gateway)]
+        recorded_at: Recorded,
+    },
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    let result = match cli.command {
+        Command::Check { file } => check(&file),
+        Command::Replay {
+            rules,
+            input,
+            out,
+            recorded_at,
+        } => replay(&rules, &input, &out, recorded_at),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("ftpgate: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn check(file: &std::path::Path) -> anyhow::Result<()> {
+    let settings = ftpgate::config::load_file(file)?;
+    print!("{}", ftpgate::config::describe(&settings));
+    Ok(())
+}
+
+fn replay(
+    rules: &std::path::Path,
+    input: &std::path::Path,
+    out: &std::path::Path,
+    recorded_at: Recorded,
+) -> anyhow::Result<()> {
+    use ftpgate::io::replay::{replay_file, RecordedAt};
+    let settings = ftpgate::config::load_file(rules)?;
+    let recorded_at = match recorded_at {
+        Recorded::Gateway => RecordedAt::Gateway,
+        Recorded::Inside => RecordedAt::Inside,
+    };
+    let summary = replay_file(settings, input, out, recorded_at)?;
+    print!("{summary}");
+    match summary.input_error {
+        Some(error) => anyhow::bail!("{}: capture ended with an error: {error}", input.display()),
+        None => Ok(()),
+    }
+}

@@ -14,6 +14,7 @@ pub mod verdict;
 pub mod wire;
 
 mod events;
+mod outside_view;
 mod pipeline;
 
 use std::time::Duration;

@@ -5,3 +5,4 @@
 //! sockets and the clock, and adapts what they deliver to the engine's inputs.
 
 pub mod capture;
+pub mod replay;

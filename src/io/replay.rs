@@ -1,0 +1,295 @@
+//! `ftpgate replay`: runs a capture through the engine in capture order, with each packet's
+//! timestamp as the engine's time, and writes the result to a capture of the same kind.
+//! Owns the file handling, the progress display and the summary; every decision about a
+//! packet is the engine's.
+//!
+//! Where the capture was recorded decides what the output shows:
+//! - [`RecordedAt::Gateway`]: the capture is what reached the gateway from both sides; the
+//!   output is what the gateway sends on (accepted packets, rewritten; answers to rejected ones).
+//! - [`RecordedAt::Inside`]: the capture was recorded on an inside host with no NAT on the
+//!   path; replies from outside are first turned into what would have arrived on the outside
+//!   interface, and the output is the outside wire in both directions.
+
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::capture::{
+    split_frame, CaptureError, CaptureReader, CaptureWriter, CapturedPacket, LinkType,
+};
+use crate::engine::{Engine, EngineSettings, EngineStats, Event, PacketBuf, Verdict};
+
+/// Room after a packet for rewrites that grow it.
+const TAILROOM: usize = 1024;
+/// Largest IP packet plus tailroom.
+const BUFFER_LEN: usize = 65_535 + TAILROOM;
+/// Engine time between expiry sweeps.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
+/// Packets between progress-bar updates.
+const PROGRESS_STEP: u64 = 4096;
+
+/// Where the replayed capture was recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RecordedAt {
+    /// On the gateway: packets from both sides as they reached it.
+    #[default]
+    Gateway,
+    /// On an inside host, with no translation on the path.
+    Inside,
+}
+
+/// What a replay did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplaySummary {
+    /// Frames read from the input.
+    pub frames_read: u64,
+    /// Frames that carry no IP packet (ARP, LLDP, ...): copied to the output unchanged.
+    pub not_ip: u64,
+    /// Frames whose link-layer header was cut short or of a link type not supported: left out.
+    pub bad_link: u64,
+    /// Frames written to the output (accepted packets, answers, non-IP frames).
+    pub frames_written: u64,
+    /// Rule hits with `log: true`.
+    pub rule_events: u64,
+    /// The engine's counters at the end.
+    pub engine: EngineStats,
+    /// A read error that ended the replay early, after the frames before it were processed.
+    pub input_error: Option<String>,
+}
+
+/// Replays `input` through a new engine with `settings`, writing to `output`.
+pub fn replay_file(
+    settings: EngineSettings,
+    input: &Path,
+    output: &Path,
+    recorded_at: RecordedAt,
+) -> Result<ReplaySummary, CaptureError> {
+    let engine = Engine::new(settings);
+    replay_with(&engine, input, output, recorded_at)
+}
+
+/// Replays `input` through `engine`, writing to `output`.
+pub fn replay_with(
+    engine: &Engine,
+    input: &Path,
+    output: &Path,
+    recorded_at: RecordedAt,
+) -> Result<ReplaySummary, CaptureError> {
+    let mut reader = CaptureReader::open(input)?;
+    let mut writer = CaptureWriter::create(output, reader.format())?;
+    let mut interfaces_written = reader.format().interfaces.len();
+    let mut summary = Replay::new(engine, recorded_at);
+    let progress = progress_bar();
+    let mut frame = CapturedPacket::default();
+    loop {
+        match reader.next_packet(&mut frame) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(error) => {
+                summary.input_error = Some(error.to_string());
+                break;
+            }
+        }
+        while frame.interface >= interfaces_written {
+            // A pcapng interface described after the first packet.
+            let Some(info) = reader.format().interfaces.get(interfaces_written).copied() else {
+                break;
+            };
+            writer.add_interface(&info)?;
+            interfaces_written += 1;
+        }
+        summary.frame(&frame, &mut writer)?;
+        if summary.frames_read % PROGRESS_STEP == 0 {
+            progress.set_position(summary.frames_read);
+        }
+    }
+    progress.finish_and_clear();
+    writer.finish()?;
+    Ok(summary.finish())
+}
+
+fn progress_bar() -> ProgressBar {
+    // Drawn on stderr only when it is a terminal.
+    let bar = ProgressBar::new_spinner();
+    if let Ok(style) = ProgressStyle::with_template("{spinner} {pos} frames replayed ({per_sec})") {
+        bar.set_style(style);
+    }
+    bar
+}
+
+struct Replay<'e> {
+    engine: &'e Engine,
+    recorded_at: RecordedAt,
+    buffer: Vec<u8>,
+    /// The outside-wire form of an inbound packet, when the output shows the outside wire.
+    arrival: Vec<u8>,
+    next_sweep: Option<Duration>,
+    frames_read: u64,
+    not_ip: u64,
+    bad_link: u64,
+    frames_written: u64,
+    rule_events: u64,
+    input_error: Option<String>,
+}
+
+impl<'e> Replay<'e> {
+    fn new(engine: &'e Engine, recorded_at: RecordedAt) -> Self {
+        Self {
+            engine,
+            recorded_at,
+            buffer: vec![0; BUFFER_LEN],
+            arrival: Vec::new(),
+            next_sweep: None,
+            frames_read: 0,
+            not_ip: 0,
+            bad_link: 0,
+            frames_written: 0,
+            rule_events: 0,
+            input_error: None,
+        }
+    }
+
+    fn frame(
+        &mut self,
+        frame: &CapturedPacket,
+        writer: &mut CaptureWriter,
+    ) -> Result<(), CaptureError> {
+        self.frames_read += 1;
+        let now = frame.timestamp;
+        if self.next_sweep.is_none_or(|at| now >= at) {
+            self.engine.expire(now);
+            self.next_sweep = Some(now + SWEEP_INTERVAL);
+        }
+        let parts = match split_frame(frame.link_type, &frame.data) {
+            Ok(Some(parts)) => parts,
+            Ok(None) => {
+                self.not_ip += 1;
+                self.frames_written += 1;
+                return writer.write_packet(now, frame.interface, &frame.data, &[]);
+            }
+            Err(_) => {
+                self.bad_link += 1;
+                return Ok(());
+            }
+        };
+        let len = parts.ip_packet.len().min(BUFFER_LEN - TAILROOM);
+        self.buffer[..len].copy_from_slice(&parts.ip_packet[..len]);
+        let (verdict, out_len, show_arrival) = {
+            let mut packet = PacketBuf::new(&mut self.buffer, len);
+            let show_arrival = self.recorded_at == RecordedAt::Inside
+                && from_outside(self.engine, &mut packet, now);
+            if show_arrival {
+                self.arrival.clear();
+                self.arrival.extend_from_slice(packet.bytes());
+            }
+            let verdict = self.engine.process(now, &mut packet);
+            (verdict, packet.len(), show_arrival)
+        };
+        self.drain_events();
+        let packet = if show_arrival && verdict == Verdict::Accept {
+            &self.arrival[..]
+        } else {
+            &self.buffer[..out_len]
+        };
+        match verdict {
+            Verdict::Accept => {
+                self.frames_written += 1;
+                writer.write_packet(now, frame.interface, parts.link_header, packet)
+            }
+            Verdict::Respond(_) => {
+                self.frames_written += 1;
+                let header = answer_link_header(frame.link_type, parts.link_header);
+                writer.write_packet(now, frame.interface, &header, packet)
+            }
+            Verdict::Drop(reason) => {
+                tracing::debug!(frame = self.frames_read, reason = reason.name(), "dropped");
+                Ok(())
+            }
+        }
+    }
+
+    fn drain_events(&mut self) {
+        while let Some(event) = self.engine.poll_event() {
+            self.rule_events += 1;
+            let Event::RuleMatched {
+                rule, action, flow, ..
+            } = event;
+            tracing::info!(
+                target: "ftpgate::rules",
+                frame = self.frames_read,
+                rule = %rule,
+                action = ?action,
+                direction = ?flow.direction,
+                flow = %flow.key,
+                "rule matched"
+            );
+        }
+    }
+
+    fn finish(self) -> ReplaySummary {
+        ReplaySummary {
+            frames_read: self.frames_read,
+            not_ip: self.not_ip,
+            bad_link: self.bad_link,
+            frames_written: self.frames_written,
+            rule_events: self.rule_events,
+            engine: self.engine.stats(),
+            input_error: self.input_error,
+        }
+    }
+}
+
+/// For inside recordings: whether the packet came from outside, after turning a reply to an
+/// inside host into its outside-wire form.
+fn from_outside(engine: &Engine, packet: &mut PacketBuf<'_>, now: Duration) -> bool {
+    engine.reconstruct_outside_arrival(now, packet)
+        || crate::engine::wire::parse(packet.bytes())
+            .is_ok_and(|parsed| !engine.settings().is_inside(parsed.src))
+}
+
+/// The link header for an answer travelling back to the packet's sender: Ethernet source and
+/// destination swapped; other link layers kept.
+fn answer_link_header(link_type: LinkType, header: &[u8]) -> Vec<u8> {
+    let mut answer = header.to_vec();
+    if link_type == LinkType::Ethernet && answer.len() >= 12 {
+        let (dst, rest) = answer.split_at_mut(6);
+        dst.swap_with_slice(&mut rest[..6]);
+    }
+    answer
+}
+
+impl fmt::Display for ReplaySummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let stats = &self.engine;
+        writeln!(f, "frames read        {}", self.frames_read)?;
+        writeln!(f, "  not IP           {} (copied unchanged)", self.not_ip)?;
+        writeln!(f, "  bad link header  {}", self.bad_link)?;
+        writeln!(f, "IP packets         {}", stats.packets)?;
+        writeln!(f, "  accepted         {}", stats.accepted)?;
+        writeln!(
+            f,
+            "  answered         {} (RST / ICMP written instead)",
+            stats.responded
+        )?;
+        writeln!(
+            f,
+            "  dropped          {}",
+            stats.total_dropped() - stats.responded
+        )?;
+        for (reason, count) in stats.dropped.iter().filter(|(_, n)| *n > 0) {
+            writeln!(f, "    {:<22} {count}", reason.name())?;
+        }
+        writeln!(f, "frames written     {}", self.frames_written)?;
+        writeln!(f, "flows created      {}", stats.flows_created)?;
+        writeln!(f, "flows at end       {}", stats.flows)?;
+        writeln!(f, "flows expired      {}", stats.flows_expired)?;
+        writeln!(f, "NAT bindings       {}", stats.nat_bindings)?;
+        writeln!(f, "rule log events    {}", self.rule_events)?;
+        if let Some(error) = &self.input_error {
+            writeln!(f, "input ended early: {error}")?;
+        }
+        Ok(())
+    }
+}
