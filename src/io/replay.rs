@@ -101,7 +101,7 @@ pub fn replay_with(
             interfaces_written += 1;
         }
         summary.frame(&frame, &mut writer)?;
-        if summary.frames_read % PROGRESS_STEP == 0 {
+        if summary.frames_read.is_multiple_of(PROGRESS_STEP) {
             progress.set_position(summary.frames_read);
         }
     }
