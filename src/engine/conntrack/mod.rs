@@ -1,9 +1,11 @@
 //! Connection tracking: flow tuples, the concurrent flow table, per-flow protocol state
 //! (the TCP state machine, UDP and ICMP) and idle timeouts. Knows nothing of NAT policy or
-//! rules; it stores whatever tuples the pipeline gives it.
+//! rules; it stores whatever tuples the pipeline gives it. `seqadj` keeps the sequence-number
+//! shifts an ALG payload rewrite implies.
 
 mod flow;
 mod key;
+pub mod seqadj;
 mod table;
 pub mod tcp;
 

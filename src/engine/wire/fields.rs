@@ -71,6 +71,21 @@ pub mod tcp {
     pub const ACK_FLAG: u8 = 0x10;
     /// URG flag bit.
     pub const URG: u8 = 0x20;
+
+    /// Option kind: end of the option list.
+    pub const OPT_END: u8 = 0;
+    /// Option kind: no-operation (one byte, padding).
+    pub const OPT_NOP: u8 = 1;
+    /// Option kind: SACK blocks (RFC 2018); length 2 + 8 per block.
+    pub const OPT_SACK: u8 = 5;
+    /// Bytes of an option's kind and length.
+    pub const OPT_HEADER_LEN: usize = 2;
+    /// Bytes of one SACK block (left and right edge, u32 each).
+    pub const SACK_BLOCK_LEN: usize = 8;
+    /// Most SACK blocks an option can hold (RFC 2018: 40 option bytes).
+    pub const MAX_SACK_BLOCKS: usize = 4;
+    /// Longest header (data offset 15).
+    pub const MAX_HEADER_LEN: usize = 60;
 }
 
 /// UDP header fields.
