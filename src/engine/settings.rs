@@ -26,6 +26,36 @@ pub struct EngineSettings {
     pub timeouts: Timeouts,
     /// Table sizes and tracking switches.
     pub limits: Limits,
+    /// The FTP application-layer gateway.
+    pub ftp: FtpSettings,
+}
+
+/// How the FTP ALG follows control connections and opens data connections.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FtpSettings {
+    /// TCP ports whose connections are FTP control connections (empty: the ALG is off).
+    pub control_ports: Vec<u16>,
+    /// How long an announced data connection may take to arrive.
+    pub pinhole_timeout: Duration,
+    /// Most pinholes open at once per control connection; the oldest is closed first.
+    pub max_pinholes: usize,
+    /// Longest command or reply line the ALG follows; a longer PORT/EPRT/227/229 is refused.
+    pub max_line: usize,
+    /// Largest IP packet a rewrite may produce (the path MTU); longer output is cut at a line
+    /// boundary and the sender's retransmission carries the rest.
+    pub mtu: usize,
+}
+
+impl Default for FtpSettings {
+    fn default() -> Self {
+        Self {
+            control_ports: vec![21],
+            pinhole_timeout: Duration::from_secs(120),
+            max_pinholes: 4,
+            max_line: 512,
+            mtu: 1500,
+        }
+    }
 }
 
 /// An inclusive range of TCP/UDP ports.
@@ -272,6 +302,7 @@ impl Default for EngineSettings {
             policy: Policy::default(),
             timeouts: Timeouts::default(),
             limits: Limits::default(),
+            ftp: FtpSettings::default(),
         }
     }
 }

@@ -1,0 +1,3 @@
+//! The FTP application-layer gateway.
+
+pub mod stream;

@@ -1,0 +1,296 @@
+//! One direction of an FTP control connection followed as an in-order byte stream.
+//!
+//! Lines are recognised only at the start of a line of the stream, however the sender cut it
+//! into segments. The session decides what to do with each complete line (keep it, or replace
+//! it with other bytes); this module turns those decisions into what each segment must carry:
+//! - a partial line that may still become an announcement is withheld and sent merged with
+//!   the segment that completes it;
+//! - a retransmission is rebuilt from the stored replacements, widened to whole replaced
+//!   lines, so the receiver sees the same rewritten stream every time;
+//! - a segment beyond a gap is withheld until the gap is filled by the sender's retransmission.
+//!
+//! It knows nothing of packets or addresses: sequence numbers and payload bytes in, a plan out.
+
+use std::collections::VecDeque;
+
+use crate::engine::conntrack::seqadj::{SeqAdjust, SeqAdjustError};
+
+/// What the session wants done with one complete line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LineDecision {
+    /// Forward the line as it is.
+    Keep,
+    /// Forward these bytes instead (possibly none: the line is removed from the stream).
+    Replace(Vec<u8>),
+}
+
+/// What a segment must carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SegmentPlan {
+    /// The payload goes on unchanged (only sequence numbers may shift).
+    Unchanged,
+    /// The payload becomes `payload`, starting at original sequence number `start`.
+    Rebuilt {
+        /// Original-space sequence number of the first byte of `payload`.
+        start: u32,
+        /// The bytes to send.
+        payload: Vec<u8>,
+    },
+    /// Nothing can be sent yet.
+    Withhold(WithholdReason),
+}
+
+/// Why a segment carries nothing for now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WithholdReason {
+    /// Its bytes end inside a line that may still be an announcement.
+    PartialLine,
+    /// It starts beyond the next expected byte.
+    OutOfOrder,
+    /// Its retransmitted bytes cannot be rebuilt (history no longer held).
+    Unrebuildable,
+    /// Recording the rewrite failed (too many outstanding rewrites).
+    TooManyRewrites,
+}
+
+#[derive(Debug, Clone)]
+struct StoredRewrite {
+    start: u32,
+    len: u32,
+    bytes: Vec<u8>,
+}
+
+impl StoredRewrite {
+    fn end(&self) -> u32 {
+        self.start.wrapping_add(self.len)
+    }
+}
+
+/// Most replaced lines remembered for rebuilding retransmissions.
+const MAX_STORED: usize = 32;
+
+/// `a` is after `b` in sequence space.
+fn after(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) > 0
+}
+
+fn max_seq(a: u32, b: u32) -> u32 {
+    if after(a, b) {
+        a
+    } else {
+        b
+    }
+}
+
+fn min_seq(a: u32, b: u32) -> u32 {
+    if after(a, b) {
+        b
+    } else {
+        a
+    }
+}
+
+/// The state of one direction.
+#[derive(Debug, Default)]
+pub struct LineStream {
+    /// Original-space sequence number of the next new byte; `None` before the first one.
+    next: Option<u32>,
+    /// The current, unterminated line.
+    line: Vec<u8>,
+    /// Where `line` starts.
+    line_start: u32,
+    /// Whether `line` has been withheld from the receiver.
+    held: bool,
+    /// The current line grew past the longest line followed: it is passed through unparsed.
+    overlong: bool,
+    /// Replaced lines not yet acknowledged.
+    rewrites: VecDeque<StoredRewrite>,
+    /// Sequence adjustment for this direction.
+    pub adjust: SeqAdjust,
+}
+
+impl LineStream {
+    /// Starts the stream at the sequence number just after the sender's SYN.
+    pub fn start_at(&mut self, first_byte: u32) {
+        self.next = Some(first_byte);
+        self.line_start = first_byte;
+    }
+
+    /// Whether the current partial line is longer than any line the ALG follows.
+    pub fn overlong(&self) -> bool {
+        self.overlong
+    }
+
+    /// Forgets what the receiver has acknowledged (`ack` in original space).
+    pub fn acknowledged(&mut self, ack: u32) {
+        while self.rewrites.front().is_some_and(|r| !after(r.end(), ack)) {
+            self.rewrites.pop_front();
+        }
+        self.adjust.forget_below(ack);
+    }
+
+    /// Plans a segment of `payload` at original sequence number `seq`.
+    ///
+    /// `may_announce` tells whether a partial line could still become an announcement (and so
+    /// must be withheld); `on_line` is called for every line completed by new bytes, with the
+    /// line's start and bytes (terminator included). Lines longer than `max_line` are not
+    /// offered to `on_line`; `may_announce` decides whether such a line is still withheld.
+    pub fn plan(
+        &mut self,
+        seq: u32,
+        payload: &[u8],
+        max_line: usize,
+        may_announce: impl Fn(&[u8]) -> bool,
+        mut on_line: impl FnMut(u32, &[u8]) -> LineDecision,
+    ) -> SegmentPlan {
+        if payload.is_empty() {
+            return SegmentPlan::Unchanged;
+        }
+        let end = seq.wrapping_add(payload.len() as u32);
+        let next = *self.next.get_or_insert_with(|| {
+            self.line_start = seq;
+            seq
+        });
+        if after(seq, next) {
+            return SegmentPlan::Withhold(WithholdReason::OutOfOrder);
+        }
+        let held_before = self.held.then(|| (self.line_start, self.line.clone()));
+        let mut replaced = false;
+        if after(end, next) {
+            let fresh = &payload[next.wrapping_sub(seq) as usize..];
+            match self.consume(next, fresh, max_line, &mut on_line) {
+                Ok(any) => replaced = any,
+                Err(_) => return SegmentPlan::Withhold(WithholdReason::TooManyRewrites),
+            }
+            self.next = Some(end);
+        }
+        self.held = !self.line.is_empty() && may_announce(&self.line);
+
+        // Withheld bytes go out with the segment that releases them; a line still withheld
+        // (and everything after its start) stays back.
+        let mut out_start = held_before
+            .as_ref()
+            .map_or(seq, |(start, _)| min_seq(*start, seq));
+        let mut out_end = if self.held {
+            min_seq(self.line_start, end)
+        } else {
+            end
+        };
+        if !after(out_end, out_start) {
+            return SegmentPlan::Withhold(WithholdReason::PartialLine);
+        }
+        // A segment touching a replaced line carries the whole replacement.
+        let mut widened = false;
+        for rewrite in &self.rewrites {
+            if after(rewrite.end(), out_start) && after(out_end, rewrite.start) {
+                widened = true;
+                out_start = min_seq(out_start, rewrite.start);
+                out_end = max_seq(out_end, rewrite.end());
+            }
+        }
+        if !replaced && !widened && held_before.is_none() && out_start == seq && out_end == end {
+            return SegmentPlan::Unchanged;
+        }
+        match self.build(out_start, out_end, seq, payload, held_before.as_ref()) {
+            Some(bytes) => SegmentPlan::Rebuilt {
+                start: out_start,
+                payload: bytes,
+            },
+            None => SegmentPlan::Withhold(WithholdReason::Unrebuildable),
+        }
+    }
+
+    /// Feeds new bytes starting at `at`; returns whether any line was replaced.
+    fn consume(
+        &mut self,
+        mut at: u32,
+        fresh: &[u8],
+        max_line: usize,
+        on_line: &mut impl FnMut(u32, &[u8]) -> LineDecision,
+    ) -> Result<bool, SeqAdjustError> {
+        let mut replaced = false;
+        for piece in fresh.split_inclusive(|byte| *byte == b'\n') {
+            if self.line.is_empty() && !self.overlong {
+                self.line_start = at;
+            }
+            at = at.wrapping_add(piece.len() as u32);
+            if !self.overlong {
+                self.line.extend_from_slice(piece);
+                if self.line.len() > max_line {
+                    self.overlong = true;
+                }
+            }
+            if !piece.ends_with(b"\n") {
+                continue;
+            }
+            let line_len = at.wrapping_sub(self.line_start);
+            if !self.overlong {
+                if let LineDecision::Replace(bytes) = on_line(self.line_start, &self.line) {
+                    self.adjust
+                        .record(self.line_start, line_len, bytes.len() as u32)?;
+                    if self.rewrites.len() == MAX_STORED {
+                        self.rewrites.pop_front();
+                    }
+                    self.rewrites.push_back(StoredRewrite {
+                        start: self.line_start,
+                        len: line_len,
+                        bytes,
+                    });
+                    replaced = true;
+                }
+            }
+            self.line.clear();
+            self.overlong = false;
+            self.line_start = at;
+        }
+        if self.overlong {
+            // Keep only a bounded prefix of an over-long line: enough to classify it.
+            self.line.truncate(max_line);
+        }
+        Ok(replaced)
+    }
+
+    /// The bytes of original range [start, end), rewritten.
+    fn build(
+        &self,
+        start: u32,
+        end: u32,
+        seq: u32,
+        payload: &[u8],
+        held: Option<&(u32, Vec<u8>)>,
+    ) -> Option<Vec<u8>> {
+        let mut out = Vec::with_capacity(end.wrapping_sub(start) as usize + 64);
+        let mut at = start;
+        while after(end, at) {
+            if let Some(rewrite) = self.rewrites.iter().find(|r| r.start == at) {
+                out.extend_from_slice(&rewrite.bytes);
+                at = rewrite.end();
+                continue;
+            }
+            let next_rewrite = self
+                .rewrites
+                .iter()
+                .map(|r| r.start)
+                .filter(|s| after(*s, at) && !after(*s, end))
+                .min_by_key(|s| s.wrapping_sub(at));
+            let stop = next_rewrite.unwrap_or(end);
+            let byte_source = |pos: u32| -> Option<u8> {
+                let in_payload = pos.wrapping_sub(seq) as usize;
+                if !after(seq, pos) && in_payload < payload.len() {
+                    return payload.get(in_payload).copied();
+                }
+                let (held_start, bytes) = held?;
+                bytes.get(pos.wrapping_sub(*held_start) as usize).copied()
+            };
+            while at != stop {
+                out.push(byte_source(at)?);
+                at = at.wrapping_add(1);
+            }
+        }
+        Some(out)
+    }
+}
+
+#[cfg(test)]
+#[path = "stream_tests.rs"]
+mod test;

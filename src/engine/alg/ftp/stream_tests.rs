@@ -1,0 +1,283 @@
+//! Tests of the stream planner: splits, merges, retransmissions, out-of-order segments.
+
+use super::*;
+
+const MAX: usize = 512;
+
+fn may_announce(line: &[u8]) -> bool {
+    let word = b"PORT";
+    let n = line.len().min(word.len());
+    line[..n].eq_ignore_ascii_case(&word[..n])
+}
+
+/// Replaces every PORT line with "PORT NEW\r\n"; records the lines seen.
+fn rewrite_port(seen: &mut Vec<(u32, Vec<u8>)>) -> impl FnMut(u32, &[u8]) -> LineDecision + '_ {
+    move |start, line| {
+        seen.push((start, line.to_vec()));
+        if line.starts_with(b"PORT") {
+            LineDecision::Replace(b"PORT NEW\r\n".to_vec())
+        } else {
+            LineDecision::Keep
+        }
+    }
+}
+
+fn stream_at(seq: u32) -> LineStream {
+    let mut stream = LineStream::default();
+    stream.start_at(seq);
+    stream
+}
+
+#[test]
+fn a_whole_command_is_replaced_and_the_rewrite_recorded() {
+    let mut s = stream_at(100);
+    let mut seen = Vec::new();
+    let plan = s.plan(
+        100,
+        b"PORT 1,2,3,4,5,6\r\n",
+        MAX,
+        may_announce,
+        rewrite_port(&mut seen),
+    );
+    assert_eq!(
+        plan,
+        SegmentPlan::Rebuilt {
+            start: 100,
+            payload: b"PORT NEW\r\n".to_vec()
+        }
+    );
+    assert_eq!(seen, vec![(100, b"PORT 1,2,3,4,5,6\r\n".to_vec())]);
+    assert_eq!(
+        s.adjust.map_seq(118),
+        110,
+        "following bytes shift by the length change"
+    );
+}
+
+#[test]
+fn several_commands_in_one_segment_are_each_handled() {
+    let mut s = stream_at(0);
+    let mut seen = Vec::new();
+    let plan = s.plan(
+        0,
+        b"NOOP\r\nPORT 1\r\nTYPE I\r\nPORT 2\r\n",
+        MAX,
+        may_announce,
+        rewrite_port(&mut seen),
+    );
+    assert_eq!(
+        plan,
+        SegmentPlan::Rebuilt {
+            start: 0,
+            payload: b"NOOP\r\nPORT NEW\r\nTYPE I\r\nPORT NEW\r\n".to_vec()
+        }
+    );
+    assert_eq!(seen.len(), 4);
+    assert_eq!(seen[2].0, 14, "each line's own start");
+}
+
+#[test]
+fn a_command_split_over_three_segments_is_withheld_then_sent_whole() {
+    let mut s = stream_at(1000);
+    let mut seen = Vec::new();
+    assert_eq!(
+        s.plan(
+            1000,
+            b"NOOP\r\nPO",
+            MAX,
+            may_announce,
+            rewrite_port(&mut seen)
+        ),
+        SegmentPlan::Rebuilt {
+            start: 1000,
+            payload: b"NOOP\r\n".to_vec()
+        },
+        "complete lines go on, the partial PORT stays back"
+    );
+    assert_eq!(
+        s.plan(
+            1008,
+            b"RT 1,2,3",
+            MAX,
+            may_announce,
+            rewrite_port(&mut seen)
+        ),
+        SegmentPlan::Withhold(WithholdReason::PartialLine)
+    );
+    assert_eq!(
+        s.plan(
+            1016,
+            b",4,5,6\r\n",
+            MAX,
+            may_announce,
+            rewrite_port(&mut seen)
+        ),
+        SegmentPlan::Rebuilt {
+            start: 1006,
+            payload: b"PORT NEW\r\n".to_vec()
+        }
+    );
+    assert_eq!(
+        seen.last().unwrap(),
+        &(1006, b"PORT 1,2,3,4,5,6\r\n".to_vec())
+    );
+}
+
+#[test]
+fn a_partial_line_that_cannot_announce_passes_at_once() {
+    let mut s = stream_at(0);
+    let mut seen = Vec::new();
+    assert_eq!(
+        s.plan(0, b"NO", MAX, may_announce, rewrite_port(&mut seen)),
+        SegmentPlan::Unchanged
+    );
+    assert_eq!(
+        s.plan(2, b"OP\r\n", MAX, may_announce, rewrite_port(&mut seen)),
+        SegmentPlan::Unchanged
+    );
+    assert_eq!(seen, vec![(0, b"NOOP\r\n".to_vec())]);
+}
+
+#[test]
+fn a_withheld_line_that_turns_out_harmless_is_released_unchanged() {
+    let mut s = stream_at(0);
+    let mut seen = Vec::new();
+    assert_eq!(
+        s.plan(0, b"PO", MAX, may_announce, rewrite_port(&mut seen)),
+        SegmentPlan::Withhold(WithholdReason::PartialLine)
+    );
+    assert_eq!(
+        s.plan(2, b"ST x\r\n", MAX, may_announce, rewrite_port(&mut seen)),
+        SegmentPlan::Rebuilt {
+            start: 0,
+            payload: b"POST x\r\n".to_vec()
+        }
+    );
+}
+
+#[test]
+fn retransmissions_carry_the_same_replacement() {
+    let mut s = stream_at(0);
+    let mut seen = Vec::new();
+    let first = s.plan(
+        0,
+        b"NOOP\r\nPORT 1,2,3,4,5,6\r\nPWD\r\n",
+        MAX,
+        may_announce,
+        rewrite_port(&mut seen),
+    );
+    // The whole segment again.
+    let again = s.plan(
+        0,
+        b"NOOP\r\nPORT 1,2,3,4,5,6\r\nPWD\r\n",
+        MAX,
+        may_announce,
+        rewrite_port(&mut seen),
+    );
+    assert_eq!(first, again);
+    assert_eq!(seen.len(), 3, "old bytes are not parsed twice");
+    // A retransmission starting inside the replaced line is widened back to its start.
+    let inside = s.plan(
+        11,
+        b"1,2,3,4,5,6\r\nPWD\r\n",
+        MAX,
+        may_announce,
+        rewrite_port(&mut seen),
+    );
+    assert_eq!(
+        inside,
+        SegmentPlan::Rebuilt {
+            start: 6,
+            payload: b"PORT NEW\r\nPWD\r\n".to_vec()
+        }
+    );
+    // Bytes before the rewrite pass unchanged; after it they only shift.
+    assert_eq!(
+        s.plan(0, b"NOOP\r\n", MAX, may_announce, rewrite_port(&mut seen)),
+        SegmentPlan::Unchanged
+    );
+    assert_eq!(
+        s.plan(24, b"PWD\r\n", MAX, may_announce, rewrite_port(&mut seen)),
+        SegmentPlan::Unchanged
+    );
+    assert_eq!(s.adjust.map_seq(24), 16);
+}
+
+#[test]
+fn an_out_of_order_segment_waits_for_the_gap() {
+    let mut s = stream_at(0);
+    let mut seen = Vec::new();
+    assert_eq!(
+        s.plan(
+            6,
+            b"PORT 1,2,3,4,5,6\r\n",
+            MAX,
+            may_announce,
+            rewrite_port(&mut seen)
+        ),
+        SegmentPlan::Withhold(WithholdReason::OutOfOrder)
+    );
+    assert!(seen.is_empty());
+    assert_eq!(
+        s.plan(0, b"NOOP\r\n", MAX, may_announce, rewrite_port(&mut seen)),
+        SegmentPlan::Unchanged
+    );
+    let filled = s.plan(
+        6,
+        b"PORT 1,2,3,4,5,6\r\n",
+        MAX,
+        may_announce,
+        rewrite_port(&mut seen),
+    );
+    assert_eq!(
+        filled,
+        SegmentPlan::Rebuilt {
+            start: 6,
+            payload: b"PORT NEW\r\n".to_vec()
+        }
+    );
+}
+
+#[test]
+fn an_overlapping_segment_is_handled_as_old_plus_new_bytes() {
+    let mut s = stream_at(0);
+    let mut seen = Vec::new();
+    let _ = s.plan(0, b"NOOP\r\nPO", MAX, may_announce, rewrite_port(&mut seen));
+    let plan = s.plan(
+        0,
+        b"NOOP\r\nPORT 9,9,9,9,9,9\r\n",
+        MAX,
+        may_announce,
+        rewrite_port(&mut seen),
+    );
+    assert_eq!(
+        plan,
+        SegmentPlan::Rebuilt {
+            start: 0,
+            payload: b"NOOP\r\nPORT NEW\r\n".to_vec()
+        }
+    );
+    assert_eq!(seen.len(), 2);
+}
+
+#[test]
+fn an_over_long_announcement_is_never_offered_nor_released() {
+    let mut s = stream_at(0);
+    let mut seen = Vec::new();
+    let mut long = b"PORT ".to_vec();
+    long.extend(std::iter::repeat_n(b'0', 600));
+    assert_eq!(
+        s.plan(0, &long, MAX, may_announce, rewrite_port(&mut seen)),
+        SegmentPlan::Withhold(WithholdReason::PartialLine)
+    );
+    assert!(s.overlong());
+    let rest = s.plan(
+        long.len() as u32,
+        b"1,2,3,4,5,6\r\n",
+        MAX,
+        may_announce,
+        rewrite_port(&mut seen),
+    );
+    assert!(seen.is_empty(), "the over-long line was never parsed");
+    assert!(matches!(rest, SegmentPlan::Withhold(_)), "{rest:?}");
+}

@@ -1,0 +1,3 @@
+//! Application-layer gateways: protocol-aware helpers that follow a flow's payload.
+
+pub mod ftp;
