@@ -54,6 +54,9 @@ enum Command {
         /// shows the outside wire).
         #[arg(long, value_enum, default_value_t = Recorded::Gateway)]
         recorded_at: Recorded,
+        /// Write the FTP transfer log (JSON lines) to this file.
+        #[arg(long)]
+        log: Option<PathBuf>,
     },
 }
 
@@ -79,7 +82,8 @@ fn main() -> ExitCode {
             input,
             out,
             recorded_at,
-        } => replay(&rules, &input, &out, recorded_at),
+            log,
+        } => replay(&rules, &input, &out, recorded_at, log),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -101,14 +105,19 @@ fn replay(
     input: &std::path::Path,
     out: &std::path::Path,
     recorded_at: Recorded,
+    log: Option<PathBuf>,
 ) -> anyhow::Result<()> {
-    use ftpgate::io::replay::{replay_file, RecordedAt};
+    use ftpgate::io::replay::{replay_file, RecordedAt, ReplayOptions};
     let settings = ftpgate::config::load_file(rules)?;
     let recorded_at = match recorded_at {
         Recorded::Gateway => RecordedAt::Gateway,
         Recorded::Inside => RecordedAt::Inside,
     };
-    let summary = replay_file(settings, input, out, recorded_at)?;
+    let options = ReplayOptions {
+        recorded_at,
+        transfer_log: log,
+    };
+    let summary = replay_file(settings, input, out, &options)?;
     print!("{summary}");
     match summary.input_error {
         Some(error) => anyhow::bail!("{}: capture ended with an error: {error}", input.display()),

@@ -12,7 +12,7 @@ use ftpgate::engine::DropReason;
 use ftpgate::io::capture::{
     CaptureFormat, CaptureReader, CaptureWriter, InterfaceInfo, LinkType, TimestampResolution,
 };
-use ftpgate::io::replay::{replay_file, RecordedAt};
+use ftpgate::io::replay::{replay_file, RecordedAt, ReplayOptions};
 use support::*;
 
 const ETHERNET_IPV4: [u8; 14] = [2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x08, 0x00];
@@ -211,7 +211,7 @@ fn replay_of_an_ethernet_pcap_translates_consistently_and_verifies() {
         lab_settings(),
         &input_path,
         &output_path,
-        RecordedAt::Gateway,
+        &ReplayOptions::default(),
     )
     .unwrap();
     assert_eq!(summary.frames_read, packets.len() as u64 + 1);
@@ -255,7 +255,7 @@ fn replay_of_a_raw_ip_pcapng_keeps_the_format() {
         lab_settings(),
         &input_path,
         &output_path,
-        RecordedAt::Gateway,
+        &ReplayOptions::default(),
     )
     .unwrap();
     assert_eq!(summary.frames_written, packets.len() as u64 - 1);
@@ -281,7 +281,10 @@ fn a_capture_recorded_inside_is_replayed_as_the_outside_wire() {
         lab_settings(),
         &input_path,
         &output_path,
-        RecordedAt::Inside,
+        &ReplayOptions {
+            recorded_at: RecordedAt::Inside,
+            transfer_log: None,
+        },
     )
     .unwrap();
     assert_eq!(summary.engine.accepted, 3);
@@ -312,7 +315,7 @@ fn a_truncated_capture_keeps_what_was_read_and_reports_the_error() {
         lab_settings(),
         &input_path,
         &output_path,
-        RecordedAt::Gateway,
+        &ReplayOptions::default(),
     )
     .unwrap();
     assert!(summary.input_error.is_some());

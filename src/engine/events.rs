@@ -1,4 +1,5 @@
-//! Events the engine reports to its driver through `poll_event`: rule hits with `log: true`.
+//! Events the engine reports to its driver through `poll_event`: rule hits with `log: true`,
+//! FTP transfers, FTP security violations.
 //! A bounded queue: when the driver falls behind, new events are counted as lost.
 
 use std::collections::VecDeque;
@@ -6,7 +7,8 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
-use super::conntrack::FlowKey;
+use super::alg::ftp::TransferRecord;
+use super::conntrack::{FlowDir, FlowKey};
 use super::settings::{Action, Direction};
 
 /// Most events held before new ones are dropped.
@@ -22,7 +24,7 @@ pub struct FlowSummary {
 }
 
 /// Something the driver should log.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     /// A rule with `log: true` matched the first packet of a flow.
     RuleMatched {
@@ -34,6 +36,21 @@ pub enum Event {
         action: Action,
         /// The packet.
         flow: FlowSummary,
+    },
+    /// An FTP data transfer finished (its final reply arrived).
+    Transfer(Box<TransferRecord>),
+    /// An FTP control line was refused and removed from the stream.
+    FtpViolation {
+        /// Engine time.
+        at: Duration,
+        /// The control connection (as its client sent).
+        control: FlowKey,
+        /// Which side sent the line: `Original` is the client.
+        from: FlowDir,
+        /// The check that fired (snake_case).
+        check: &'static str,
+        /// The offending line, escaped.
+        line: String,
     },
 }
 

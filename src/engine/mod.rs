@@ -26,7 +26,8 @@ pub use settings::EngineSettings;
 pub use stats::EngineStats;
 pub use verdict::{DropReason, Verdict};
 
-use conntrack::FlowTable;
+use alg::ftp::Pinholes;
+use conntrack::{AppState, Flow, FlowTable};
 use events::EventQueue;
 use nat::Nat;
 use policy::CompiledPolicy;
@@ -38,6 +39,7 @@ pub struct Engine {
     policy: CompiledPolicy,
     flows: FlowTable,
     nat: Nat,
+    pinholes: Pinholes,
     counters: Counters,
     events: EventQueue,
 }
@@ -49,6 +51,7 @@ impl Engine {
             policy: CompiledPolicy::new(&settings),
             flows: FlowTable::new(settings.limits.max_flows),
             nat: Nat::new(&settings),
+            pinholes: Pinholes::default(),
             counters: Counters::default(),
             events: EventQueue::default(),
             settings,
@@ -72,9 +75,33 @@ impl Engine {
     /// Call it periodically (about once a second); lookups also ignore expired flows, so the
     /// call frequency changes memory use, never behaviour.
     pub fn expire(&self, now: Duration) -> usize {
-        let removed = self.flows.expire(now, |flow| self.nat.release(flow));
+        let removed = self.flows.expire(now, |flow| self.forget(flow));
         self.counters.flows_expired(removed);
+        for pinhole in self.pinholes.expire(now) {
+            alg::ftp::announce::release(self, &pinhole);
+        }
         removed
+    }
+
+    /// Gives back what a flow that left the table held: its binding, its pinholes.
+    fn forget(&self, flow: &Flow) {
+        self.nat.release(flow);
+        let mut state = flow.lock();
+        if let AppState::FtpControl(control) = &mut state.app {
+            control.session.close_pinholes(self);
+        }
+    }
+
+    /// Queues an event, counting it as lost when the queue is full.
+    fn emit(&self, event: Event) {
+        if !self.events.push(event) {
+            self.counters.event_lost();
+        }
+    }
+
+    /// Number of FTP data-connection pinholes open.
+    pub fn pinhole_count(&self) -> usize {
+        self.pinholes.len()
     }
 
     /// A snapshot of the counters and table sizes.

@@ -4,8 +4,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::conntrack::tcp::{valid_flags, TcpTracker};
-use super::conntrack::{Flow, FlowDir, FlowKey, FlowState, InsertError, Lookup, ProtoState};
+use super::alg::ftp::{announce, ControlSegment, FtpControl, Pinhole, PinholeKey};
+use super::conntrack::tcp::{valid_flags, TcpState, TcpTracker};
+use super::conntrack::{
+    AppState, Flow, FlowDir, FlowKey, FlowNat, FlowState, InsertError, Lookup, ProtoState,
+};
 use super::events::{Event, FlowSummary};
 use super::nat;
 use super::packet::PacketBuf;
@@ -62,7 +65,7 @@ fn tracked(
         Lookup::Found(flow, dir) => return on_flow(engine, now, buf, packet, &flow, dir),
         Lookup::Expired(flow) => {
             if engine.flows.remove(&flow) {
-                engine.nat.release(&flow);
+                engine.forget(&flow);
                 engine.counters.flows_expired(1);
             }
         }
@@ -80,11 +83,12 @@ fn on_flow(
     now: Duration,
     buf: &mut PacketBuf<'_>,
     packet: &ParsedPacket,
-    flow: &Flow,
+    flow: &Arc<Flow>,
     dir: FlowDir,
 ) -> Verdict {
     {
-        let mut state = flow.lock();
+        let mut guard = flow.lock();
+        let state = &mut *guard;
         match (&mut state.proto, &packet.transport) {
             (ProtoState::Tcp(tracker), Transport::Tcp(segment)) => {
                 let changes_state = segment.flags & (SYN | FIN | RST) != 0;
@@ -93,6 +97,25 @@ fn on_flow(
                 }
                 if let Err(reason) = tracker.update(dir.index(), segment) {
                     return Verdict::Drop(reason);
+                }
+                state.payload_bytes[dir.index()] += segment.payload_len as u64;
+                let closed = matches!(tracker.state(), TcpState::Close | TcpState::TimeWait);
+                if let AppState::FtpControl(control) = &mut state.app {
+                    let segment = ControlSegment {
+                        engine,
+                        flow,
+                        dir,
+                        now,
+                        buf: &mut *buf,
+                        packet,
+                        tcp: segment,
+                    };
+                    if let Err(reason) = control.on_segment(segment) {
+                        return Verdict::Drop(reason);
+                    }
+                    if closed {
+                        control.session.close_pinholes(engine);
+                    }
                 }
             }
             (ProtoState::Udp { replied }, _) => *replied |= dir == FlowDir::Reply,
@@ -215,12 +238,35 @@ fn new_flow(
     }
     let direction = direction_of(engine, packet);
     let inbound = direction == Direction::Inbound;
-    let forwarded = inbound && engine.nat.forward_for(&key).is_some();
-    if let Err(verdict) = filter(engine, now, buf, packet, direction, forwarded) {
-        return Ok(verdict);
+    let admitted = take_pinhole(engine, now, packet, &key);
+    if admitted.is_none() {
+        let forwarded = inbound && engine.nat.forward_for(&key).is_some();
+        if let Err(verdict) = filter(engine, now, buf, packet, direction, forwarded) {
+            return Ok(verdict);
+        }
     }
-    let masquerade = !inbound && !engine.settings.is_inside(packet.dst);
-    let (reply, translation) = match engine.nat.translate_new(&key, masquerade, inbound) {
+    let translated = match admitted
+        .as_ref()
+        .map(|(_, pinhole)| (pinhole.translate_to, pinhole.binding))
+    {
+        Some((Some((inside, port)), Some(outside_port))) => {
+            let translated = FlowKey {
+                dst: std::net::IpAddr::V4(inside),
+                dst_port: port,
+                ..key
+            };
+            let nat = FlowNat::Masquerade {
+                protocol: key.protocol,
+                outside_port,
+            };
+            Ok((translated.inverse(), nat))
+        }
+        _ => {
+            let masquerade = !inbound && !engine.settings.is_inside(packet.dst);
+            engine.nat.translate_new(&key, masquerade, inbound)
+        }
+    };
+    let (reply, translation) = match translated {
         Ok(found) => found,
         Err(reason) => return Ok(Verdict::Drop(reason)),
     };
@@ -230,15 +276,29 @@ fn new_flow(
         Transport::Udp { .. } => ProtoState::Udp { replied: false },
         Transport::Icmp(_) => ProtoState::Icmp,
     };
+    let app = match (&admitted, packet.transport) {
+        (Some((_, pinhole)), _) => AppState::FtpData(pinhole.control.clone()),
+        (None, Transport::Tcp(tcp))
+            if tcp.has(SYN) && engine.settings.ftp.control_ports.contains(&key.dst_port) =>
+        {
+            AppState::FtpControl(Box::new(FtpControl::starting_at(tcp.seq.wrapping_add(1))))
+        }
+        _ => AppState::None,
+    };
     let mut state = FlowState {
         expires_at: now,
         proto,
+        payload_bytes: [0; 2],
+        app,
     };
     state.refresh(now, &engine.settings.timeouts);
     let flow = Arc::new(Flow::new(key, reply, direction, translation, state));
     match engine.flows.insert(flow.clone()) {
         Ok(()) => {
             engine.counters.flow_created();
+            if let Some((pinhole_key, pinhole)) = &admitted {
+                attach_data_connection(pinhole_key, pinhole, &flow);
+            }
             nat::apply(buf.bytes_mut(), packet, &flow, FlowDir::Original);
             Ok(Verdict::Accept)
         }
@@ -250,6 +310,45 @@ fn new_flow(
                 InsertError::Exists(existing, dir) => Err((existing, dir)),
             }
         }
+    }
+}
+
+/// The pinhole a connection's opening SYN matches, taken (one-shot). An expired one is
+/// given back and ignored.
+fn take_pinhole(
+    engine: &Engine,
+    now: Duration,
+    packet: &ParsedPacket,
+    key: &FlowKey,
+) -> Option<(PinholeKey, Pinhole)> {
+    let Transport::Tcp(tcp) = packet.transport else {
+        return None;
+    };
+    if !tcp.has(SYN) || tcp.has(ACK_FLAG) || engine.pinholes.is_empty() {
+        return None;
+    }
+    let pinhole_key = PinholeKey {
+        src: key.src,
+        dst: key.dst,
+        dst_port: key.dst_port,
+    };
+    match engine.pinholes.take(&pinhole_key, now)? {
+        Ok(pinhole) => Some((pinhole_key, pinhole)),
+        Err(expired) => {
+            announce::release(engine, &expired);
+            None
+        }
+    }
+}
+
+/// Tells the control connection its data connection arrived.
+fn attach_data_connection(key: &PinholeKey, pinhole: &Pinhole, data: &Arc<Flow>) {
+    let Some(control) = pinhole.control.upgrade() else {
+        return;
+    };
+    let mut state = control.lock();
+    if let AppState::FtpControl(ftp) = &mut state.app {
+        ftp.session.data_connected(key, data.clone());
     }
 }
 

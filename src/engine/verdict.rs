@@ -79,6 +79,15 @@ drop_reasons! {
     TupleConflict => "tuple_conflict",
     /// No outside port was free for a new masqueraded flow.
     NatPortsExhausted => "nat_ports_exhausted",
+    /// FTP control bytes withheld: they end inside a line that may still be a PORT, EPRT,
+    /// 227 or 229, and go on with the segment that completes it.
+    FtpWithheld => "ftp_withheld",
+    /// An FTP control segment beyond a gap in its stream: it waits for the retransmission.
+    FtpOutOfOrder => "ftp_out_of_order",
+    /// An FTP control segment that cannot be rebuilt consistently (rewrite history exceeded).
+    FtpStreamError => "ftp_stream_error",
+    /// An FTP rewrite that does not fit the packet buffer.
+    FtpNoRoom => "ftp_no_room",
     /// A filter rule or default policy dropped the packet.
     Policy => "policy",
     /// A filter rule or default policy rejected the packet (a RST or ICMP error was sent back).

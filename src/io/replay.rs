@@ -11,7 +11,9 @@
 //!   interface, and the output is the outside wire in both directions.
 
 use std::fmt;
-use std::path::Path;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -40,6 +42,31 @@ pub enum RecordedAt {
     Inside,
 }
 
+/// How to replay.
+#[derive(Debug, Clone, Default)]
+pub struct ReplayOptions {
+    /// Where the capture was recorded.
+    pub recorded_at: RecordedAt,
+    /// Where to write the FTP transfer log (JSON lines); none: not written.
+    pub transfer_log: Option<PathBuf>,
+}
+
+/// Why a replay stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    /// Reading the input or writing the output capture failed.
+    #[error(transparent)]
+    Capture(#[from] CaptureError),
+    /// Writing the transfer log failed.
+    #[error("{path}: cannot write the transfer log: {source}")]
+    Log {
+        /// The log file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
 /// What a replay did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReplaySummary {
@@ -53,6 +80,10 @@ pub struct ReplaySummary {
     pub frames_written: u64,
     /// Rule hits with `log: true`.
     pub rule_events: u64,
+    /// FTP transfers logged.
+    pub transfers: u64,
+    /// FTP lines refused.
+    pub ftp_violations: u64,
     /// The engine's counters at the end.
     pub engine: EngineStats,
     /// A read error that ended the replay early, after the frames before it were processed.
@@ -64,10 +95,10 @@ pub fn replay_file(
     settings: EngineSettings,
     input: &Path,
     output: &Path,
-    recorded_at: RecordedAt,
-) -> Result<ReplaySummary, CaptureError> {
+    options: &ReplayOptions,
+) -> Result<ReplaySummary, ReplayError> {
     let engine = Engine::new(settings);
-    replay_with(&engine, input, output, recorded_at)
+    replay_with(&engine, input, output, options)
 }
 
 /// Replays `input` through `engine`, writing to `output`.
@@ -75,12 +106,22 @@ pub fn replay_with(
     engine: &Engine,
     input: &Path,
     output: &Path,
-    recorded_at: RecordedAt,
-) -> Result<ReplaySummary, CaptureError> {
+    options: &ReplayOptions,
+) -> Result<ReplaySummary, ReplayError> {
     let mut reader = CaptureReader::open(input)?;
     let mut writer = CaptureWriter::create(output, reader.format())?;
     let mut interfaces_written = reader.format().interfaces.len();
-    let mut summary = Replay::new(engine, recorded_at);
+    let log = match &options.transfer_log {
+        Some(path) => {
+            let file = File::create(path).map_err(|source| ReplayError::Log {
+                path: path.clone(),
+                source,
+            })?;
+            Some((path.clone(), BufWriter::new(file)))
+        }
+        None => None,
+    };
+    let mut summary = Replay::new(engine, options.recorded_at, log);
     let progress = progress_bar();
     let mut frame = CapturedPacket::default();
     loop {
@@ -101,13 +142,15 @@ pub fn replay_with(
             interfaces_written += 1;
         }
         summary.frame(&frame, &mut writer)?;
+        summary.drain_events()?;
         if summary.frames_read.is_multiple_of(PROGRESS_STEP) {
             progress.set_position(summary.frames_read);
         }
     }
     progress.finish_and_clear();
     writer.finish()?;
-    Ok(summary.finish())
+    summary.drain_events()?;
+    summary.finish()
 }
 
 fn progress_bar() -> ProgressBar {
@@ -131,11 +174,18 @@ struct Replay<'e> {
     bad_link: u64,
     frames_written: u64,
     rule_events: u64,
+    transfers: u64,
+    ftp_violations: u64,
+    log: Option<(PathBuf, BufWriter<File>)>,
     input_error: Option<String>,
 }
 
 impl<'e> Replay<'e> {
-    fn new(engine: &'e Engine, recorded_at: RecordedAt) -> Self {
+    fn new(
+        engine: &'e Engine,
+        recorded_at: RecordedAt,
+        log: Option<(PathBuf, BufWriter<File>)>,
+    ) -> Self {
         Self {
             engine,
             recorded_at,
@@ -147,6 +197,9 @@ impl<'e> Replay<'e> {
             bad_link: 0,
             frames_written: 0,
             rule_events: 0,
+            transfers: 0,
+            ftp_violations: 0,
+            log,
             input_error: None,
         }
     }
@@ -187,7 +240,6 @@ impl<'e> Replay<'e> {
             let verdict = self.engine.process(now, &mut packet);
             (verdict, packet.len(), show_arrival)
         };
-        self.drain_events();
         let packet = if show_arrival && verdict == Verdict::Accept {
             &self.arrival[..]
         } else {
@@ -210,34 +262,74 @@ impl<'e> Replay<'e> {
         }
     }
 
-    fn drain_events(&mut self) {
+    fn drain_events(&mut self) -> Result<(), ReplayError> {
         while let Some(event) = self.engine.poll_event() {
-            self.rule_events += 1;
-            let Event::RuleMatched {
-                rule, action, flow, ..
-            } = event;
-            tracing::info!(
-                target: "ftpgate::rules",
-                frame = self.frames_read,
-                rule = %rule,
-                action = ?action,
-                direction = ?flow.direction,
-                flow = %flow.key,
-                "rule matched"
-            );
+            match event {
+                Event::RuleMatched {
+                    rule, action, flow, ..
+                } => {
+                    self.rule_events += 1;
+                    tracing::info!(
+                        target: "ftpgate::rules",
+                        frame = self.frames_read,
+                        rule = %rule,
+                        action = ?action,
+                        direction = ?flow.direction,
+                        flow = %flow.key,
+                        "rule matched"
+                    );
+                }
+                Event::Transfer(record) => {
+                    self.transfers += 1;
+                    if let Some((path, log)) = &mut self.log {
+                        let written = serde_json::to_writer(&mut *log, &record)
+                            .map_err(std::io::Error::from)
+                            .and_then(|()| log.write_all(b"\n"));
+                        written.map_err(|source| ReplayError::Log {
+                            path: path.clone(),
+                            source,
+                        })?;
+                    }
+                }
+                Event::FtpViolation {
+                    control,
+                    from,
+                    check,
+                    line,
+                    ..
+                } => {
+                    self.ftp_violations += 1;
+                    tracing::warn!(
+                        target: "ftpgate::ftp",
+                        frame = self.frames_read,
+                        control = %control,
+                        from = ?from,
+                        check,
+                        line = %line,
+                        "ftp line refused"
+                    );
+                }
+            }
         }
+        Ok(())
     }
 
-    fn finish(self) -> ReplaySummary {
-        ReplaySummary {
+    fn finish(self) -> Result<ReplaySummary, ReplayError> {
+        if let Some((path, mut log)) = self.log {
+            log.flush()
+                .map_err(|source| ReplayError::Log { path, source })?;
+        }
+        Ok(ReplaySummary {
             frames_read: self.frames_read,
             not_ip: self.not_ip,
             bad_link: self.bad_link,
             frames_written: self.frames_written,
             rule_events: self.rule_events,
+            transfers: self.transfers,
+            ftp_violations: self.ftp_violations,
             engine: self.engine.stats(),
             input_error: self.input_error,
-        }
+        })
     }
 }
 
@@ -287,6 +379,8 @@ impl fmt::Display for ReplaySummary {
         writeln!(f, "flows expired      {}", stats.flows_expired)?;
         writeln!(f, "NAT bindings       {}", stats.nat_bindings)?;
         writeln!(f, "rule log events    {}", self.rule_events)?;
+        writeln!(f, "FTP transfers      {}", self.transfers)?;
+        writeln!(f, "FTP lines refused  {}", self.ftp_violations)?;
         if let Some(error) = &self.input_error {
             writeln!(f, "input ended early: {error}")?;
         }

@@ -1,11 +1,13 @@
 //! One tracked flow: its two tuples, its translation, and its mutable protocol state.
 
+use std::sync::Weak;
 use std::time::Duration;
 
 use parking_lot::{Mutex, MutexGuard};
 
 use super::key::FlowKey;
 use super::tcp::{TcpState, TcpTracker};
+use crate::engine::alg::ftp::FtpControl;
 use crate::engine::settings::{Direction, Timeouts};
 
 /// Which of a flow's two directions a packet travels in.
@@ -57,13 +59,29 @@ pub enum ProtoState {
     Icmp,
 }
 
+/// What an application-layer gateway keeps for a flow.
+#[derive(Debug, Default)]
+pub enum AppState {
+    /// Nothing: the flow is not followed by a gateway.
+    #[default]
+    None,
+    /// An FTP control connection.
+    FtpControl(Box<FtpControl>),
+    /// An FTP data connection, admitted through a pinhole of this control connection.
+    FtpData(Weak<Flow>),
+}
+
 /// The mutable part of a flow, behind the flow's lock.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 pub struct FlowState {
     /// When the flow stops being valid unless another packet refreshes it.
     pub expires_at: Duration,
     /// Protocol tracking.
     pub proto: ProtoState,
+    /// Transport payload bytes seen in each direction (index: [`FlowDir::index`]).
+    pub payload_bytes: [u64; 2],
+    /// Application-layer gateway state.
+    pub app: AppState,
 }
 
 impl FlowState {

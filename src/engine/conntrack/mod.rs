@@ -9,6 +9,6 @@ pub mod seqadj;
 mod table;
 pub mod tcp;
 
-pub use flow::{Flow, FlowDir, FlowNat, FlowState, ProtoState};
+pub use flow::{AppState, Flow, FlowDir, FlowNat, FlowState, ProtoState};
 pub use key::FlowKey;
 pub use table::{FlowTable, InsertError, Lookup};

@@ -109,6 +109,17 @@ impl Nat {
         Ok((key.inverse(), FlowNat::None))
     }
 
+    /// Holds an outside TCP/UDP port for an inside endpoint outside any flow (an FTP data
+    /// connection announced but not yet made); give it back with [`Nat::release_port`].
+    pub fn acquire_port(&self, protocol: u8, inside: (Ipv4Addr, u16)) -> Option<u16> {
+        self.bindings.acquire(protocol, inside)
+    }
+
+    /// Gives back a port held with [`Nat::acquire_port`].
+    pub fn release_port(&self, protocol: u8, outside_port: u16) {
+        self.bindings.release(protocol, outside_port);
+    }
+
     /// Gives back what a flow held (its masquerade binding), when the flow ends or could not
     /// be inserted.
     pub fn release(&self, flow: &Flow) {

@@ -1,3 +1,28 @@
-//! The FTP application-layer gateway.
+//! The FTP application-layer gateway (RFC 959, RFC 2428).
+//!
+//! Split as Linux splits it, each part in its own file:
+//! - parsing: [`command`], [`reply`] read one complete line; [`format`](mod@format) writes
+//!   replacement arguments;
+//! - following the stream: [`stream`] frames each direction into lines across segments and
+//!   plans what every segment carries;
+//! - the session and its expectations: [`session`] (commands, replies, user, directory,
+//!   transfers), [`announce`] (checks and pinholes), [`pinhole`] (the pinhole table),
+//!   [`transfer`] (the log record);
+//! - mangling and sequence adjustment: [`mangle`] here, `conntrack::seqadj` and
+//!   `wire::tcp_adjust` below;
+//! - [`control`] runs one control segment through all of it.
 
+pub mod announce;
+pub mod command;
+pub mod control;
+pub mod format;
+pub mod mangle;
+pub mod pinhole;
+pub mod reply;
+pub mod session;
 pub mod stream;
+pub mod transfer;
+
+pub use control::{ControlSegment, FtpControl};
+pub use pinhole::{DataMode, Pinhole, PinholeKey, Pinholes};
+pub use transfer::TransferRecord;

@@ -1,0 +1,132 @@
+//! Data-connection announcements (PORT / EPRT from the client, 227 / 229 from the server):
+//! checked against the control connection, rewritten when the announcer is translated, and
+//! turned into exactly one pinhole each.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::pinhole::{DataMode, Pinhole, PinholeKey};
+use crate::engine::conntrack::{Flow, FlowDir};
+use crate::engine::wire::parse::PROTO_TCP;
+use crate::engine::Engine;
+
+/// Lowest data port an announcement may name.
+const MIN_DATA_PORT: u16 = 1024;
+
+/// Why an announcement was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refusal(pub &'static str);
+
+/// An accepted announcement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Accepted {
+    /// The pinhole opened for it.
+    pub key: PinholeKey,
+    /// Its identity.
+    pub id: u64,
+    /// The address and port the line must carry instead, when they change.
+    pub rewrite_to: Option<(IpAddr, u16)>,
+}
+
+/// What the session needs to know to open a pinhole.
+pub struct Announcement<'a> {
+    /// The engine (pinhole table, NAT, settings).
+    pub engine: &'a Engine,
+    /// The control connection.
+    pub control: &'a Arc<Flow>,
+    /// Engine time.
+    pub now: Duration,
+    /// Who announces: the client (active) or the server (passive).
+    pub mode: DataMode,
+    /// The announced address.
+    pub addr: IpAddr,
+    /// The announced port.
+    pub port: u16,
+}
+
+impl Announcement<'_> {
+    /// Checks the announcement and opens its pinhole.
+    pub fn accept(&self) -> Result<(Accepted, Pinhole), Refusal> {
+        let flow = self.control;
+        // The announcer's own address before and after translation, and the peer that will
+        // connect, as its packets reach the gateway.
+        let (own, own_translated, peer) = match self.mode {
+            DataMode::Active => (
+                flow.original.src,
+                flow.translated_key(FlowDir::Original).src,
+                flow.reply.src,
+            ),
+            DataMode::Passive => (flow.reply.src, flow.original.dst, flow.original.src),
+        };
+        if self.addr != own {
+            return Err(Refusal(match self.mode {
+                DataMode::Active => "foreign_address",
+                DataMode::Passive => "reply_redirect",
+            }));
+        }
+        if self.port < MIN_DATA_PORT {
+            return Err(Refusal("privileged_port"));
+        }
+        let settings = &self.engine.settings.ftp;
+        let expires_at = self.now + settings.pinhole_timeout;
+        let id = self.engine.pinholes.next_id();
+        let control = Arc::downgrade(flow);
+        let (key, pinhole, rewrite_to) = match (own, own_translated) {
+            (IpAddr::V4(inside), IpAddr::V4(outside)) if inside != outside => {
+                let outside_port = self
+                    .engine
+                    .nat
+                    .acquire_port(PROTO_TCP, (inside, self.port))
+                    .ok_or(Refusal("nat_ports_exhausted"))?;
+                let key = PinholeKey {
+                    src: peer,
+                    dst: IpAddr::V4(outside),
+                    dst_port: outside_port,
+                };
+                let pinhole = Pinhole {
+                    id,
+                    expires_at,
+                    translate_to: Some((inside, self.port)),
+                    binding: Some(outside_port),
+                    mode: self.mode,
+                    control,
+                };
+                let rewrite = (outside_port != self.port || inside != outside)
+                    .then_some((IpAddr::V4(outside), outside_port));
+                (key, pinhole, rewrite)
+            }
+            _ => {
+                let key = PinholeKey {
+                    src: peer,
+                    dst: self.addr,
+                    dst_port: self.port,
+                };
+                let pinhole = Pinhole {
+                    id,
+                    expires_at,
+                    translate_to: None,
+                    binding: None,
+                    mode: self.mode,
+                    control,
+                };
+                (key, pinhole, None)
+            }
+        };
+        Ok((
+            Accepted {
+                key,
+                id,
+                rewrite_to,
+            },
+            pinhole,
+        ))
+    }
+}
+
+/// Gives back what an unused pinhole held.
+pub fn release(engine: &Engine, pinhole: &Pinhole) {
+    if let Some(port) = pinhole.binding {
+        engine.nat.release_port(PROTO_TCP, port);
+    }
+}

@@ -1,0 +1,150 @@
+//! One FTP control connection's segments through the ALG: both byte streams, the session,
+//! and the packet changes they call for (payload, length, sequence and ack numbers, SACK,
+//! checksums).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::mangle::{recompute_tcp_checksum, replace_payload};
+use super::session::{client_may_announce, server_may_announce, LineContext, Session};
+use super::stream::{LineStream, SegmentPlan, WithholdReason};
+use crate::engine::conntrack::{Flow, FlowDir};
+use crate::engine::packet::PacketBuf;
+use crate::engine::verdict::DropReason;
+use crate::engine::wire::fields::tcp::{ACK_FLAG, SYN};
+use crate::engine::wire::parse::transport_checksum_ok;
+use crate::engine::wire::tcp_adjust::adjust_segment;
+use crate::engine::wire::{ParsedPacket, TcpInfo};
+use crate::engine::Engine;
+
+/// The ALG state of one control connection.
+#[derive(Debug, Default)]
+pub struct FtpControl {
+    /// The client's stream (index 0) and the server's (index 1).
+    streams: [LineStream; 2],
+    /// What the connection has said.
+    pub session: Session,
+}
+
+/// One segment of a control connection, as the pipeline hands it over.
+pub struct ControlSegment<'a, 'b> {
+    /// The engine.
+    pub engine: &'a Engine,
+    /// The control connection.
+    pub flow: &'a Arc<Flow>,
+    /// Direction of the segment.
+    pub dir: FlowDir,
+    /// Engine time.
+    pub now: Duration,
+    /// The packet.
+    pub buf: &'a mut PacketBuf<'b>,
+    /// Its parsed headers.
+    pub packet: &'a ParsedPacket,
+    /// Its TCP fields.
+    pub tcp: &'a TcpInfo,
+}
+
+impl FtpControl {
+    /// The state for a control connection whose client's first byte will be `client_first_byte`
+    /// (its SYN's sequence number plus one).
+    pub fn starting_at(client_first_byte: u32) -> Self {
+        let mut control = Self::default();
+        control.streams[0].start_at(client_first_byte);
+        control
+    }
+
+    /// Follows one segment; `Err` drops it with the reason.
+    pub fn on_segment(&mut self, seg: ControlSegment<'_, '_>) -> Result<(), DropReason> {
+        let (from, to) = (seg.dir.index(), 1 - seg.dir.index());
+        let tcp = seg.tcp;
+        if tcp.has(SYN) {
+            self.streams[from].start_at(tcp.seq.wrapping_add(1));
+            return Ok(());
+        }
+        if tcp.has(ACK_FLAG) {
+            let acked = self.streams[to].adjust.unmap_ack(tcp.ack);
+            self.streams[to].acknowledged(acked);
+        }
+        let readable = tcp.payload_len > 0 && transport_checksum_ok(seg.buf.bytes(), seg.packet);
+        let rebuilt = if readable {
+            match self.plan(&seg)? {
+                Some((start, payload)) => {
+                    let payload_at = seg.packet.l4_offset + tcp.header_len;
+                    let room = seg.engine.settings.ftp.mtu.saturating_sub(payload_at);
+                    let cut = fit_to_mtu(&payload, room);
+                    replace_payload(seg.buf, seg.packet, tcp, start, &payload[..cut])
+                        .map_err(|_| DropReason::FtpNoRoom)?;
+                    true
+                }
+                None => false,
+            }
+        } else {
+            false
+        };
+        let (sender, receiver) = (&self.streams[from].adjust, &self.streams[to].adjust);
+        if sender.is_active() || receiver.is_active() {
+            let l4 = seg.packet.l4_offset;
+            adjust_segment(&mut seg.buf.bytes_mut()[l4..], sender, receiver);
+        }
+        if rebuilt {
+            recompute_tcp_checksum(seg.buf, seg.packet);
+        }
+        Ok(())
+    }
+
+    /// Runs the segment's payload through its stream: `Some((start, payload))` when the
+    /// segment must carry other bytes.
+    fn plan(&mut self, seg: &ControlSegment<'_, '_>) -> Result<Option<(u32, Vec<u8>)>, DropReason> {
+        let tcp = seg.tcp;
+        let payload_at = seg.packet.l4_offset + tcp.header_len;
+        let payload = &seg.buf.bytes()[payload_at..payload_at + tcp.payload_len];
+        let ctx = LineContext {
+            engine: seg.engine,
+            control: seg.flow,
+            now: seg.now,
+        };
+        let max_line = seg.engine.settings.ftp.max_line;
+        let FtpControl { streams, session } = self;
+        let stream = &mut streams[seg.dir.index()];
+        let plan = match seg.dir {
+            FlowDir::Original => stream.plan(
+                tcp.seq,
+                payload,
+                max_line,
+                client_may_announce,
+                |_, line| session.client_line(&ctx, line),
+            ),
+            FlowDir::Reply => stream.plan(
+                tcp.seq,
+                payload,
+                max_line,
+                server_may_announce,
+                |_, line| session.server_line(&ctx, line),
+            ),
+        };
+        match plan {
+            SegmentPlan::Unchanged => Ok(None),
+            SegmentPlan::Rebuilt { start, payload } => Ok(Some((start, payload))),
+            SegmentPlan::Withhold(reason) => Err(match reason {
+                WithholdReason::PartialLine => DropReason::FtpWithheld,
+                WithholdReason::OutOfOrder => DropReason::FtpOutOfOrder,
+                WithholdReason::Unrebuildable | WithholdReason::TooManyRewrites => {
+                    DropReason::FtpStreamError
+                }
+            }),
+        }
+    }
+}
+
+/// The longest prefix of `payload` within `room` bytes that ends at a line boundary (every
+/// line of a rebuilt payload is whole, so a cut there splits no replacement; the sender's
+/// retransmission carries the rest); the whole payload when it fits or cannot be cut.
+fn fit_to_mtu(payload: &[u8], room: usize) -> usize {
+    if payload.len() <= room {
+        return payload.len();
+    }
+    payload[..room]
+        .iter()
+        .rposition(|byte| *byte == b'\n')
+        .map_or(payload.len(), |at| at + 1)
+}
