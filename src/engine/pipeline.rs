@@ -278,9 +278,7 @@ fn new_flow(
     };
     let app = match (&admitted, packet.transport) {
         (Some((_, pinhole)), _) => AppState::FtpData(pinhole.control.clone()),
-        (None, Transport::Tcp(tcp))
-            if tcp.has(SYN) && engine.settings.ftp.control_ports.contains(&key.dst_port) =>
-        {
+        (None, Transport::Tcp(tcp)) if tcp.has(SYN) && is_ftp_control(engine, &key, &reply) => {
             AppState::FtpControl(Box::new(FtpControl::starting_at(tcp.seq.wrapping_add(1))))
         }
         _ => AppState::None,
@@ -339,6 +337,13 @@ fn take_pinhole(
             None
         }
     }
+}
+
+/// Whether a new TCP flow is an FTP control connection: its destination port, as sent or as
+/// forwarded to an inside server, is one of the control ports.
+fn is_ftp_control(engine: &Engine, key: &FlowKey, reply: &FlowKey) -> bool {
+    let ports = &engine.settings.ftp.control_ports;
+    ports.contains(&key.dst_port) || ports.contains(&reply.src_port)
 }
 
 /// Tells the control connection its data connection arrived.

@@ -1,6 +1,8 @@
 //! Shared test helpers: building packets, running them through an engine, verifying output.
 #![allow(dead_code)]
 
+pub mod ftp;
+
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 

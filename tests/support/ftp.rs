@@ -1,0 +1,239 @@
+//! A two-sided TCP conversation driven through the engine, for FTP scenarios. Each side
+//! remembers what it sent (its own sequence space) and what it received through the gateway,
+//! and acknowledges exactly that, like a real stack.
+#![allow(dead_code)]
+
+use std::net::Ipv4Addr;
+
+use ftpgate::engine::{Engine, Verdict};
+
+use super::{checksums_verify, endpoints, run, secs, tcp, v4, Outcome, ACK, PSH, SYN};
+
+/// One end of the conversation.
+#[derive(Debug, Clone, Copy)]
+pub struct End {
+    /// Address and port it sends from.
+    pub addr: (Ipv4Addr, u16),
+    /// Where it sends to (the peer as it sees it).
+    pub peer: (Ipv4Addr, u16),
+    /// Next sequence number it sends.
+    pub seq: u32,
+    /// Next byte it expects (what it acknowledges).
+    pub rcv: u32,
+}
+
+/// A TCP connection through the engine.
+pub struct Conversation<'e> {
+    pub engine: &'e Engine,
+    pub client: End,
+    pub server: End,
+    pub now: u64,
+}
+
+/// What came out of the gateway for one segment.
+pub struct Delivered {
+    pub verdict: Verdict,
+    pub bytes: Vec<u8>,
+    pub seq: u32,
+    pub ack: u32,
+    pub payload: Vec<u8>,
+}
+
+impl Delivered {
+    fn of(out: Outcome) -> Self {
+        let (seq, ack, payload) = if out.verdict == Verdict::Accept {
+            let tcp = &out.bytes[20..];
+            let header = usize::from(tcp[12] >> 4) * 4;
+            (
+                u32::from_be_bytes(tcp[4..8].try_into().unwrap()),
+                u32::from_be_bytes(tcp[8..12].try_into().unwrap()),
+                tcp[header..].to_vec(),
+            )
+        } else {
+            (0, 0, Vec::new())
+        };
+        Self {
+            verdict: out.verdict,
+            bytes: out.bytes,
+            seq,
+            ack,
+            payload,
+        }
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.payload).into_owned()
+    }
+}
+
+impl<'e> Conversation<'e> {
+    /// Opens a connection from `client` to `server_as_seen` (where the client sends); the
+    /// server answers from `server_real`, to the client as the gateway translated it.
+    pub fn open(
+        engine: &'e Engine,
+        client: (Ipv4Addr, u16),
+        server_as_seen: (Ipv4Addr, u16),
+        server_real: (Ipv4Addr, u16),
+    ) -> Self {
+        let syn = run(
+            engine,
+            secs(1),
+            &tcp(client, server_as_seen, SYN, 1000, 0, b""),
+        );
+        assert_eq!(syn.verdict, Verdict::Accept, "control SYN");
+        let (src, _) = endpoints(&syn.bytes);
+        let client_seen = (
+            match src.0 {
+                std::net::IpAddr::V4(a) => a,
+                _ => unreachable!(),
+            },
+            src.1,
+        );
+        let syn_ack = run(
+            engine,
+            secs(1),
+            &tcp(server_real, client_seen, SYN | ACK, 5000, 1001, b""),
+        );
+        assert_eq!(syn_ack.verdict, Verdict::Accept, "control SYN/ACK");
+        let ack = run(
+            engine,
+            secs(1),
+            &tcp(client, server_as_seen, ACK, 1001, 5001, b""),
+        );
+        assert_eq!(ack.verdict, Verdict::Accept);
+        Self {
+            engine,
+            client: End {
+                addr: client,
+                peer: server_as_seen,
+                seq: 1001,
+                rcv: 5001,
+            },
+            server: End {
+                addr: server_real,
+                peer: client_seen,
+                seq: 5001,
+                rcv: 1001,
+            },
+            now: 2,
+        }
+    }
+
+    fn send(&mut self, from_client: bool, seq: u32, text: &[u8], advance: bool) -> Delivered {
+        self.now += 1;
+        let (sender, receiver) = if from_client {
+            (self.client, self.server)
+        } else {
+            (self.server, self.client)
+        };
+        let _ = receiver;
+        let packet = tcp(sender.addr, sender.peer, ACK | PSH, seq, sender.rcv, text);
+        let out = Delivered::of(run(self.engine, secs(self.now), &packet));
+        if out.verdict == Verdict::Accept {
+            assert!(
+                checksums_verify(&out.bytes),
+                "forwarded segment checksums verify"
+            );
+            let receiver = if from_client {
+                &mut self.server
+            } else {
+                &mut self.client
+            };
+            let end = out.seq.wrapping_add(out.payload.len() as u32);
+            if out.seq == receiver.rcv || (end.wrapping_sub(receiver.rcv) as i32) > 0 {
+                receiver.rcv = end;
+            }
+        }
+        if advance {
+            let sender = if from_client {
+                &mut self.client
+            } else {
+                &mut self.server
+            };
+            sender.seq = sender.seq.wrapping_add(text.len() as u32);
+        }
+        out
+    }
+
+    /// The client sends the next bytes of its stream.
+    pub fn client_says(&mut self, text: &str) -> Delivered {
+        let seq = self.client.seq;
+        self.send(true, seq, text.as_bytes(), true)
+    }
+
+    /// The server sends the next bytes of its stream.
+    pub fn server_says(&mut self, text: &str) -> Delivered {
+        let seq = self.server.seq;
+        self.send(false, seq, text.as_bytes(), true)
+    }
+
+    /// The client sends bytes at an explicit position (retransmission, overlap, gap).
+    pub fn client_at(&mut self, seq: u32, text: &str) -> Delivered {
+        self.send(true, seq, text.as_bytes(), false)
+    }
+
+    /// The server acknowledges what it received; returns the ack the client gets.
+    pub fn server_acks(&mut self) -> u32 {
+        self.now += 1;
+        let packet = tcp(
+            self.server.addr,
+            self.server.peer,
+            ACK,
+            self.server.seq,
+            self.server.rcv,
+            b"",
+        );
+        let out = Delivered::of(run(self.engine, secs(self.now), &packet));
+        assert_eq!(out.verdict, Verdict::Accept);
+        out.ack
+    }
+
+    /// The client acknowledges what it received; returns the ack the server gets.
+    pub fn client_acks(&mut self) -> u32 {
+        self.now += 1;
+        let packet = tcp(
+            self.client.addr,
+            self.client.peer,
+            ACK,
+            self.client.seq,
+            self.client.rcv,
+            b"",
+        );
+        let out = Delivered::of(run(self.engine, secs(self.now), &packet));
+        assert_eq!(out.verdict, Verdict::Accept);
+        out.ack
+    }
+}
+
+/// `a.b.c.d` and port as the six numbers of PORT / 227.
+pub fn six(addr: Ipv4Addr, port: u16) -> String {
+    let o = addr.octets();
+    format!(
+        "{},{},{},{},{},{}",
+        o[0],
+        o[1],
+        o[2],
+        o[3],
+        port >> 8,
+        port & 0xff
+    )
+}
+
+/// The address and port in a PORT / 227 text: the first run of six comma-separated numbers.
+pub fn parse_six(text: &str) -> (Ipv4Addr, u16) {
+    let runs = text.split(|c: char| !(c.is_ascii_digit() || c == ','));
+    let run = runs
+        .into_iter()
+        .find(|run| run.matches(',').count() == 5)
+        .expect("six numbers");
+    let n: Vec<u16> = run.split(',').map(|d| d.parse().unwrap()).collect();
+    (
+        Ipv4Addr::new(n[0] as u8, n[1] as u8, n[2] as u8, n[3] as u8),
+        n[4] * 256 + n[5],
+    )
+}
+
+/// Same endpoint, as (IpAddr, port).
+pub fn ep(addr: (Ipv4Addr, u16)) -> (std::net::IpAddr, u16) {
+    v4(addr.0, addr.1)
+}
