@@ -2,6 +2,7 @@
 
 mod support;
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -71,6 +72,7 @@ fn replay_of_a_real_capture_with_the_client_behind_nat() {
     };
     let dir = tempfile::tempdir().unwrap();
     let out_path = dir.path().join("nat.pcap");
+    let log_path = dir.path().join("transfers.jsonl");
     let out = ftpgate(&[
         "replay",
         "--rules",
@@ -80,6 +82,8 @@ fn replay_of_a_real_capture_with_the_client_behind_nat() {
         out_path.to_str().unwrap(),
         "--recorded-at",
         "inside",
+        "--log",
+        log_path.to_str().unwrap(),
     ]);
     assert!(
         out.status.success(),
@@ -87,27 +91,75 @@ fn replay_of_a_real_capture_with_the_client_behind_nat() {
         String::from_utf8_lossy(&out.stderr)
     );
     let summary = String::from_utf8_lossy(&out.stdout);
-    assert!(summary.contains("frames read        95"), "{summary}");
-    // The two active-mode data connections the server opens need an FTP ALG: refused.
-    assert!(summary.contains("policy                 2"), "{summary}");
+    assert!(summary.contains("frames written     95"), "{summary}");
+    assert!(summary.contains("FTP transfers      4"), "{summary}");
 
     let client = IpAddr::V4(Ipv4Addr::new(141, 142, 220, 235));
     let outside = IpAddr::V4(Ipv4Addr::new(198, 51, 100, 1));
-    let mut frames = 0;
+    // The client's control stream as it left the gateway, by sequence number.
+    let mut client_stream: BTreeMap<u32, Vec<u8>> = BTreeMap::new();
+    let mut server_acks = Vec::new();
     for frame in CaptureReader::open(&out_path).unwrap() {
         let frame = frame.unwrap();
         let parts = split_frame(frame.link_type, &frame.data).unwrap().unwrap();
-        assert!(checksums_verify(parts.ip_packet));
-        let (src, dst) = endpoints(parts.ip_packet);
+        let packet = parts.ip_packet;
+        assert!(checksums_verify(packet));
+        let (src, dst) = endpoints(packet);
         assert!(
             src.0 != client && dst.0 != client,
             "the inside address never reaches the outside wire"
         );
         assert!(src.0 == outside || dst.0 == outside);
-        frames += 1;
+        let tcp = &packet[20..];
+        let header = usize::from(tcp[12] >> 4) * 4;
+        let seq = u32::from_be_bytes(tcp[4..8].try_into().unwrap());
+        let ack = u32::from_be_bytes(tcp[8..12].try_into().unwrap());
+        if src == (outside, 50003) && packet.len() > 20 + header {
+            client_stream.insert(seq, tcp[header..].to_vec());
+        }
+        if dst == (outside, 50003) && tcp[13] & 0x10 != 0 {
+            server_acks.push(ack);
+        }
     }
-    assert_eq!(
-        frames, 79,
-        "control connection and both passive data connections"
+    // Contiguous, no gap and no inconsistent overlap.
+    let mut stream = Vec::new();
+    let first = *client_stream.keys().next().unwrap();
+    for (seq, bytes) in &client_stream {
+        let at = (seq - first) as usize;
+        assert!(
+            at <= stream.len(),
+            "gap in the rewritten control stream at {seq}"
+        );
+        let overlap = (stream.len() - at).min(bytes.len());
+        assert_eq!(
+            &stream[at..at + overlap],
+            &bytes[..overlap],
+            "retransmission differs"
+        );
+        stream.extend_from_slice(&bytes[overlap..]);
+    }
+    let text = String::from_utf8_lossy(&stream);
+    assert!(text.contains("PORT 198,51,100,1,131,46\r\n"), "{text}");
+    assert!(
+        !text.contains("141,142,220,235"),
+        "no inside address left in the stream"
+    );
+    let end = first + stream.len() as u32;
+    assert!(
+        server_acks
+            .iter()
+            .all(|ack| ack.wrapping_sub(first) <= end - first + 1),
+        "every ack names a position in the rewritten stream"
+    );
+    assert!(
+        server_acks.contains(&(end + 1)),
+        "the server acknowledges the whole rewritten stream (and FIN)"
+    );
+
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert_eq!(log.lines().count(), 4);
+    assert!(
+        log.contains(r#""mode":"active""#) && log.contains(r#""data_resp":"198.51.100.1:33582""#),
+        "{log}"
     );
 }

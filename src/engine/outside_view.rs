@@ -1,20 +1,25 @@
 //! Reconstruction of the outside wire for captures recorded on an inside host, where no NAT
-//! happened: a reply there is addressed to the inside host itself. Given such a packet, this
-//! finds the flow it answers and rewrites it into the packet the gateway would have received
-//! on its outside interface, so the replay can run it through the engine like real traffic.
+//! happened: a packet from outside there is addressed to the inside host itself, and acks the
+//! inside host's stream as it was sent, before any ALG rewrite. Given such a packet, this
+//! finds the flow (or the pinhole) it belongs to and rewrites it into the packet the gateway
+//! would have received on its outside interface, so the replay can run it through the engine
+//! like real traffic.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
-use super::conntrack::{FlowDir, FlowKey, FlowNat, Lookup};
+use super::conntrack::{AppState, FlowDir, FlowKey, FlowNat, Lookup};
 use super::packet::PacketBuf;
+use super::wire::checksum::update32;
+use super::wire::fields::{self, get_u16, get_u32, set_u16, set_u32};
 use super::wire::write::rewrite_endpoints;
-use super::wire::{parse, IcmpKind, Transport};
+use super::wire::{parse, IcmpKind, ParsedPacket, Transport};
 use super::Engine;
 
 impl Engine {
     /// Rewrites a packet from outside addressed to an inside host into the form it would have
-    /// had on the outside wire of a translated flow. Returns false, leaving the packet as it is,
-    /// when it is not such a packet or no translated flow answers to it.
+    /// had on the outside wire. Returns false, leaving the packet as it is, when it is not
+    /// such a packet or nothing translated answers to it.
     pub fn reconstruct_outside_arrival(&self, now: Duration, packet: &mut PacketBuf<'_>) -> bool {
         let Ok(parsed) = parse(packet.bytes()) else {
             return false;
@@ -31,13 +36,23 @@ impl Engine {
         let Some(key) = FlowKey::of_packet(&parsed) else {
             return false;
         };
-        let Lookup::Found(flow, FlowDir::Original) = self.flows.lookup(&key.inverse(), now) else {
-            return false;
+        let arrival = match self.flows.lookup(&key.inverse(), now) {
+            Lookup::Found(flow, dir) if flow.nat != FlowNat::None => {
+                // The packet is the other direction of `dir`, as the gateway delivered it.
+                if dir == FlowDir::Original {
+                    self.restore_rewritten_acks(packet, &parsed, &flow.lock().app);
+                }
+                match dir {
+                    FlowDir::Original => flow.reply,
+                    FlowDir::Reply => flow.original,
+                }
+            }
+            Lookup::Found(..) | Lookup::Expired(_) => return false,
+            Lookup::Missing => match self.pinhole_arrival(&parsed, &key) {
+                Some(arrival) => arrival,
+                None => return false,
+            },
         };
-        if flow.nat == FlowNat::None {
-            return false;
-        }
-        let arrival = flow.reply;
         rewrite_endpoints(
             packet.bytes_mut(),
             &parsed,
@@ -45,5 +60,45 @@ impl Engine {
             (arrival.dst, arrival.dst_port),
         );
         true
+    }
+
+    /// A data connection opened by an outside peer through a pinhole that translates to the
+    /// inside endpoint this packet is addressed to.
+    fn pinhole_arrival(&self, parsed: &ParsedPacket, key: &FlowKey) -> Option<FlowKey> {
+        let (IpAddr::V4(inside), Transport::Tcp(_)) = (parsed.dst, parsed.transport) else {
+            return None;
+        };
+        let pinhole = self
+            .pinholes
+            .find_translating_to(parsed.src, (inside, key.dst_port))?;
+        Some(FlowKey {
+            dst: pinhole.dst,
+            dst_port: pinhole.dst_port,
+            ..*key
+        })
+    }
+
+    /// The inside host's peer acknowledged the inside host's stream as sent; on the outside
+    /// wire it acknowledged the stream as the ALG rewrote it.
+    fn restore_rewritten_acks(
+        &self,
+        packet: &mut PacketBuf<'_>,
+        parsed: &ParsedPacket,
+        app: &AppState,
+    ) {
+        let (AppState::FtpControl(control), Transport::Tcp(tcp)) = (app, parsed.transport) else {
+            return;
+        };
+        let adjust = control.client_adjust();
+        if !adjust.is_active() || !tcp.has(fields::tcp::ACK_FLAG) {
+            return;
+        }
+        let l4 = parsed.l4_offset;
+        let bytes = packet.bytes_mut();
+        let old = get_u32(bytes, l4 + fields::tcp::ACK);
+        let new = adjust.map_seq(old);
+        let checksum = update32(get_u16(bytes, l4 + fields::tcp::CHECKSUM), old, new);
+        set_u32(bytes, l4 + fields::tcp::ACK, new);
+        set_u16(bytes, l4 + fields::tcp::CHECKSUM, checksum);
     }
 }

@@ -278,11 +278,18 @@ fn new_flow(
     };
     let app = match (&admitted, packet.transport) {
         (Some((_, pinhole)), _) => AppState::FtpData(pinhole.control.clone()),
-        (None, Transport::Tcp(tcp)) if tcp.has(SYN) && is_ftp_control(engine, &key, &reply) => {
-            AppState::FtpControl(Box::new(FtpControl::starting_at(tcp.seq.wrapping_add(1))))
+        (None, Transport::Tcp(tcp)) if is_ftp_control(engine, &key, &reply) => {
+            AppState::FtpControl(Box::new(if tcp.has(SYN) {
+                FtpControl::starting_at(tcp.seq.wrapping_add(1))
+            } else {
+                // Picked up mid-stream: both streams start at the first byte seen.
+                FtpControl::default()
+            }))
         }
         _ => AppState::None,
     };
+    let picked_up_control = matches!(app, AppState::FtpControl(_))
+        && matches!(packet.transport, Transport::Tcp(tcp) if !tcp.has(SYN));
     let mut state = FlowState {
         expires_at: now,
         proto,
@@ -296,6 +303,10 @@ fn new_flow(
             engine.counters.flow_created();
             if let Some((pinhole_key, pinhole)) = &admitted {
                 attach_data_connection(pinhole_key, pinhole, &flow);
+            }
+            if picked_up_control {
+                // Its first segment may already carry a command: follow it like any other.
+                return Ok(on_flow(engine, now, buf, packet, &flow, FlowDir::Original));
             }
             nat::apply(buf.bytes_mut(), packet, &flow, FlowDir::Original);
             Ok(Verdict::Accept)

@@ -53,6 +53,11 @@ impl FtpControl {
         control
     }
 
+    /// The sequence adjustment of the client's stream.
+    pub fn client_adjust(&self) -> &crate::engine::conntrack::seqadj::SeqAdjust {
+        &self.streams[0].adjust
+    }
+
     /// Follows one segment; `Err` drops it with the reason.
     pub fn on_segment(&mut self, seg: ControlSegment<'_, '_>) -> Result<(), DropReason> {
         let (from, to) = (seg.dir.index(), 1 - seg.dir.index());

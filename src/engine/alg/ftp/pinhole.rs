@@ -94,6 +94,15 @@ impl Pinholes {
             .map(|(_, pinhole)| pinhole)
     }
 
+    /// The pinhole admitting `src` whose connection is translated to `inside` (a linear scan:
+    /// for reconstructing captures, not for the packet path).
+    pub fn find_translating_to(&self, src: IpAddr, inside: (Ipv4Addr, u16)) -> Option<PinholeKey> {
+        self.map
+            .iter()
+            .find(|entry| entry.key().src == src && entry.translate_to == Some(inside))
+            .map(|entry| *entry.key())
+    }
+
     /// Removes every pinhole expired at `now`.
     pub fn expire(&self, now: Duration) -> Vec<Pinhole> {
         let expired: Vec<PinholeKey> = self
