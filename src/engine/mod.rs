@@ -4,6 +4,7 @@
 //! produce. It never reads the clock (time is an argument), never touches files or sockets,
 //! and never panics on packet bytes. It is shared by reference between worker threads.
 
+pub mod alg;
 pub mod conntrack;
 pub mod nat;
 pub mod packet;
