@@ -119,7 +119,7 @@ pub fn parse_227(line: &[u8]) -> Result<HostPort, ParseError> {
 
 /// Parses the port of a 229 reply (to EPSV), final or start line: the first `(` after the code
 /// must open `(<d><d><d>port<d>)`, where `d` is one delimiter (see
-/// [`is_delimiter`](super::command::is_delimiter)) and the port is 1..=65535. Same line checks
+/// [`is_delimiter`]) and the port is 1..=65535. Same line checks
 /// as [`parse_227`].
 pub fn parse_229(line: &[u8]) -> Result<EpsvPort, ParseError> {
     let body = check_address_line(line)?;
