@@ -87,24 +87,25 @@ pub fn parse_reply_line(line: &[u8]) -> ReplyLine<'_> {
 pub fn parse_227(line: &[u8]) -> Result<HostPort, ParseError> {
     let body = check_address_line(line)?;
     let mut from = text_start(body, *b"227")?;
-    let (start, end) = loop {
+    let (start, run) = loop {
         let tail = body.get(from..).unwrap_or_default();
         let Some(skip) = tail.iter().position(u8::is_ascii_digit) else {
             return Err(ParseError::MissingArgument);
         };
         let start = from + skip;
-        let run = body.get(start..).unwrap_or_default();
-        let end = start + run.iter().take_while(|&&b| is_host_port_byte(b)).count();
-        let run = body.get(start..end).unwrap_or_default();
+        let after = body.get(start..).unwrap_or_default();
+        let len = after.iter().take_while(|&&b| is_host_port_byte(b)).count();
+        let run = after.get(..len).unwrap_or_default();
         if run
             .windows(2)
             .any(|w| matches!(w, [b',', d] if d.is_ascii_digit()))
         {
-            break (start, end);
+            break (start, run);
         }
-        from = end;
+        from = start + len;
     };
-    let (addr, port) = parse_host_port_fields(body.get(start..end).unwrap_or_default())?;
+    let end = start + run.len();
+    let (addr, port) = parse_host_port_fields(run)?;
     let opened = start.checked_sub(1).and_then(|i| body.get(i)) == Some(&b'(');
     let closed = body.get(end) == Some(&b')');
     if opened != closed {
@@ -118,9 +119,8 @@ pub fn parse_227(line: &[u8]) -> Result<HostPort, ParseError> {
 }
 
 /// Parses the port of a 229 reply (to EPSV), final or start line: the first `(` after the code
-/// must open `(<d><d><d>port<d>)`, where `d` is one delimiter (see
-/// [`is_delimiter`]) and the port is 1..=65535. Same line checks
-/// as [`parse_227`].
+/// must open `(<d><d><d>port<d>)`, where `d` is one delimiter (see [`is_delimiter`]) and the
+/// port is 1..=65535 (1-5 digits). Same line checks as [`parse_227`].
 pub fn parse_229(line: &[u8]) -> Result<EpsvPort, ParseError> {
     let body = check_address_line(line)?;
     let from = text_start(body, *b"229")?;
