@@ -24,14 +24,42 @@ const NETS: &str = "inside: 10.0.0.0/24\noutside_address: 192.0.2.1\n";
 
 #[test]
 fn unknown_key_at_top_level() {
-    // `ftp` arrives with a later issue; today it is an unknown key.
     let err = expect_error(
-        "inside: 10.0.0.0/8\nftp:\n  enabled: true\n",
+        "inside: 10.0.0.0/8\nalg:\n  ftp: true\n",
         2,
         1,
-        "unknown key `ftp`",
+        "unknown key `alg` (expected one of: inside, outside_address, nat_ports, forwards, \
+         policy, rules, timeouts, limits, ftp)",
     );
     assert!(matches!(err.problem(), Some(Problem::UnknownKey { .. })));
+}
+
+#[test]
+fn ftp_section_is_accepted() {
+    let settings = match config::load_str("t.yaml", "inside: 10.0.0.0/8\nftp:\n  mtu: 1400\n") {
+        Ok(settings) => settings,
+        Err(err) => panic!("{err}"),
+    };
+    assert_eq!(settings.ftp.mtu, 1400);
+    assert_eq!(settings.ftp.control_ports, vec![21]);
+}
+
+#[test]
+fn unknown_key_inside_ftp() {
+    let err = expect_error(
+        "inside: 10.0.0.0/8\nftp:\n  enabled: true\n",
+        3,
+        3,
+        "unknown key `enabled` (expected one of: control_ports, pinhole_timeout, max_pinholes, \
+         max_line, mtu)",
+    );
+    assert!(matches!(err.problem(), Some(Problem::UnknownKey { .. })));
+    expect_error(
+        "ftp: {control_port: 21}\n",
+        1,
+        7,
+        "unknown key `control_port`",
+    );
 }
 
 #[test]
@@ -354,4 +382,165 @@ fn read_errors_name_the_file() {
         text.starts_with("no/such/dir/rules.yaml: cannot read rule file: "),
         "{text}"
     );
+}
+
+#[test]
+fn ftp_control_port_zero() {
+    let err = expect_error(
+        "ftp:\n  control_ports: [21, 0]\n",
+        2,
+        23,
+        "port 0 is not a usable port",
+    );
+    assert_eq!(err.problem(), Some(&Problem::PortZero));
+    expect_error("ftp:\n  control_ports: 0\n", 2, 18, "port 0");
+}
+
+#[test]
+fn ftp_control_port_listed_twice() {
+    let err = expect_error(
+        "ftp:\n  control_ports:\n    - 21\n    - 2121\n    - 21\n",
+        5,
+        7,
+        "control port 21 is listed twice (first at line 3, column 7)",
+    );
+    assert!(matches!(
+        err.problem(),
+        Some(Problem::DuplicateControlPort { port: 21, .. })
+    ));
+    // Written as text and as a number, still the same port.
+    expect_error(
+        "ftp: {control_ports: [2121, \"2121\"]}\n",
+        1,
+        29,
+        "control port 2121 is listed twice (first at line 1, column 23)",
+    );
+}
+
+#[test]
+fn ftp_control_port_not_a_single_port() {
+    expect_error(
+        "ftp:\n  control_ports: [21, \"2121-2130\"]\n",
+        2,
+        23,
+        "invalid port `2121-2130` (write a single port number like 21)",
+    );
+    expect_error(
+        "ftp:\n  control_ports: 65536\n",
+        2,
+        18,
+        "port 65536 is out of range",
+    );
+    expect_error(
+        "ftp:\n  control_ports: [21, true]\n",
+        2,
+        23,
+        "expected a port number like 21, found boolean `true`",
+    );
+}
+
+#[test]
+fn ftp_empty_control_port_list_turns_the_alg_off() {
+    let settings = config::load_str("t.yaml", "ftp:\n  control_ports: []\n");
+    assert_eq!(settings.map(|s| s.ftp.control_ports).ok(), Some(Vec::new()));
+}
+
+#[test]
+fn ftp_zero_pinhole_timeout() {
+    expect_error(
+        "ftp:\n  pinhole_timeout: 0\n",
+        2,
+        20,
+        "`pinhole_timeout` must be greater than zero",
+    );
+    expect_error(
+        "ftp:\n  pinhole_timeout: 0m\n",
+        2,
+        20,
+        "`pinhole_timeout` must be greater than zero",
+    );
+}
+
+#[test]
+fn ftp_pinhole_timeout_beyond_netfilter() {
+    let err = expect_error(
+        "ftp:\n  pinhole_timeout: 5m1s\n",
+        2,
+        20,
+        "pinhole_timeout 301 s is too long: it must be at most 300 s",
+    );
+    assert_eq!(err.problem(), Some(&Problem::PinholeTimeoutTooLong(301)));
+    expect_error("ftp: {pinhole_timeout: 1h}\n", 1, 24, "at most 300 s");
+    expect_error(
+        "ftp:\n  pinhole_timeout: 2 minutes\n",
+        2,
+        20,
+        "invalid duration `2 minutes`",
+    );
+}
+
+#[test]
+fn ftp_max_pinholes_out_of_range() {
+    expect_error(
+        "ftp:\n  max_pinholes: 0\n",
+        2,
+        17,
+        "`max_pinholes` must be from 1 to 64, not 0",
+    );
+    expect_error(
+        "ftp:\n  max_pinholes: 65\n",
+        2,
+        17,
+        "`max_pinholes` must be from 1 to 64, not 65",
+    );
+    expect_error(
+        "ftp:\n  max_pinholes: many\n",
+        2,
+        17,
+        "expected a whole number, found `many`",
+    );
+}
+
+#[test]
+fn ftp_max_line_out_of_range() {
+    expect_error(
+        "ftp:\n  max_line: 63\n",
+        2,
+        13,
+        "`max_line` must be from 64 to 4096 bytes, not 63",
+    );
+    expect_error(
+        "ftp:\n  max_line: 4097\n",
+        2,
+        13,
+        "`max_line` must be from 64 to 4096 bytes, not 4097",
+    );
+    expect_error("ftp:\n  max_line: -512\n", 2, 13, "not -512");
+}
+
+#[test]
+fn ftp_mtu_out_of_range() {
+    expect_error(
+        "ftp:\n  mtu: 575\n",
+        2,
+        8,
+        "`mtu` must be from 576 to 65535 bytes, not 575",
+    );
+    expect_error(
+        "ftp:\n  mtu: 65536\n",
+        2,
+        8,
+        "`mtu` must be from 576 to 65535 bytes, not 65536",
+    );
+    expect_error(
+        "ftp:\n  mtu: 1.5k\n",
+        2,
+        8,
+        "expected a whole number of bytes, found `1.5k`",
+    );
+}
+
+#[test]
+fn ftp_section_of_the_wrong_shape() {
+    expect_error("ftp: [21]\n", 1, 6, "invalid YAML");
 }

@@ -49,7 +49,7 @@ proptest! {
 
     #[test]
     fn edited_gateway_never_panics(
-        start in 0usize..6000,
+        start in 0usize..8000,
         len in 0usize..40,
         insert in "[a-z0-9:\\-\\[\\]{}\\n ./\"#&*~]{0,12}",
     ) {
@@ -86,6 +86,11 @@ fn huge_numbers_are_errors() {
         "limits:\n  max_flows: 340282366920938463463374607431768211455\n",
         "timeouts:\n  icmp: 18446744073709551616\n",
         "timeouts:\n  icmp: 99999999999999999999d\n",
+        "ftp:\n  control_ports: [21, 340282366920938463463374607431768211455]\n",
+        "ftp:\n  pinhole_timeout: 18446744073709551615\n",
+        "ftp:\n  max_pinholes: -170141183460469231731687303715884105728\n",
+        "ftp:\n  max_line: 18446744073709551616\n",
+        "ftp:\n  mtu: 99999999999999999999999999999999999999999\n",
     ] {
         check(text);
         assert!(config::load_str("fuzz.yaml", text).is_err(), "{text}");

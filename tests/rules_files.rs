@@ -2,13 +2,21 @@
 //!
 //! The directory is listed at run time, so a new `rules/*.yaml` is checked without editing this.
 
+mod support;
+
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
 use ftpgate::config;
 use ftpgate::engine::settings::{
-    Action, Direction, EngineSettings, ForwardProtocol, PortForward, PortRange, RuleProtocol,
+    Action, Direction, EngineSettings, ForwardProtocol, FtpSettings, Limits, PortForward,
+    PortRange, RuleProtocol,
 };
+use ftpgate::engine::{Engine, Verdict};
+use support::{run, secs, tcp, udp, ACK, SYN};
+
+/// Files meant to run with no inside network (every packet inbound).
+const NO_INSIDE_NETWORKS: &[&str] = &["analysis.yaml"];
 
 /// `rules/` in the crate root.
 fn rules_dir() -> PathBuf {
@@ -50,13 +58,15 @@ fn every_rule_file_compiles_and_says_something() {
             Ok(settings) => settings,
             Err(err) => panic!("{err}"),
         };
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
         assert!(
-            !settings.inside_networks.is_empty(),
+            !settings.inside_networks.is_empty() || NO_INSIDE_NETWORKS.contains(&name),
             "{}: no inside networks",
             path.display()
         );
         let text = config::describe(&settings);
         assert!(text.contains("inside networks:"), "{}", path.display());
+        assert!(text.contains("\nftp:\n"), "{}: {text}", path.display());
         assert!(text.lines().count() > 10, "{}: {text}", path.display());
     }
 }
@@ -95,6 +105,110 @@ fn gateway_has_its_addresses_forwards_and_policy() {
     assert_eq!(s.policy.default_inbound, Action::Drop);
     assert_eq!(s.timeouts, Default::default());
     assert_eq!(s.limits, Default::default());
+    assert_eq!(s.ftp, FtpSettings::default());
+}
+
+#[test]
+fn gateway_writes_the_ftp_defaults_out() {
+    let path = rules_dir().join("gateway.yaml");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(err) => panic!("{}: {err}", path.display()),
+    };
+    let section = match text.split_once("\nftp:\n") {
+        Some((_, section)) => section,
+        None => panic!("gateway.yaml has no top-level `ftp:` section"),
+    };
+    for line in [
+        "  control_ports: [21]\n",
+        "  pinhole_timeout: 2m\n",
+        "  max_pinholes: 4\n",
+        "  max_line: 512\n",
+        "  mtu: 1500\n",
+    ] {
+        assert!(
+            section.contains(line),
+            "gateway.yaml's ftp section lacks {line:?}"
+        );
+    }
+    assert!(
+        text.contains("follows the control connection on 2121 -> 21"),
+        "the forward's comment names the ALG"
+    );
+}
+
+#[test]
+fn gateway_describes_its_ftp_section() {
+    let text = config::describe(&load("gateway.yaml"));
+    assert!(
+        text.ends_with(
+            "ftp:\n  control_ports    21\n  pinhole_timeout  2m\n  max_pinholes     4\n  \
+             max_line         512 bytes\n  mtu              1500 bytes\n"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn analysis_translates_nothing_and_accepts_everything() {
+    let s = load("analysis.yaml");
+    assert!(s.inside_networks.is_empty());
+    assert_eq!(s.outside_address, None);
+    assert!(s.forwards.is_empty() && s.policy.rules.is_empty());
+    assert_eq!(s.policy.default_outbound, Action::Accept);
+    assert_eq!(s.policy.default_inbound, Action::Accept);
+    assert_eq!(
+        s.limits,
+        Limits {
+            max_flows: 1_000_000,
+            tcp_pickup: true
+        }
+    );
+    assert_eq!(s.timeouts, Default::default());
+    assert_eq!(
+        s.ftp,
+        FtpSettings {
+            control_ports: vec![21],
+            ..FtpSettings::default()
+        }
+    );
+}
+
+#[test]
+fn analysis_describes_no_translation_and_the_alg_on() {
+    let text = config::describe(&load("analysis.yaml"));
+    assert!(text.contains("inside networks:  none\n"), "{text}");
+    assert!(
+        text.contains("outside address:  none (no translation)\n"),
+        "{text}"
+    );
+    assert!(text.contains("  inbound:  accept\n"), "{text}");
+    assert!(text.contains("  tcp_pickup       on\n"), "{text}");
+    assert!(text.contains("  control_ports    21\n"), "{text}");
+}
+
+#[test]
+fn analysis_passes_any_new_flow_unchanged() {
+    let engine = Engine::new(load("analysis.yaml"));
+    let a = Ipv4Addr::new(10, 77, 0, 2);
+    let b = Ipv4Addr::new(203, 0, 113, 9);
+    let packets = [
+        // Either side may open a connection, to any port.
+        tcp((a, 40000), (b, 22), SYN, 1000, 0, b""),
+        tcp((b, 40001), (a, 6000), SYN, 2000, 0, b""),
+        // An FTP control connection and an active-mode data connection back from port 20.
+        tcp((a, 40002), (b, 21), SYN, 3000, 0, b""),
+        tcp((b, 20), (a, 50000), SYN, 4000, 0, b""),
+        // A connection already open when the capture started (picked up mid-stream).
+        tcp((b, 443), (a, 40003), ACK, 5000, 6000, b"data"),
+        udp((a, 5353), (b, 53), b"query"),
+    ];
+    for (index, packet) in packets.iter().enumerate() {
+        let out = run(&engine, secs(1), packet);
+        assert_eq!(out.verdict, Verdict::Accept, "packet {index}");
+        assert_eq!(&out.bytes, packet, "packet {index} was rewritten");
+    }
+    assert_eq!(engine.stats().flows, packets.len());
 }
 
 #[test]

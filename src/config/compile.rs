@@ -1,9 +1,10 @@
 //! Validation and conversion of a parsed rule file into [`EngineSettings`].
 //!
 //! Owns the order of checks and the cross-field rules for the top-level keys: inside networks,
-//! the outside address, the NAT port range, policy defaults, timeouts and limits. Forwards and
-//! filter rules have their own files (`forwards`, `rules`). Every error it returns carries the
-//! position of the offending value; it never reads files and never panics on input.
+//! the outside address, the NAT port range, policy defaults, timeouts and limits. Forwards,
+//! filter rules and the FTP section have their own files (`forwards`, `rules`, `ftp`). Every
+//! error it returns carries the position of the offending value; it never reads files and
+//! never panics on input.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
@@ -15,7 +16,7 @@ use super::error::{ConfigError, Problem};
 use super::parse;
 use super::schema::{ActionSpec, LimitsSpec, RuleFile, TimeoutsSpec};
 use super::value::{Items, Scalar};
-use super::{forwards, rules};
+use super::{forwards, ftp, rules};
 use crate::engine::settings::{Action, EngineSettings, Limits, Timeouts};
 
 /// What every check needs to report an error: the file's name.
@@ -107,6 +108,9 @@ pub(super) fn compile(file: &str, spec: &RuleFile) -> Result<EngineSettings, Con
     }
     if let Some(limits) = &spec.limits {
         apply_limits(cx, limits, &mut settings.limits)?;
+    }
+    if let Some(section) = &spec.ftp {
+        ftp::apply(cx, section, &mut settings.ftp)?;
     }
     Ok(settings)
 }

@@ -1,7 +1,7 @@
 //! Human-readable rendering of compiled settings, for `ftpgate check`.
 //!
 //! Owns the text layout of [`describe`]: networks, NAT, forwards, numbered rules with their
-//! origins, defaults, timeouts and limits. It renders any `EngineSettings` (not only ones that
+//! origins, defaults, timeouts, limits and the FTP ALG. It renders any `EngineSettings` (not only ones that
 //! came from a file) and never validates: what it prints is what the engine will use.
 
 use std::fmt::Write as _;
@@ -82,7 +82,25 @@ fn render(out: &mut String, s: &EngineSettings) -> std::fmt::Result {
     writeln!(out, "limits:")?;
     writeln!(out, "  max_flows        {}", s.limits.max_flows)?;
     let pickup = if s.limits.tcp_pickup { "on" } else { "off" };
-    writeln!(out, "  tcp_pickup       {pickup}")
+    writeln!(out, "  tcp_pickup       {pickup}")?;
+    let ftp = &s.ftp;
+    writeln!(out, "ftp:")?;
+    if ftp.control_ports.is_empty() {
+        writeln!(
+            out,
+            "  control_ports    off (no control ports: the FTP ALG is disabled)"
+        )?;
+    } else {
+        writeln!(out, "  control_ports    {}", join(&ftp.control_ports))?;
+    }
+    writeln!(
+        out,
+        "  pinhole_timeout  {}",
+        duration_text(ftp.pinhole_timeout)
+    )?;
+    writeln!(out, "  max_pinholes     {}", ftp.max_pinholes)?;
+    writeln!(out, "  max_line         {} bytes", ftp.max_line)?;
+    writeln!(out, "  mtu              {} bytes", ftp.mtu)
 }
 
 /// `tcp 198.51.100.1:2121 -> 10.77.0.10:21` (ranges on both sides for a multi-port forward).
@@ -197,6 +215,40 @@ mod test {
         assert!(text.contains("  inbound:  drop"));
         assert!(text.contains("  tcp_established  5d"));
         assert!(text.contains("  tcp_pickup       off"));
+        assert!(
+            text.ends_with(
+                "ftp:\n  control_ports    21\n  pinhole_timeout  2m\n  max_pinholes     4\n  \
+                 max_line         512 bytes\n  mtu              1500 bytes\n"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn ftp_section_renders() {
+        let yaml = "ftp:\n  control_ports: [21, 2121]\n  pinhole_timeout: 45\n  \
+                    max_pinholes: 8\n  max_line: 1024\n  mtu: 1400\n";
+        let text = match load_str("f.yaml", yaml) {
+            Ok(settings) => describe(&settings),
+            Err(err) => panic!("{err}"),
+        };
+        assert!(text.contains("  control_ports    21, 2121\n"), "{text}");
+        assert!(text.contains("  pinhole_timeout  45s\n"), "{text}");
+        assert!(text.contains("  max_pinholes     8\n"), "{text}");
+        assert!(text.contains("  max_line         1024 bytes\n"), "{text}");
+        assert!(text.contains("  mtu              1400 bytes\n"), "{text}");
+    }
+
+    #[test]
+    fn ftp_off_renders() {
+        let text = match load_str("f.yaml", "ftp: {control_ports: []}\n") {
+            Ok(settings) => describe(&settings),
+            Err(err) => panic!("{err}"),
+        };
+        assert!(
+            text.contains("  control_ports    off (no control ports: the FTP ALG is disabled)\n"),
+            "{text}"
+        );
     }
 
     #[test]

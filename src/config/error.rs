@@ -232,6 +232,34 @@ pub enum Problem {
     /// `max_flows` larger than this machine can address.
     #[error("max_flows {0} is too large")]
     MaxFlowsTooLarge(String),
+    /// Text where a single port number is needed (an FTP control port): not a number, or a range.
+    #[error("invalid port `{0}` (write a single port number like 21)")]
+    BadPort(String),
+    /// An FTP control port listed twice.
+    #[error(
+        "control port {port} is listed twice (first at line {first_line}, column {first_column})"
+    )]
+    DuplicateControlPort {
+        /// The repeated port.
+        port: u16,
+        /// Line of its first occurrence.
+        first_line: u64,
+        /// Column of its first occurrence.
+        first_column: u64,
+    },
+    /// A pinhole timeout longer than netfilter's expectation timeout (300 s); holds seconds.
+    #[error("pinhole_timeout {0} s is too long: it must be at most 300 s (netfilter's expectation timeout)")]
+    PinholeTimeoutTooLong(u64),
+    /// A whole number outside the range its key allows (`max_pinholes`, `max_line`, `mtu`).
+    #[error("`{key}` must be from {allowed}, not {value}")]
+    NumberOutOfRange {
+        /// The key, as written in the file.
+        key: String,
+        /// The number as written.
+        value: String,
+        /// The allowed range in words (`1 to 64`, `64 to 4096 bytes`).
+        allowed: String,
+    },
 }
 
 impl Problem {

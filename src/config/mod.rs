@@ -8,12 +8,14 @@
 //!
 //! Inside: `schema` mirrors the YAML (serde, unknown keys refused), `value` holds loosely typed
 //! leaves with their positions, `parse` reads the value syntaxes (CIDRs, ports, durations),
-//! `compile`, `forwards` and `rules` validate and convert, `describe` renders, `error` reports.
+//! `compile`, `forwards`, `rules` and `ftp` validate and convert, `describe` renders, `error`
+//! reports.
 
 mod compile;
 mod describe;
 mod error;
 mod forwards;
+mod ftp;
 mod parse;
 mod rules;
 mod schema;

@@ -142,6 +142,29 @@ pub fn port_range(value: &Scalar, allow_zero: bool) -> Result<PortRange, Problem
     Ok(PortRange { first, last })
 }
 
+/// A single port (`21`, `"21"`), 1-65535: no ranges, no port 0.
+pub fn port(value: &Scalar) -> Result<u16, Problem> {
+    let number = match value {
+        Scalar::Int(n) => *n,
+        Scalar::Text(raw) => {
+            let text = raw.trim();
+            let n = port_number(text).ok_or_else(|| Problem::BadPort(escaped(text)))?;
+            i128::from(n)
+        }
+        Scalar::Other(_) => {
+            return Err(Problem::WrongType {
+                expected: "a port number like 21".to_owned(),
+                found: value.describe(),
+            })
+        }
+    };
+    match u16::try_from(number) {
+        Ok(0) => Err(Problem::PortZero),
+        Ok(port) => Ok(port),
+        Err(_) => Err(Problem::PortOutOfRange(number.to_string())),
+    }
+}
+
 /// A decimal port number, at most 7 digits (large values are range-checked by the caller).
 fn port_number(text: &str) -> Option<u32> {
     let digits_only =
@@ -294,6 +317,32 @@ mod test {
             port_range(&Scalar::Int(-1), true),
             Err(Problem::PortOutOfRange(_))
         ));
+    }
+
+    #[test]
+    fn single_ports() {
+        assert_eq!(port(&Scalar::Int(21)), Ok(21));
+        assert_eq!(port(&t(" 2121 ")), Ok(2121));
+        assert_eq!(port(&Scalar::Int(65535)), Ok(65535));
+        assert_eq!(port(&Scalar::Int(0)), Err(Problem::PortZero));
+        assert_eq!(port(&t("0")), Err(Problem::PortZero));
+        assert_eq!(
+            port(&Scalar::Int(65536)),
+            Err(Problem::PortOutOfRange("65536".into()))
+        );
+        assert_eq!(
+            port(&t("70000")),
+            Err(Problem::PortOutOfRange("70000".into()))
+        );
+        assert_eq!(
+            port(&Scalar::Int(-21)),
+            Err(Problem::PortOutOfRange("-21".into()))
+        );
+        for bad in ["", "21-22", "ftp", "+21", "99999999999"] {
+            assert_eq!(port(&t(bad)), Err(Problem::BadPort(bad.into())), "{bad}");
+        }
+        let list = Scalar::Other("a list".into());
+        assert!(matches!(port(&list), Err(Problem::WrongType { .. })));
     }
 
     #[test]

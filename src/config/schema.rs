@@ -30,6 +30,8 @@ pub struct RuleFile {
     pub timeouts: Option<TimeoutsSpec>,
     /// Table sizes and switches.
     pub limits: Option<LimitsSpec>,
+    /// The FTP application-layer gateway.
+    pub ftp: Option<FtpSpec>,
 }
 
 /// One entry of `forwards`.
@@ -162,6 +164,22 @@ pub struct LimitsSpec {
     pub tcp_pickup: Option<bool>,
 }
 
+/// The `ftp` mapping: how the FTP ALG finds control connections and opens data connections.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FtpSpec {
+    /// Control ports: one port or a list; an empty list turns the ALG off.
+    pub control_ports: Option<Spanned<Items>>,
+    /// How long an announced data connection may take to arrive: seconds or a duration string.
+    pub pinhole_timeout: Option<Spanned<Scalar>>,
+    /// Most pinholes open at once per control connection.
+    pub max_pinholes: Option<Spanned<Scalar>>,
+    /// Longest command or reply line followed, in bytes.
+    pub max_line: Option<Spanned<Scalar>>,
+    /// Largest IP packet a rewrite may produce, in bytes.
+    pub mtu: Option<Spanned<Scalar>>,
+}
+
 #[cfg(test)]
 mod test {
     use super::*;
@@ -192,7 +210,33 @@ mod test {
 
     #[test]
     fn unknown_keys_are_refused() {
-        assert!(serde_saphyr::from_str::<RuleFile>("ftp: {}\n").is_err());
+        assert!(serde_saphyr::from_str::<RuleFile>("alg: {}\n").is_err());
         assert!(serde_saphyr::from_str::<RuleFile>("limits:\n  max_flow: 1\n").is_err());
+        assert!(serde_saphyr::from_str::<RuleFile>("ftp:\n  enabled: true\n").is_err());
+    }
+
+    #[test]
+    fn ftp_section_deserializes() {
+        let yaml = "ftp:\n  control_ports: [21, 2121]\n  pinhole_timeout: 2m\n  mtu: 1400\n";
+        let file: RuleFile = match serde_saphyr::from_str(yaml) {
+            Ok(file) => file,
+            Err(err) => panic!("{err}"),
+        };
+        let ftp = file.ftp.unwrap_or_default();
+        assert!(matches!(
+            ftp.control_ports.map(|p| p.value),
+            Some(Items::Many(list)) if list.len() == 2
+        ));
+        assert_eq!(
+            ftp.pinhole_timeout.map(|t| t.value),
+            Some(Scalar::Text("2m".into()))
+        );
+        assert_eq!(ftp.mtu.map(|m| m.value), Some(Scalar::Int(1400)));
+        assert!(ftp.max_pinholes.is_none() && ftp.max_line.is_none());
+        let empty: RuleFile = match serde_saphyr::from_str("ftp: {}\n") {
+            Ok(file) => file,
+            Err(err) => panic!("{err}"),
+        };
+        assert!(empty.ftp.is_some());
     }
 }
