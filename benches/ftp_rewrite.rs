@@ -51,16 +51,39 @@ fn with_seq(mut packet: Vec<u8>, seq: u32) -> Vec<u8> {
 }
 
 fn ftp_rewrite(c: &mut Criterion) {
-    let port = with_seq(support::segment(CLIENT, SERVER, false, Some(1001), b"PORT 10,1,0,2,117,48\r\n"), 1001);
-    let noop = with_seq(support::segment(CLIENT, SERVER, false, Some(1001), b"NOOP\r\n"), 1001);
+    let port = with_seq(
+        support::segment(
+            CLIENT,
+            SERVER,
+            false,
+            Some(1001),
+            b"PORT 10,1,0,2,117,48\r\n",
+        ),
+        1001,
+    );
+    let noop = with_seq(
+        support::segment(CLIENT, SERVER, false, Some(1001), b"NOOP\r\n"),
+        1001,
+    );
     let mut storage = vec![0u8; 2048];
     let mut group = c.benchmark_group("ftp_control");
-    group.sample_size(30).measurement_time(Duration::from_secs(4)).warm_up_time(Duration::from_secs(1));
+    group
+        .sample_size(30)
+        .measurement_time(Duration::from_secs(4))
+        .warm_up_time(Duration::from_secs(1));
     group.bench_function("port_rewritten", |b| {
-        b.iter_batched(control_connection, |engine| assert_eq!(process(&engine, &port, &mut storage), Verdict::Accept), BatchSize::SmallInput)
+        b.iter_batched_ref(
+            control_connection,
+            |engine| assert_eq!(process(&engine, &port, &mut storage), Verdict::Accept),
+            BatchSize::SmallInput,
+        )
     });
     group.bench_function("noop_followed", |b| {
-        b.iter_batched(control_connection, |engine| assert_eq!(process(&engine, &noop, &mut storage), Verdict::Accept), BatchSize::SmallInput)
+        b.iter_batched_ref(
+            control_connection,
+            |engine| assert_eq!(process(&engine, &noop, &mut storage), Verdict::Accept),
+            BatchSize::SmallInput,
+        )
     });
     group.finish();
 }
