@@ -74,14 +74,14 @@ fn ftp_rewrite(c: &mut Criterion) {
     group.bench_function("port_rewritten", |b| {
         b.iter_batched_ref(
             control_connection,
-            |engine| assert_eq!(process(&engine, &port, &mut storage), Verdict::Accept),
+            |engine| assert_eq!(process(engine, &port, &mut storage), Verdict::Accept),
             BatchSize::SmallInput,
         )
     });
     group.bench_function("noop_followed", |b| {
         b.iter_batched_ref(
             control_connection,
-            |engine| assert_eq!(process(&engine, &noop, &mut storage), Verdict::Accept),
+            |engine| assert_eq!(process(engine, &noop, &mut storage), Verdict::Accept),
             BatchSize::SmallInput,
         )
     });
