@@ -464,3 +464,166 @@ fn pinholes_expire_and_are_capped_per_session() {
     assert_eq!(late.verdict, Verdict::Drop(DropReason::Policy));
     let _ = ep((CLIENT, 0));
 }
+
+#[test]
+fn a_multi_line_227_is_rewritten_where_it_names_the_address() {
+    let engine = Engine::new(lab_settings());
+    let mut c = Conversation::open(
+        &engine,
+        (OUTSIDE_CLIENT, 50000),
+        (OUTSIDE, 2121),
+        (INSIDE_SERVER, 21),
+    );
+    login(&mut c);
+    c.client_says("PASV\r\n");
+    let out = c.server_says(&format!(
+        "227-Entering Passive Mode ({})\r\n227 OK\r\n",
+        six(INSIDE_SERVER, 40200)
+    ));
+    assert_eq!(
+        out.text(),
+        format!(
+            "227-Entering Passive Mode ({})\r\n227 OK\r\n",
+            six(OUTSIDE, 40200)
+        )
+    );
+    assert_eq!(engine.pinhole_count(), 1);
+    assert_eq!(c.client_acks(), c.server.seq);
+}
+
+#[test]
+fn a_rewrite_that_would_exceed_the_mtu_is_cut_at_a_line_and_the_rest_follows() {
+    let port_line = format!("PORT {}\r\n", six(CLIENT, 30000));
+    let segment = format!("{port_line}{}", "NOOP\r\n".repeat(8));
+    // The segment fits the path MTU as sent; the rewrite adds 4 bytes, which would not.
+    let mtu = 40 + segment.len() + 2;
+    let mut settings = lab_settings();
+    settings.ftp.mtu = mtu;
+    let engine = Engine::new(settings);
+    let mut c = Conversation::open(&engine, (CLIENT, 40000), (SERVER, 21), (SERVER, 21));
+    let out = c.client_says(&segment);
+    assert_eq!(out.verdict, Verdict::Accept);
+    assert!(
+        out.bytes.len() <= mtu,
+        "the forwarded packet respects the MTU"
+    );
+    assert!(out.payload.len() < segment.len(), "cut short");
+    assert!(
+        out.text().ends_with("\r\n")
+            && out
+                .text()
+                .starts_with(&format!("PORT {}", six(OUTSIDE, 30000)))
+    );
+    // The server acks what it got; the client resends the rest from there, as TCP does.
+    let acked = c.server_acks();
+    let rest_at = acked as usize - 1001;
+    assert!(
+        rest_at < segment.len() && segment[..rest_at].ends_with("\r\n"),
+        "acked up to a line boundary"
+    );
+    let rest = c.client_at(acked, &segment[rest_at..]);
+    assert_eq!(rest.verdict, Verdict::Accept);
+    assert_eq!(
+        format!("{}{}", out.text(), rest.text()),
+        format!("PORT {}\r\n{}", six(OUTSIDE, 30000), "NOOP\r\n".repeat(8))
+    );
+    assert_eq!(c.server_acks(), 1001 + segment.len() as u32);
+}
+
+fn tcp6_data(
+    src: (&str, u16),
+    dst: (&str, u16),
+    flags: u8,
+    seq: u32,
+    ack: u32,
+    payload: &[u8],
+) -> Vec<u8> {
+    let s: std::net::Ipv6Addr = src.0.parse().unwrap();
+    let d: std::net::Ipv6Addr = dst.0.parse().unwrap();
+    let mut builder =
+        etherparse::PacketBuilder::ipv6(s.octets(), d.octets(), 64).tcp(src.1, dst.1, seq, 64240);
+    if flags & SYN != 0 {
+        builder = builder.syn();
+    }
+    if flags & ACK != 0 {
+        builder = builder.ack(ack);
+    }
+    let mut out = Vec::new();
+    builder.write(&mut out, payload).unwrap();
+    out
+}
+
+#[test]
+fn eprt_over_ipv6_opens_a_pinhole_without_translation() {
+    let engine = Engine::new(lab_settings());
+    let (client, server) = (("fd00:77::2", 40000), ("2001:db8::5", 21));
+    assert_eq!(
+        run(
+            &engine,
+            secs(1),
+            &tcp6_data(client, server, SYN, 100, 0, b"")
+        )
+        .verdict,
+        Verdict::Accept
+    );
+    assert_eq!(
+        run(
+            &engine,
+            secs(1),
+            &tcp6_data(server, client, SYN | ACK, 900, 101, b"")
+        )
+        .verdict,
+        Verdict::Accept
+    );
+    let eprt = tcp6_data(
+        client,
+        server,
+        ACK,
+        101,
+        901,
+        b"EPRT |2|fd00:77::2|30000|\r\n",
+    );
+    let out = run(&engine, secs(2), &eprt);
+    assert_eq!(
+        (out.verdict, &out.bytes),
+        (Verdict::Accept, &eprt),
+        "no IPv6 NAT: forwarded unchanged"
+    );
+    assert_eq!(engine.pinhole_count(), 1);
+    let data = tcp6_data(("2001:db8::5", 20), ("fd00:77::2", 30000), SYN, 1, 0, b"");
+    assert_eq!(
+        run(&engine, secs(3), &data).verdict,
+        Verdict::Accept,
+        "admitted through the pinhole"
+    );
+    let again = tcp6_data(
+        ("2001:db8::5", 21000),
+        ("fd00:77::2", 30000),
+        SYN,
+        1,
+        0,
+        b"",
+    );
+    assert_eq!(
+        run(&engine, secs(3), &again).verdict,
+        Verdict::Drop(DropReason::Policy),
+        "one-shot"
+    );
+    // An EPRT naming another IPv6 host is removed.
+    let bounce = tcp6_data(
+        client,
+        server,
+        ACK,
+        128,
+        901,
+        b"EPRT |2|2001:db8::66|30001|\r\n",
+    );
+    let out = run(&engine, secs(4), &bounce);
+    assert_eq!(out.verdict, Verdict::Accept);
+    assert_eq!(
+        out.bytes.len(),
+        60,
+        "the line was removed; an empty segment remains"
+    );
+    assert_eq!(engine.pinhole_count(), 0);
+}

@@ -63,6 +63,8 @@ pub struct Session {
     cwd: Option<String>,
     pending: VecDeque<Pending>,
     open_reply: Option<u16>,
+    /// The reply being read already carried its announcement (a multi-line 227 / 229).
+    reply_announced: bool,
     announced: Option<Announced>,
     transfer: Option<Transfer>,
     pinholes: VecDeque<(PinholeKey, u64)>,
@@ -252,6 +254,7 @@ impl Session {
         };
         let expecting = self.pending.front().cloned();
         let decision = match (code, &expecting) {
+            (227 | 229, _) if self.reply_announced => LineDecision::Keep,
             (227, Some(Pending::Pasv)) if reply.kind != LineKind::Text => match parse_227(line) {
                 Ok(hp) => self.announce(
                     ctx,
@@ -290,6 +293,7 @@ impl Session {
             _ => LineDecision::Keep,
         };
         if closes {
+            self.reply_announced = false;
             self.complete_reply(ctx, code, line);
         }
         decision
@@ -433,6 +437,7 @@ impl Session {
             announce::release(ctx.engine, &replaced);
         }
         self.pinholes.push_back((accepted.key, accepted.id));
+        self.reply_announced = mode == DataMode::Passive;
         self.announced = Some(Announced {
             mode,
             by,
