@@ -8,7 +8,7 @@ mod support;
 use std::net::{IpAddr, Ipv4Addr};
 
 use ftpgate::engine::{DropReason, Engine, Event, Verdict};
-use support::ftp::{ep, parse_six, six, Conversation};
+use support::ftp::{parse_six, six, Conversation};
 use support::*;
 
 const OUTSIDE_CLIENT: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 5);
@@ -21,6 +21,17 @@ fn transfers(engine: &Engine) -> Vec<ftpgate::engine::alg::ftp::TransferRecord> 
         }
     }
     out
+}
+
+/// The opening SYN of a data connection attempt, through the engine.
+fn data_syn(
+    engine: &Engine,
+    at: u64,
+    src: (Ipv4Addr, u16),
+    dst: (Ipv4Addr, u16),
+    seq: u32,
+) -> Outcome {
+    run(engine, secs(at), &tcp(src, dst, SYN, seq, 0, b""))
 }
 
 fn login(c: &mut Conversation<'_>) {
@@ -72,29 +83,14 @@ fn active_download_with_the_client_behind_nat() {
     c.server_says("150 Opening BINARY mode data connection\r\n");
 
     // The server connects from port 20 to 198.51.100.1:30000 -> forwarded to 10.77.0.2:30000.
-    let data_syn = run(
-        &engine,
-        secs(20),
-        &tcp((SERVER, 20), (OUTSIDE, 30000), SYN, 9000, 0, b""),
-    );
-    assert_eq!(data_syn.verdict, Verdict::Accept);
-    assert_eq!(
-        endpoints(&data_syn.bytes),
-        (v4(SERVER, 20), v4(CLIENT, 30000))
-    );
-    assert!(checksums_verify(&data_syn.bytes));
+    let syn = data_syn(&engine, 20, (SERVER, 20), (OUTSIDE, 30000), 9000);
+    assert_eq!(syn.verdict, Verdict::Accept);
+    assert_eq!(endpoints(&syn.bytes), (v4(SERVER, 20), v4(CLIENT, 30000)));
+    assert!(checksums_verify(&syn.bytes));
     // The pinhole is one-shot and peer-restricted.
-    let again = run(
-        &engine,
-        secs(20),
-        &tcp((SERVER, 21000), (OUTSIDE, 30000), SYN, 1, 0, b""),
-    );
+    let again = data_syn(&engine, 20, (SERVER, 21000), (OUTSIDE, 30000), 1);
     assert_eq!(again.verdict, Verdict::Drop(DropReason::Policy));
-    let foreign = run(
-        &engine,
-        secs(20),
-        &tcp((ROUTER, 20), (OUTSIDE, 30000), SYN, 1, 0, b""),
-    );
+    let foreign = data_syn(&engine, 20, (ROUTER, 20), (OUTSIDE, 30000), 1);
     assert_eq!(foreign.verdict, Verdict::Drop(DropReason::Policy));
     let data_ack = run(
         &engine,
@@ -164,21 +160,13 @@ fn passive_upload_to_a_server_behind_a_port_forward() {
         "client ack translated into the server's stream"
     );
     // The client connects to 198.51.100.1:40100 -> reaches 10.77.0.10:40100.
-    let syn = run(
-        &engine,
-        secs(30),
-        &tcp((OUTSIDE_CLIENT, 50001), (OUTSIDE, 40100), SYN, 7, 0, b""),
-    );
+    let syn = data_syn(&engine, 30, (OUTSIDE_CLIENT, 50001), (OUTSIDE, 40100), 7);
     assert_eq!(syn.verdict, Verdict::Accept);
     assert_eq!(
         endpoints(&syn.bytes),
         (v4(OUTSIDE_CLIENT, 50001), v4(INSIDE_SERVER, 40100))
     );
-    let other_port = run(
-        &engine,
-        secs(30),
-        &tcp((OUTSIDE_CLIENT, 50002), (OUTSIDE, 40101), SYN, 7, 0, b""),
-    );
+    let other_port = data_syn(&engine, 30, (OUTSIDE_CLIENT, 50002), (OUTSIDE, 40101), 7);
     assert_eq!(
         other_port.verdict,
         Verdict::Drop(DropReason::Policy),
@@ -236,11 +224,7 @@ fn epsv_and_eprt_open_pinholes_and_eprt_is_rewritten() {
         reply.text(),
         "229 Entering Extended Passive Mode (|||41000|)\r\n"
     );
-    let syn = run(
-        &engine,
-        secs(40),
-        &tcp((CLIENT, 45000), (SERVER, 41000), SYN, 1, 0, b""),
-    );
+    let syn = data_syn(&engine, 40, (CLIENT, 45000), (SERVER, 41000), 1);
     assert_eq!(syn.verdict, Verdict::Accept);
     assert_eq!(endpoints(&syn.bytes).0 .0, IpAddr::V4(OUTSIDE));
     assert_eq!(engine.pinhole_count(), 1, "the EPRT pinhole is still open");
@@ -262,11 +246,7 @@ fn epsv_from_a_forwarded_server_keeps_its_port_when_free() {
         reply.text(),
         "229 Entering Extended Passive Mode (|||42000|)\r\n"
     );
-    let syn = run(
-        &engine,
-        secs(40),
-        &tcp((OUTSIDE_CLIENT, 50001), (OUTSIDE, 42000), SYN, 1, 0, b""),
-    );
+    let syn = data_syn(&engine, 40, (OUTSIDE_CLIENT, 50001), (OUTSIDE, 42000), 1);
     assert_eq!(endpoints(&syn.bytes).1, v4(INSIDE_SERVER, 42000));
 }
 
@@ -449,20 +429,11 @@ fn pinholes_expire_and_are_capped_per_session() {
         c.server_says("200 ok\r\n");
     }
     assert_eq!(engine.pinhole_count(), 2, "the oldest was evicted");
-    let evicted = run(
-        &engine,
-        secs(50),
-        &tcp((SERVER, 20), (OUTSIDE, 30000), SYN, 1, 0, b""),
-    );
+    let evicted = data_syn(&engine, 50, (SERVER, 20), (OUTSIDE, 30000), 1);
     assert_eq!(evicted.verdict, Verdict::Drop(DropReason::Policy));
     // After the pinhole timeout (120 s) nothing gets in.
-    let late = run(
-        &engine,
-        secs(500),
-        &tcp((SERVER, 20), (OUTSIDE, 30002), SYN, 1, 0, b""),
-    );
+    let late = data_syn(&engine, 500, (SERVER, 20), (OUTSIDE, 30002), 1);
     assert_eq!(late.verdict, Verdict::Drop(DropReason::Policy));
-    let _ = ep((CLIENT, 0));
 }
 
 #[test]

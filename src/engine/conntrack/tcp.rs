@@ -90,14 +90,7 @@ impl TcpTracker {
             sides: [Side::default(); 2],
             picked_up: false,
         };
-        tracker.sides[ORIGINAL] = Side {
-            seen: true,
-            isn: Some(segment.seq),
-            end: segment.seq.wrapping_add(segment.seq_len()),
-            max_win: u32::from(segment.window).max(1),
-            wscale: segment.window_scale,
-            ..Side::default()
-        };
+        tracker.init_side(ORIGINAL, segment);
         tracker
     }
 

@@ -95,6 +95,16 @@ fn splice(line: &[u8], range: std::ops::Range<usize>, with: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The rewrite of a `h1,h2,h3,h4,p1,p2` argument (PORT, 227) at `arg` to a new IPv4 endpoint.
+fn host_port_rewrite(
+    arg: std::ops::Range<usize>,
+) -> impl FnOnce((IpAddr, u16)) -> Option<(std::ops::Range<usize>, format::ArgText)> {
+    move |to| match to {
+        (IpAddr::V4(addr), port) => Some((arg, format::host_port(addr, port))),
+        _ => None,
+    }
+}
+
 /// Whether a partial client line may still become PORT or EPRT.
 pub fn client_may_announce(line: &[u8]) -> bool {
     [b"PORT".as_slice(), b"EPRT"].iter().any(|word| {
@@ -165,12 +175,7 @@ impl Session {
                     "PORT",
                     IpAddr::V4(hp.addr),
                     hp.port,
-                    |to| match to {
-                        (IpAddr::V4(addr), port) => {
-                            Some((hp.arg.clone(), format::host_port(addr, port)))
-                        }
-                        _ => None,
-                    },
+                    host_port_rewrite(hp.arg.clone()),
                 );
             }
             Command::Eprt(ep) => {
@@ -263,12 +268,7 @@ impl Session {
                     "PASV",
                     IpAddr::V4(hp.addr),
                     hp.port,
-                    |to| match to {
-                        (IpAddr::V4(addr), port) => {
-                            Some((hp.arg.clone(), format::host_port(addr, port)))
-                        }
-                        _ => None,
-                    },
+                    host_port_rewrite(hp.arg.clone()),
                 ),
                 Err(error) if closes => self.refuse(ctx, FlowDir::Reply, error.check_name(), line),
                 Err(_) => LineDecision::Keep,
