@@ -54,7 +54,7 @@ enum Command {
         /// shows the outside wire).
         #[arg(long, value_enum, default_value_t = Recorded::Gateway)]
         recorded_at: Recorded,
-        /// Write the FTP transfer log (JSON lines) to this file.
+        /// Write the FTP transfer log (JSON lines) to this file (`-`: standard output).
         #[arg(long)]
         log: Option<PathBuf>,
     },
@@ -113,12 +113,18 @@ fn replay(
         Recorded::Gateway => RecordedAt::Gateway,
         Recorded::Inside => RecordedAt::Inside,
     };
+    let log_on_stdout = log.as_deref().is_some_and(|path| path.as_os_str() == "-");
     let options = ReplayOptions {
         recorded_at,
         transfer_log: log,
     };
     let summary = replay_file(settings, input, out, &options)?;
-    print!("{summary}");
+    if log_on_stdout {
+        // Standard output carries the transfer log; the summary goes beside the diagnostics.
+        eprint!("{summary}");
+    } else {
+        print!("{summary}");
+    }
     match summary.input_error {
         Some(error) => anyhow::bail!("{}: capture ended with an error: {error}", input.display()),
         None => Ok(()),

@@ -598,3 +598,26 @@ fn eprt_over_ipv6_opens_a_pinhole_without_translation() {
     );
     assert_eq!(engine.pinhole_count(), 0);
 }
+
+#[test]
+fn pinholes_close_with_their_control_connection() {
+    let engine = Engine::new(lab_settings());
+    let mut c = Conversation::open(&engine, (CLIENT, 40000), (SERVER, 21), (SERVER, 21));
+    login(&mut c);
+    c.client_says(&format!("PORT {}\r\n", six(CLIENT, 30000)));
+    assert_eq!(engine.pinhole_count(), 1);
+    // The client resets the control connection (in window).
+    let reset = run(
+        &engine,
+        secs(60),
+        &tcp((CLIENT, 40000), (SERVER, 21), RST, c.client.seq, 0, b""),
+    );
+    assert_eq!(reset.verdict, Verdict::Accept);
+    assert_eq!(
+        engine.pinhole_count(),
+        0,
+        "no data connection outlives its control connection"
+    );
+    let late = data_syn(&engine, 61, (SERVER, 20), (OUTSIDE, 30000), 1);
+    assert_eq!(late.verdict, Verdict::Drop(DropReason::Policy));
+}

@@ -47,7 +47,8 @@ pub enum RecordedAt {
 pub struct ReplayOptions {
     /// Where the capture was recorded.
     pub recorded_at: RecordedAt,
-    /// Where to write the FTP transfer log (JSON lines); none: not written.
+    /// Where to write the FTP transfer log (JSON lines); `-` is standard output; none: not
+    /// written.
     pub transfer_log: Option<PathBuf>,
 }
 
@@ -112,12 +113,19 @@ pub fn replay_with(
     let mut writer = CaptureWriter::create(output, reader.format())?;
     let mut interfaces_written = reader.format().interfaces.len();
     let log = match &options.transfer_log {
+        Some(path) if path.as_os_str() == "-" => Some((
+            path.clone(),
+            BufWriter::new(Box::new(std::io::stdout()) as Box<dyn Write>),
+        )),
         Some(path) => {
             let file = File::create(path).map_err(|source| ReplayError::Log {
                 path: path.clone(),
                 source,
             })?;
-            Some((path.clone(), BufWriter::new(file)))
+            Some((
+                path.clone(),
+                BufWriter::new(Box::new(file) as Box<dyn Write>),
+            ))
         }
         None => None,
     };
@@ -176,7 +184,7 @@ struct Replay<'e> {
     rule_events: u64,
     transfers: u64,
     ftp_violations: u64,
-    log: Option<(PathBuf, BufWriter<File>)>,
+    log: Option<(PathBuf, BufWriter<Box<dyn Write>>)>,
     input_error: Option<String>,
 }
 
@@ -184,7 +192,7 @@ impl<'e> Replay<'e> {
     fn new(
         engine: &'e Engine,
         recorded_at: RecordedAt,
-        log: Option<(PathBuf, BufWriter<File>)>,
+        log: Option<(PathBuf, BufWriter<Box<dyn Write>>)>,
     ) -> Self {
         Self {
             engine,
