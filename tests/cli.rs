@@ -163,3 +163,44 @@ fn replay_of_a_real_capture_with_the_client_behind_nat() {
         "{log}"
     );
 }
+
+#[test]
+fn analysis_mode_writes_the_transfer_log_to_standard_output() {
+    let Some(capture) = shared_capture("retr.pcap") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("out.pcap");
+    let out = ftpgate(&[
+        "replay",
+        "--rules",
+        "rules/analysis.yaml",
+        capture.to_str().unwrap(),
+        "--out",
+        out_path.to_str().unwrap(),
+        "--log",
+        "-",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let records: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(
+        records.len(),
+        1,
+        "only the transfer log on stdout: {stdout}"
+    );
+    assert_eq!(records[0]["command"], "RETR");
+    assert_eq!(
+        records[0]["bytes"], 16557,
+        "Zeek's file-analysis baseline: /README, 16557 bytes"
+    );
+    assert_eq!(records[0]["announced_by"], "EPSV");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("FTP transfers      1"));
+}
