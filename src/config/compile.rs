@@ -227,6 +227,47 @@ fn apply_limits(cx: Cx<'_>, spec: &LimitsSpec, out: &mut Limits) -> Result<(), C
     Ok(())
 }
 
+/// A whole-number key and the inclusive range it allows.
+pub(super) struct Bounds {
+    /// The key as written in the file.
+    pub key: &'static str,
+    /// Smallest value allowed.
+    pub min: usize,
+    /// Largest value allowed.
+    pub max: usize,
+    /// What the number counts, with a leading space (` bytes`), or empty.
+    pub unit: &'static str,
+    /// The kind of value needed, for a wrong-type error.
+    pub expected: &'static str,
+}
+
+/// An unquoted whole number within `bounds`.
+pub(super) fn whole_number(
+    cx: Cx<'_>,
+    value: &Spanned<Scalar>,
+    bounds: &Bounds,
+) -> Result<usize, ConfigError> {
+    let at = value.referenced;
+    let Scalar::Int(number) = &value.value else {
+        let problem = Problem::WrongType {
+            expected: bounds.expected.to_owned(),
+            found: value.value.describe(),
+        };
+        return Err(cx.error(at, problem));
+    };
+    match usize::try_from(*number) {
+        Ok(n) if (bounds.min..=bounds.max).contains(&n) => Ok(n),
+        _ => {
+            let problem = Problem::NumberOutOfRange {
+                key: bounds.key.to_owned(),
+                value: number.to_string(),
+                allowed: format!("{} to {}{}", bounds.min, bounds.max, bounds.unit),
+            };
+            Err(cx.error(at, problem))
+        }
+    }
+}
+
 #[cfg(test)]
 mod test {
     use super::super::load_str;
@@ -308,46 +349,5 @@ mod test {
             err.as_ref().err().and_then(ConfigError::problem),
             Some(Problem::WrongType { .. })
         ));
-    }
-}
-
-/// A whole-number key and the inclusive range it allows.
-pub(super) struct Bounds {
-    /// The key as written in the file.
-    pub key: &'static str,
-    /// Smallest value allowed.
-    pub min: usize,
-    /// Largest value allowed.
-    pub max: usize,
-    /// What the number counts, with a leading space (` bytes`), or empty.
-    pub unit: &'static str,
-    /// The kind of value needed, for a wrong-type error.
-    pub expected: &'static str,
-}
-
-/// An unquoted whole number within `bounds`.
-pub(super) fn whole_number(
-    cx: Cx<'_>,
-    value: &Spanned<Scalar>,
-    bounds: &Bounds,
-) -> Result<usize, ConfigError> {
-    let at = value.referenced;
-    let Scalar::Int(number) = &value.value else {
-        let problem = Problem::WrongType {
-            expected: bounds.expected.to_owned(),
-            found: value.value.describe(),
-        };
-        return Err(cx.error(at, problem));
-    };
-    match usize::try_from(*number) {
-        Ok(n) if (bounds.min..=bounds.max).contains(&n) => Ok(n),
-        _ => {
-            let problem = Problem::NumberOutOfRange {
-                key: bounds.key.to_owned(),
-                value: number.to_string(),
-                allowed: format!("{} to {}{}", bounds.min, bounds.max, bounds.unit),
-            };
-            Err(cx.error(at, problem))
-        }
     }
 }
