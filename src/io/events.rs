@@ -32,6 +32,9 @@ pub struct EventCounts {
 /// The consumer of engine events.
 pub struct EventSink {
     log: Option<(PathBuf, BufWriter<Box<dyn Write + Send>>)>,
+    /// Added to engine times in records: the wall-clock time of the engine's epoch (zero
+    /// when engine time already is wall-clock time, as in a replay).
+    epoch_offset: f64,
     /// What has been drained so far.
     pub counts: EventCounts,
 }
@@ -56,8 +59,15 @@ impl EventSink {
         };
         Ok(Self {
             log,
+            epoch_offset: 0.0,
             counts: EventCounts::default(),
         })
+    }
+
+    /// Records carry wall-clock time: the engine's time zero was `epoch` (since the Unix epoch).
+    pub fn with_epoch(mut self, epoch: std::time::Duration) -> Self {
+        self.epoch_offset = epoch.as_secs_f64();
+        self
     }
 
     /// Whether the transfer log goes to standard output.
@@ -101,8 +111,9 @@ impl EventSink {
                     "rule matched"
                 );
             }
-            Event::Transfer(record) => {
+            Event::Transfer(mut record) => {
                 self.counts.transfers += 1;
+                record.ts += self.epoch_offset;
                 if let Some((path, log)) = &mut self.log {
                     serde_json::to_writer(&mut *log, &record)
                         .map_err(std::io::Error::from)

@@ -66,11 +66,14 @@ pub fn run(gateway: Gateway, transfer_log: Option<&Path>) -> Result<RunSummary, 
         queues: gateway.tun.queues,
         source,
     })?;
-    let mut events = EventSink::create(transfer_log)?;
+    let epoch = Instant::now();
+    let wall_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let mut events = EventSink::create(transfer_log)?.with_epoch(wall_epoch);
     let stop = InterruptEvent::new().map_err(RunError::StopEvent)?;
     let engine = Engine::new(gateway.engine);
     let errors = IoErrors::default();
-    let epoch = Instant::now();
     let mtu = gateway.tun.mtu;
     tracing::info!(device = %gateway.tun.name, queues = queues.len(), "ftpgate running");
 
