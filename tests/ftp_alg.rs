@@ -107,7 +107,31 @@ fn active_download_with_the_client_behind_nat() {
     );
     assert_eq!(data.verdict, Verdict::Accept);
 
+    // The 226 overtakes the data connection's end: the record waits for the data to finish.
     c.server_says("226 Transfer complete\r\n");
+    assert!(
+        transfers(&engine).is_empty(),
+        "logged before the data connection closed"
+    );
+    let retransmitted = run(
+        &engine,
+        secs(21),
+        &tcp(
+            (SERVER, 20),
+            (OUTSIDE, 30000),
+            ACK | PSH,
+            9001,
+            101,
+            &body[..40],
+        ),
+    );
+    assert_eq!(retransmitted.verdict, Verdict::Accept);
+    let fin = run(
+        &engine,
+        secs(22),
+        &tcp((SERVER, 20), (OUTSIDE, 30000), FIN | ACK, 9078, 101, b""),
+    );
+    assert_eq!(fin.verdict, Verdict::Accept);
     let log = transfers(&engine);
     assert_eq!(log.len(), 1);
     let record = &log[0];
@@ -118,7 +142,10 @@ fn active_download_with_the_client_behind_nat() {
         (record.direction, record.mode, record.announced_by),
         ("download", Some("active"), Some("PORT"))
     );
-    assert_eq!(record.bytes, 77);
+    assert_eq!(
+        record.bytes, 77,
+        "each byte counted once, retransmissions included"
+    );
     assert_eq!(record.reply_code, 226);
     assert_eq!(record.client, "10.77.0.2:40000");
     assert_eq!(record.client_translated, "198.51.100.1:40000");
@@ -194,6 +221,16 @@ fn passive_upload_to_a_server_behind_a_port_forward() {
         &tcp((OUTSIDE_CLIENT, 50001), (OUTSIDE, 40100), ACK, 8, 71, &body),
     );
     assert_eq!(data.verdict, Verdict::Accept);
+    // The client closes the data connection before the server's 226: logged at the 226.
+    let fin = tcp(
+        (OUTSIDE_CLIENT, 50001),
+        (OUTSIDE, 40100),
+        FIN | ACK,
+        1008,
+        71,
+        b"",
+    );
+    assert_eq!(run(&engine, secs(31), &fin).verdict, Verdict::Accept);
     c.server_says("226 Transfer complete\r\n");
     let log = transfers(&engine);
     assert_eq!(log.len(), 1);

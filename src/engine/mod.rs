@@ -88,8 +88,18 @@ impl Engine {
         self.nat.release(flow);
         let mut state = flow.lock();
         if let AppState::FtpControl(control) = &mut state.app {
-            control.session.close_pinholes(self);
+            control.session.end(self, flow);
         }
+    }
+
+    /// Logs every FTP transfer still waiting for its data connection to close. Call it when
+    /// the input ends (the end of a replay, a stopping gateway), before the last `poll_event`.
+    pub fn finish(&self) {
+        self.flows.for_each(|flow| {
+            if let AppState::FtpControl(control) = &mut flow.lock().app {
+                control.session.flush(self, flow);
+            }
+        });
     }
 
     /// Queues an event, counting it as lost when the queue is full.

@@ -86,6 +86,7 @@ fn on_flow(
     flow: &Arc<Flow>,
     dir: FlowDir,
 ) -> Verdict {
+    let mut report_closing = None;
     {
         let mut guard = flow.lock();
         let state = &mut *guard;
@@ -98,8 +99,8 @@ fn on_flow(
                 if let Err(reason) = tracker.update(dir.index(), segment) {
                     return Verdict::Drop(reason);
                 }
-                state.payload_bytes[dir.index()] += segment.payload_len as u64;
                 let closed = matches!(tracker.state(), TcpState::Close | TcpState::TimeWait);
+                let closing = tracker.closing();
                 if let AppState::FtpControl(control) = &mut state.app {
                     let segment = ControlSegment {
                         engine,
@@ -114,7 +115,17 @@ fn on_flow(
                         return Verdict::Drop(reason);
                     }
                     if closed {
-                        control.session.close_pinholes(engine);
+                        control.session.end(engine, flow);
+                    }
+                }
+                if let AppState::FtpData {
+                    control,
+                    closing_reported,
+                } = &mut state.app
+                {
+                    if closing && !*closing_reported {
+                        *closing_reported = true;
+                        report_closing = control.upgrade();
                     }
                 }
             }
@@ -131,6 +142,12 @@ fn on_flow(
             _ => {}
         }
         state.refresh(now, &engine.settings.timeouts);
+    }
+    if let Some(control) = report_closing {
+        // The data flow's lock is released: locks go control first, then data.
+        if let AppState::FtpControl(ftp) = &mut control.lock().app {
+            ftp.session.data_closing(engine, &control, flow);
+        }
     }
     nat::apply(buf.bytes_mut(), packet, flow, dir);
     Verdict::Accept
@@ -277,7 +294,10 @@ fn new_flow(
         Transport::Icmp(_) => ProtoState::Icmp,
     };
     let app = match (&admitted, packet.transport) {
-        (Some((_, pinhole)), _) => AppState::FtpData(pinhole.control.clone()),
+        (Some((_, pinhole)), _) => AppState::FtpData {
+            control: pinhole.control.clone(),
+            closing_reported: false,
+        },
         (None, Transport::Tcp(tcp)) if is_ftp_control(engine, &key, &reply) => {
             AppState::FtpControl(Box::new(if tcp.has(SYN) {
                 FtpControl::starting_at(tcp.seq.wrapping_add(1))
@@ -293,7 +313,6 @@ fn new_flow(
     let mut state = FlowState {
         expires_at: now,
         proto,
-        payload_bytes: [0; 2],
         app,
     };
     state.refresh(now, &engine.settings.timeouts);

@@ -135,6 +135,7 @@ pub fn replay_with(
     }
     progress.finish_and_clear();
     writer.finish()?;
+    engine.finish();
     summary.events.drain(engine)?;
     summary.finish()
 }

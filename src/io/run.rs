@@ -93,6 +93,7 @@ pub fn run(gateway: Gateway, transfer_log: Option<&Path>) -> Result<RunSummary, 
         }
         outcome
     });
+    engine.finish();
     events.drain(&engine)?;
     events.flush()?;
     outcome?;

@@ -67,8 +67,13 @@ pub enum AppState {
     None,
     /// An FTP control connection.
     FtpControl(Box<FtpControl>),
-    /// An FTP data connection, admitted through a pinhole of this control connection.
-    FtpData(Weak<Flow>),
+    /// An FTP data connection, admitted through a pinhole of a control connection.
+    FtpData {
+        /// The control connection.
+        control: Weak<Flow>,
+        /// Whether the control connection has been told the data connection is closing.
+        closing_reported: bool,
+    },
 }
 
 /// The mutable part of a flow, behind the flow's lock.
@@ -78,13 +83,19 @@ pub struct FlowState {
     pub expires_at: Duration,
     /// Protocol tracking.
     pub proto: ProtoState,
-    /// Transport payload bytes seen in each direction (index: [`FlowDir::index`]).
-    pub payload_bytes: [u64; 2],
     /// Application-layer gateway state.
     pub app: AppState,
 }
 
 impl FlowState {
+    /// Payload bytes sent in both directions, for TCP (each byte once).
+    pub fn tcp_payload(&self) -> u64 {
+        match &self.proto {
+            ProtoState::Tcp(tcp) => tcp.payload_sent(0) + tcp.payload_sent(1),
+            _ => 0,
+        }
+    }
+
     /// Idle timeout for the flow's current state.
     pub fn timeout(&self, timeouts: &Timeouts) -> Duration {
         match &self.proto {

@@ -50,6 +50,9 @@ struct Side {
     fin_end: Option<u32>,
     /// Whether the other side acknowledged that FIN.
     fin_acked: bool,
+    /// Sequence space this side advanced past its SYN (payload plus FIN), counted as it grows,
+    /// so retransmissions count once and 32-bit wrap-around does not matter.
+    advanced: u64,
 }
 
 /// TCP tracking state of one flow.
@@ -104,6 +107,7 @@ impl TcpTracker {
         tracker.sides[ORIGINAL].seen = true;
         tracker.sides[ORIGINAL].end = segment.seq.wrapping_add(segment.seq_len());
         tracker.sides[ORIGINAL].max_win = u32::from(segment.window).max(1);
+        tracker.sides[ORIGINAL].advanced = u64::from(segment.seq_len());
         tracker.apply_fin_and_ack(ORIGINAL, segment);
         tracker
     }
@@ -194,8 +198,28 @@ impl TcpTracker {
             end: segment.seq.wrapping_add(segment.seq_len()),
             max_win: u32::from(segment.window).max(1),
             wscale: segment.window_scale,
+            advanced: u64::from(segment.seq_len().saturating_sub(1)),
             ..Side::default()
         };
+    }
+
+    /// Payload bytes `side` has sent (each byte once, however often it was retransmitted).
+    pub fn payload_sent(&self, side: usize) -> u64 {
+        let side = &self.sides[side];
+        side.advanced
+            .saturating_sub(u64::from(side.fin_end.is_some()))
+    }
+
+    /// Whether either side has sent FIN or the connection was reset: no new payload follows.
+    pub fn closing(&self) -> bool {
+        matches!(
+            self.state,
+            TcpState::FinWait
+                | TcpState::CloseWait
+                | TcpState::LastAck
+                | TcpState::TimeWait
+                | TcpState::Close
+        )
     }
 
     fn on_rst(&mut self, from: usize, segment: &TcpInfo) -> Result<(), DropReason> {
@@ -242,7 +266,9 @@ impl TcpTracker {
         if !side.seen {
             side.seen = true;
             side.end = end;
+            side.advanced = u64::from(segment.seq_len());
         } else if seq_after(end, side.end) {
+            side.advanced += u64::from(end.wrapping_sub(side.end));
             side.end = end;
         }
         let shift = if both_scaled {
@@ -396,6 +422,19 @@ mod test {
         t.update(ORIGINAL, &seg(RST, 101, 0, 0)).unwrap();
         t.update(ORIGINAL, &seg(SYN, 7000, 0, 0)).unwrap();
         assert_eq!(t.state(), TcpState::SynSent);
+    }
+
+    #[test]
+    fn payload_is_counted_once_by_sequence_progress() {
+        let mut t = established();
+        t.update(REPLY, &seg(ACK_FLAG, 501, 101, 1000)).unwrap();
+        t.update(REPLY, &seg(ACK_FLAG, 501, 101, 1000)).unwrap(); // retransmission
+        t.update(REPLY, &seg(ACK_FLAG, 1501, 101, 500)).unwrap();
+        t.update(REPLY, &seg(ACK_FLAG, 1801, 101, 300)).unwrap(); // 200 old bytes, 100 new
+        t.update(REPLY, &seg(FIN | ACK_FLAG, 2101, 101, 0)).unwrap();
+        assert_eq!(t.payload_sent(REPLY), 1600);
+        assert_eq!(t.payload_sent(ORIGINAL), 0);
+        assert!(t.closing());
     }
 
     #[test]

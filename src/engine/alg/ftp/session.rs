@@ -15,7 +15,7 @@ use super::pinhole::{DataMode, PinholeKey};
 use super::reply::{parse_227, parse_229, parse_257, parse_reply_line, LineKind};
 use super::stream::LineDecision;
 use super::transfer::{change_directory, join, parent, TransferRecord};
-use crate::engine::conntrack::{Flow, FlowDir, FlowKey};
+use crate::engine::conntrack::{Flow, FlowDir, FlowKey, ProtoState};
 use crate::engine::events::Event;
 use crate::engine::Engine;
 
@@ -54,6 +54,22 @@ struct Transfer {
     announced: Option<Announced>,
 }
 
+impl Transfer {
+    fn data(&self) -> Option<&Arc<Flow>> {
+        self.announced.as_ref().and_then(|a| a.data.as_ref())
+    }
+}
+
+/// A transfer whose final reply has passed, waiting for its data connection to close (its
+/// last segments may still be on their way when the reply overtakes them).
+#[derive(Debug, Clone)]
+struct Finished {
+    transfer: Transfer,
+    code: u16,
+    reply: String,
+    at: Duration,
+}
+
 /// The state of one control connection, apart from its byte streams.
 #[derive(Debug, Default)]
 pub struct Session {
@@ -67,6 +83,7 @@ pub struct Session {
     reply_announced: bool,
     announced: Option<Announced>,
     transfer: Option<Transfer>,
+    finished: Option<Finished>,
     pinholes: VecDeque<(PinholeKey, u64)>,
 }
 
@@ -129,6 +146,31 @@ impl Session {
     /// The pinholes this session holds (key and identity).
     pub fn pinholes(&self) -> impl Iterator<Item = &(PinholeKey, u64)> {
         self.pinholes.iter()
+    }
+
+    /// The control connection ended: pinholes close, a transfer still waiting is logged.
+    pub fn end(&mut self, engine: &Engine, control: &Flow) {
+        self.close_pinholes(engine);
+        self.flush(engine, control);
+    }
+
+    /// Logs a transfer still waiting for its data connection to close.
+    pub fn flush(&mut self, engine: &Engine, control: &Flow) {
+        if let Some(finished) = self.finished.take() {
+            self.emit(engine, control, finished);
+        }
+    }
+
+    /// A data connection is closing: its transfer, if its final reply has passed, is logged.
+    pub fn data_closing(&mut self, engine: &Engine, control: &Flow, data: &Arc<Flow>) {
+        let waiting_for_it = self
+            .finished
+            .as_ref()
+            .and_then(|finished| finished.transfer.data())
+            .is_some_and(|flow| Arc::ptr_eq(flow, data));
+        if waiting_for_it {
+            self.flush(engine, control);
+        }
     }
 
     /// Closes every pinhole of the session (the control connection ended, or went blind).
@@ -206,6 +248,7 @@ impl Session {
             Command::Cdup => Pending::Cdup,
             Command::Pwd => Pending::Pwd,
             Command::Transfer { verb, arg } => {
+                self.flush(ctx.engine, ctx.control);
                 let arg = text(arg);
                 let listing = matches!(
                     verb,
@@ -315,7 +358,7 @@ impl Session {
             }
             Pending::Cwd(dir) if success => self.cwd = change_directory(self.cwd.as_deref(), &dir),
             Pending::Cdup if success => self.cwd = parent(self.cwd.as_deref()),
-            Pending::Transfer => self.finish_transfer(ctx, code, line),
+            Pending::Transfer => self.transfer_replied(ctx, code, line),
             Pending::Auth if code == 234 => {
                 self.blind = true;
                 self.close_pinholes(ctx.engine);
@@ -329,11 +372,37 @@ impl Session {
         }
     }
 
-    fn finish_transfer(&mut self, ctx: &LineContext<'_>, code: u16, line: &[u8]) {
+    fn transfer_replied(&mut self, ctx: &LineContext<'_>, code: u16, line: &[u8]) {
         let Some(transfer) = self.transfer.take() else {
             return;
         };
-        let control = ctx.control;
+        self.flush(ctx.engine, ctx.control);
+        let still_open = transfer
+            .data()
+            .is_some_and(|data| match &data.lock().proto {
+                ProtoState::Tcp(tcp) => !tcp.closing(),
+                _ => false,
+            });
+        let finished = Finished {
+            transfer,
+            code,
+            reply: text(line.get(4..).unwrap_or_default()),
+            at: ctx.now,
+        };
+        if still_open {
+            self.finished = Some(finished);
+        } else {
+            self.emit(ctx.engine, ctx.control, finished);
+        }
+    }
+
+    fn emit(&self, engine: &Engine, control: &Flow, finished: Finished) {
+        let Finished {
+            transfer,
+            code,
+            reply,
+            at,
+        } = finished;
         let endpoint = |addr: IpAddr, port: u16| match addr {
             IpAddr::V4(v4) => format!("{v4}:{port}"),
             IpAddr::V6(v6) => format!("[{v6}]:{port}"),
@@ -345,21 +414,20 @@ impl Session {
             )
         };
         let client_translated = control.translated_key(FlowDir::Original);
-        let data = transfer.announced.as_ref().and_then(|a| a.data.clone());
-        let (data_orig, data_resp, data_orig_translated, data_resp_translated, bytes) = match &data
-        {
-            Some(flow) => {
-                let (orig, resp) = key_ends(&flow.original);
-                let translated = flow.translated_key(FlowDir::Original);
-                let (orig_t, resp_t) = key_ends(&translated);
-                let bytes = flow.lock().payload_bytes.iter().sum();
-                (Some(orig), Some(resp), Some(orig_t), Some(resp_t), bytes)
-            }
-            None => (None, None, None, None, 0),
-        };
+        let (data_orig, data_resp, data_orig_translated, data_resp_translated, bytes) =
+            match transfer.data() {
+                Some(flow) => {
+                    let (orig, resp) = key_ends(&flow.original);
+                    let (orig_t, resp_t) = key_ends(&flow.translated_key(FlowDir::Original));
+                    let bytes = flow.lock().tcp_payload();
+                    (Some(orig), Some(resp), Some(orig_t), Some(resp_t), bytes)
+                }
+                None => (None, None, None, None, 0),
+            };
+        let announced = transfer.announced.as_ref();
         let record = TransferRecord {
             ts: transfer.started.as_secs_f64(),
-            duration: ctx.now.saturating_sub(transfer.started).as_secs_f64(),
+            duration: at.saturating_sub(transfer.started).as_secs_f64(),
             client: endpoint(control.original.src, control.original.src_port),
             client_translated: endpoint(client_translated.src, client_translated.src_port),
             server: endpoint(control.reply.src, control.reply.src_port),
@@ -377,16 +445,16 @@ impl Session {
             } else {
                 "download"
             },
-            mode: transfer.announced.as_ref().map(|a| match a.mode {
+            mode: announced.map(|a| match a.mode {
                 DataMode::Active => "active",
                 DataMode::Passive => "passive",
             }),
-            announced_by: transfer.announced.as_ref().map(|a| a.by),
+            announced_by: announced.map(|a| a.by),
             bytes,
             reply_code: code,
-            reply: text(line.get(4..).unwrap_or_default()),
+            reply,
         };
-        ctx.engine.emit(Event::Transfer(Box::new(record)));
+        engine.emit(Event::Transfer(Box::new(record)));
     }
 
     #[allow(clippy::too_many_arguments)]
