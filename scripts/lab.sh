@@ -63,10 +63,16 @@ Modes:
            inside (plus the forward), and the kernel FTP helper assigned explicitly to tcp
            port $FTP_PORT (ct helper "ftp"); related data connections are let through.
   ftpgate  BIN run --rules FILE --log FILE runs in the gateway in the background; the script
-           waits for the TUN device NAME (default ftg0, the rule file's tun.name), then
-           steers everything arriving on g0 and g1 into it by policy routing (table
-           $TUN_TABLE, placed before the local table so traffic to $GW_OUTSIDE reaches the
-           TUN). What ftpgate writes back into the TUN is routed by the main table.
+           waits for the TUN device NAME (default ftg0, the rule file's tun.name) to be up,
+           then steers what arrives on g0 and g1 into it by policy routing (table $TUN_TABLE):
+             90   iif g0 to $GW_INSIDE lookup local
+             100-105  iif g0|g1 ipproto tcp|udp|icmp lookup $TUN_TABLE
+             200  lookup local            (moved from 0: $GW_OUTSIDE must reach the TUN)
+             300-301  iif g0|g1 lookup $TUN_TABLE  (every other protocol)
+           ARP's route lookups carry no IP protocol, so they skip 100-105 and still find
+           the gateway's addresses local. What ftpgate writes back into the TUN is routed by
+           the main table. rp_filter is 0 (all, default, g0, g1, the TUN), accept_local is
+           1 on the TUN (masqueraded packets carry $GW_OUTSIDE as their source).
            Defaults: BIN target/release/ftpgate (else target/debug/ftpgate), FILE
            rules/lab.yaml, --log STATE/transfers.jsonl.
 
@@ -290,14 +296,27 @@ $(tail -n 20 "$state/ftpgate.stderr")"
     # kernel take such packets from the TUN instead of dropping them as martians.
     set_sysctl "$prefix" gw "net.ipv4.conf.$tun.rp_filter=0" "net.ipv4.conf.$tun.accept_local=1"
 
-    local gw
+    # The rules. Local delivery (the `local` table, rule 0 by default) moves behind the TUN
+    # rules, so that packets for $GW_OUTSIDE, the NAT address g1 owns, reach ftpgate instead
+    # of the gateway's own stack. ARP must still see the gateway's addresses as local, or
+    # nobody learns g0's and g1's MAC addresses: ARP's route lookup carries no IP protocol,
+    # so the rules ahead of `local` name TCP, UDP and ICMP (ipproto), and a catch-all for the
+    # other protocols follows `local`. Traffic from inside to the gateway's own inside address
+    # stays local. What ftpgate writes into the TUN arrives on it, matches no iif rule and is
+    # routed by the main table.
+    local gw pref=100 dev proto
     gw=$(ns "$prefix" gw)
     ip -n "$gw" route add default dev "$tun" table "$TUN_TABLE"
-    ip -n "$gw" rule add iif g0 lookup "$TUN_TABLE" pref 100
-    ip -n "$gw" rule add iif g1 lookup "$TUN_TABLE" pref 101
-    # Local delivery after the TUN rules: packets for $GW_OUTSIDE (the NAT address) arriving
-    # on g1 must reach ftpgate, not the gateway's own stack.
+    ip -n "$gw" rule add iif g0 to "$GW_INSIDE" lookup local pref 90
+    for dev in g0 g1; do
+        for proto in tcp udp icmp; do
+            ip -n "$gw" rule add iif "$dev" ipproto "$proto" lookup "$TUN_TABLE" pref "$pref"
+            pref=$((pref + 1))
+        done
+    done
     ip -n "$gw" rule add lookup local pref 200
+    ip -n "$gw" rule add iif g0 lookup "$TUN_TABLE" pref 300
+    ip -n "$gw" rule add iif g1 lookup "$TUN_TABLE" pref 301
     ip -n "$gw" rule del pref 0
 }
 

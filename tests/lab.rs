@@ -428,3 +428,136 @@ fn lab_state_dir(prefix: &str) -> std::path::PathBuf {
         .expect("lab.sh state");
     std::path::PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
 }
+
+/// ftpgate mode's plumbing, with `tests/lab/tun_standin.py` (a 1:1 NAT of 10.77.0.2 to
+/// 198.51.100.1 on a TUN device, no ALG) in ftpgate's place: the policy routing steers both
+/// directions through the TUN, including packets for the NAT address the gateway owns, and
+/// what comes back out of the TUN is forwarded. Passive FTP needs no ALG behind a 1:1 NAT.
+#[test]
+fn ftpgate_mode_routes_both_directions_through_the_tun() {
+    let test = "ftpgate_mode_routes_both_directions_through_the_tun";
+    let Some(env) = lab_env_or_skip(test) else {
+        return;
+    };
+    let work = tempfile::tempdir().expect("temp dir");
+    let opts = FtpgateOpts {
+        bin: repo_dir().join("tests/lab/tun_standin.py"),
+        rules: repo_dir().join("rules/lab.yaml"),
+        log: work.path().join("standin.json"),
+    };
+    let layout = Layout::ClientInside;
+    let Some(lab) = lab_or_skip(test, Mode::Ftpgate, layout, Some(&opts)) else {
+        return;
+    };
+    let rules = lab.run(Role::Gw, "ip", &["rule"]);
+    let rules = String::from_utf8_lossy(&rules.stdout);
+    assert!(
+        !rules.starts_with("0:"),
+        "the local rule is still first:\n{rules}"
+    );
+    for rule in [
+        "iif g0 ipproto tcp lookup 100",
+        "iif g1 ipproto tcp lookup 100",
+        "200:\tfrom all lookup local",
+    ] {
+        assert!(rules.contains(rule), "{rule} missing:\n{rules}");
+    }
+    check_ok(
+        "client -> server",
+        &lab.run(Role::Client, "ping", &["-c1", "-W2", "198.51.100.2"]),
+    );
+    let server = Server::start(env, &lab, layout);
+    let big = random_bytes(BIG);
+    std::fs::write(server.root().join("big.bin"), &big).expect("server file");
+    let local = work.path().join("big.bin");
+    let out = Client::CurlEpsv.run(
+        env,
+        &lab,
+        layout,
+        &Op::Get {
+            remote: "big.bin",
+            local: &local,
+        },
+    );
+    check_ok("curl through the stand-in", &out);
+    assert_eq!(std::fs::read(&local).expect("downloaded"), big);
+    // The server saw the NAT address: the connection went through the TUN.
+    assert!(
+        server.log().contains("198.51.100.1"),
+        "server log:\n{}",
+        server.log()
+    );
+    drop(server);
+    lab.down().expect("down");
+    let counts = std::fs::read_to_string(&opts.log).expect("the stand-in's log (SIGTERM)");
+    let counts: serde_json::Value = serde_json::from_str(&counts).expect("json");
+    assert!(counts["outbound"].as_u64() > Some(100), "{counts}");
+    assert!(counts["inbound"].as_u64() > Some(100), "{counts}");
+}
+
+#[test]
+fn ftpgate_mode_up_fails_cleanly_when_the_gateway_exits() {
+    let test = "ftpgate_mode_up_fails_cleanly_when_the_gateway_exits";
+    let Some(_env) = lab_env_or_skip(test) else {
+        return;
+    };
+    let opts = FtpgateOpts {
+        bin: "/bin/false".into(),
+        rules: repo_dir().join("rules/lab.yaml"),
+        log: "/dev/null".into(),
+    };
+    match Lab::up(test, Mode::Ftpgate, Layout::ClientInside, Some(&opts)) {
+        Ok(lab) => panic!("lab {} came up without a gateway", lab.prefix()),
+        Err(UpError::Failed(err)) => {
+            assert!(
+                err.contains("exited (status 1) before TUN device ftg0 came up"),
+                "{err}"
+            );
+            // "lab.sh up PREFIX failed ..."
+            let prefix = err.split_whitespace().nth(2).unwrap_or_default();
+            assert!(prefix.starts_with("ftl"), "{err}");
+            for role in ROLES {
+                assert!(
+                    !netns_exists(&format!("{prefix}-{role}")),
+                    "{prefix}-{role}"
+                );
+            }
+        }
+        Err(UpError::Unavailable(reason)) => panic!("{reason}"),
+    }
+}
+
+#[test]
+fn ftpgate_mode_up_times_out_without_the_tun_and_stops_the_gateway() {
+    let test = "ftpgate_mode_up_times_out_without_the_tun_and_stops_the_gateway";
+    let Some(_env) = lab_env_or_skip(test) else {
+        return;
+    };
+    // The stand-in makes the device the rule file names; lab.sh waits for ftg0.
+    let work = tempfile::tempdir().expect("temp dir");
+    let rules = work.path().join("other-tun.yaml");
+    std::fs::write(&rules, "tun: {name: other0, queues: 1}\n").expect("rules");
+    let log = work.path().join("standin.json");
+    let opts = FtpgateOpts {
+        bin: repo_dir().join("tests/lab/tun_standin.py"),
+        rules,
+        log: log.clone(),
+    };
+    let envs = [("FTPGATE_LAB_TUN_TIMEOUT", "2")];
+    match Lab::up_with_env(
+        test,
+        Mode::Ftpgate,
+        Layout::ClientInside,
+        Some(&opts),
+        &envs,
+    ) {
+        Ok(lab) => panic!("lab {} came up without ftg0", lab.prefix()),
+        Err(UpError::Failed(err)) => {
+            assert!(err.contains("TUN device ftg0 did not come up"), "{err}");
+            assert!(err.contains("stand-in on other0"), "{err}");
+        }
+        Err(UpError::Unavailable(reason)) => panic!("{reason}"),
+    }
+    // Taken down: the stand-in got SIGTERM and wrote its log on the way out.
+    assert!(log.exists(), "the stand-in was not stopped with SIGTERM");
+}

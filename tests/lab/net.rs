@@ -147,8 +147,20 @@ impl Lab {
         layout: Layout,
         ftpgate: Option<&FtpgateOpts>,
     ) -> Result<Lab, UpError> {
+        Lab::up_with_env(test, mode, layout, ftpgate, &[])
+    }
+
+    /// `up`, with extra environment variables for lab.sh (FTPGATE_LAB_TUN_TIMEOUT, say).
+    pub fn up_with_env(
+        test: &str,
+        mode: Mode,
+        layout: Layout,
+        ftpgate: Option<&FtpgateOpts>,
+        envs: &[(&str, &str)],
+    ) -> Result<Lab, UpError> {
         let prefix = unique_prefix(test);
         let mut cmd = Command::new("bash");
+        cmd.envs(envs.iter().copied());
         cmd.arg(script("lab.sh")).args([
             "up",
             &prefix,
