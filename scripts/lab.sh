@@ -370,7 +370,7 @@ cmd_up() {
         ftpgate)
             [ -n "$bin" ] || bin=$(default_ftpgate_bin)
             [ -n "$log" ] || log="$state/transfers.jsonl"
-            setup_ftpgate "$prefix" "$(realpath "$bin")" "$(realpath "$rules")" "$log" "$tun"
+            setup_ftpgate "$prefix" "$(realpath "$bin")" "$(realpath "$rules")" "$(realpath -m "$log")" "$tun"
             ;;
     esac
     trap - EXIT

@@ -561,3 +561,80 @@ fn ftpgate_mode_up_times_out_without_the_tun_and_stops_the_gateway() {
     // Taken down: the stand-in got SIGTERM and wrote its log on the way out.
     assert!(log.exists(), "the stand-in was not stopped with SIGTERM");
 }
+
+/// The kernel's FTP helper is what makes active FTP work in kernel mode (it is assigned
+/// explicitly, never automatically): without it the server reads the client's private
+/// address in PORT, refuses it, and the transfer fails. A control for the matrix above.
+#[test]
+fn kernel_mode_needs_its_ftp_helper_for_active_ftp() {
+    let test = "kernel_mode_needs_its_ftp_helper_for_active_ftp";
+    let Some(env) = lab_env_or_skip(test) else {
+        return;
+    };
+    let layout = Layout::ClientInside;
+    let Some(lab) = lab_or_skip(test, Mode::Kernel, layout, None) else {
+        return;
+    };
+    let flush = lab.run(
+        Role::Gw,
+        "nft",
+        &["flush", "chain", "ip", "ftplab", "helpers"],
+    );
+    check_ok("nft flush chain", &flush);
+    let server = Server::start(env, &lab, layout);
+    std::fs::write(server.root().join("one.bin"), b"x").expect("server file");
+    let work = tempfile::tempdir().expect("temp dir");
+    let local = work.path().join("one.bin");
+    let get = Op::Get {
+        remote: "one.bin",
+        local: &local,
+    };
+    let out = Client::CurlPort.run(env, &lab, layout, &get);
+    assert!(
+        !out.status.success(),
+        "active FTP worked without the helper"
+    );
+    let transcript = server.transcript();
+    assert!(
+        transcript.contains("<- PORT 10,77,0,2,"),
+        "the PORT should arrive unrewritten:\n{transcript}"
+    );
+    // Passive FTP needs no helper behind a masquerade when the forward chain lets the
+    // client's new connections out.
+    let out = Client::CurlEpsv.run(env, &lab, layout, &get);
+    check_ok("passive without the helper", &out);
+}
+
+/// rules/lab.yaml says what lab.sh builds: the inside network, the NAT address on g1, the
+/// forward of port 21 to the server-inside layout's server. Needs no root.
+#[test]
+fn lab_rule_file_matches_the_topology() {
+    use ftpgate::engine::settings::{Action, ForwardProtocol, PortForward, PortRange};
+    use std::net::Ipv4Addr;
+
+    let path = repo_dir().join("rules/lab.yaml");
+    let s = ftpgate::config::load_file(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(s.inside_networks, vec!["10.77.0.0/24".parse().unwrap()]);
+    assert_eq!(s.outside_address, Some(Ipv4Addr::new(198, 51, 100, 1)));
+    assert_eq!(
+        s.nat_ports,
+        PortRange {
+            first: 20000,
+            last: 59999
+        }
+    );
+    assert_eq!(
+        s.forwards,
+        vec![PortForward {
+            protocol: ForwardProtocol::Tcp,
+            outside_ports: PortRange::single(21),
+            inside_address: Ipv4Addr::new(10, 77, 0, 10),
+            inside_port: 21,
+        }]
+    );
+    // The forwarded port lies outside the masquerade's range, so the two never compete.
+    assert!(!(s.nat_ports.first..=s.nat_ports.last).contains(&21));
+    assert_eq!(s.policy.default_outbound, Action::Accept);
+    assert_eq!(s.policy.default_inbound, Action::Drop);
+    assert_eq!(s.ftp.control_ports, vec![21]);
+}
