@@ -291,9 +291,12 @@ $(tail -n 20 "$state/ftpgate.stderr")"
         sleep 0.05
     done
 
-    # Reverse-path filtering must let the TUN's packets in, and what ftpgate writes back after
-    # masquerading carries the gateway's own address as its source: accept_local lets the
-    # kernel take such packets from the TUN instead of dropping them as martians.
+    # Reverse-path filtering must let the TUN's packets in. What ftpgate writes back after
+    # masquerading carries the gateway's own address as its source; the kernel's source check
+    # looks that address up as if arriving on the outgoing device, and where that lookup ends
+    # in the local table (protocols other than TCP, UDP and ICMP, with the rules below) only
+    # accept_local keeps the packet from being dropped as a martian. (With the ipproto rules,
+    # TCP, UDP and ICMP land in the TUN table and pass either way; measured in the lab.)
     set_sysctl "$prefix" gw "net.ipv4.conf.$tun.rp_filter=0" "net.ipv4.conf.$tun.accept_local=1"
 
     # The rules. Local delivery (the `local` table, rule 0 by default) moves behind the TUN
