@@ -8,6 +8,10 @@
 Passive mode (PASV, the default) or active mode (--active: PORT). Over IPv4, ftplib speaks
 PASV and PORT only, never EPSV or EPRT. Logs in anonymously. list prints the LIST lines.
 Exits non-zero with the server's reply on any FTP error.
+
+--bounce HOST:PORT sends "PORT HOST,PORT" naming another host instead of opening a data
+connection of its own, then the transfer command, and waits for the final reply: the FTP
+bounce attack (RFC 2577), for testing what a gateway lets through. get then writes nothing.
 """
 
 import argparse
@@ -22,6 +26,9 @@ def parse_args(argv):
     parser.add_argument("--active", action="store_true", help="PORT instead of PASV")
     parser.add_argument("--timeout", type=float, default=20.0, help="socket timeout, seconds")
     parser.add_argument("--verbose", action="store_true", help="print the control dialogue")
+    parser.add_argument(
+        "--bounce", metavar="HOST:PORT", help="announce HOST:PORT with PORT (no data of our own)"
+    )
     sub = parser.add_subparsers(dest="op", required=True)
     get = sub.add_parser("get", help="download REMOTE to LOCAL")
     get.add_argument("remote")
@@ -40,7 +47,9 @@ def run(args):
         ftp.connect(args.host, args.port)
         ftp.login()
         ftp.set_pasv(not args.active)
-        if args.op == "get":
+        if args.bounce:
+            bounce(ftp, args)
+        elif args.op == "get":
             with open(args.local, "wb") as out:
                 ftp.retrbinary("RETR " + args.remote, out.write)
         elif args.op == "put":
@@ -52,6 +61,21 @@ def run(args):
             for line in lines:
                 print(line)
         ftp.quit()
+
+
+def bounce(ftp, args):
+    """PORT naming someone else, then the transfer; the data goes there, not to us."""
+    host, _, port = args.bounce.rpartition(":")
+    ftp.sendport(host, int(port))
+    if args.op == "get":
+        command = "RETR " + args.remote
+    elif args.op == "put":
+        command = "STOR " + args.remote
+    else:
+        command = "LIST " + args.dir if args.dir else "LIST"
+    reply = ftp.sendcmd(command)  # 1xx: the server is connecting to HOST:PORT
+    print(reply, file=sys.stderr)
+    print(ftp.voidresp(), file=sys.stderr)  # 2xx once the transfer is done
 
 
 def main(argv):

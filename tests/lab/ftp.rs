@@ -21,6 +21,11 @@ pub struct Server {
 impl Server {
     /// Starts the server for `layout` and waits until it listens.
     pub fn start(env: &LabEnv, lab: &Lab, layout: Layout) -> Server {
+        Server::start_with(env, lab, layout, &[])
+    }
+
+    /// `start` with more arguments for ftp-server.py (`--permit-foreign`).
+    pub fn start_with(env: &LabEnv, lab: &Lab, layout: Layout, extra: &[&str]) -> Server {
         let dir = tempfile::Builder::new()
             .prefix("ftpgate-lab-server")
             .tempdir()
@@ -39,6 +44,7 @@ impl Server {
                 _ => dir.path().join("server.log"),
             });
         }
+        args.extend(extra.iter().map(PathBuf::from));
         let mut cmd = lab.command(layout.server_role(), 600, &env.python, &args);
         cmd.stdout(Stdio::null()).stderr(Stdio::null());
         let child = cmd.spawn().expect("start ftp-server.py");
