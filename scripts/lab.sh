@@ -36,6 +36,9 @@ Usage:
   lab.sh down PREFIX [--keep-state]
   lab.sh exec PREFIX client|gw|server|third|inside|outside -- CMD [ARG...]
   lab.sh state PREFIX            print the lab's state directory
+  lab.sh list                    print the prefix of every lab with a gateway namespace
+                                 (tests use ftl...; clean up after a killed run with
+                                 for p in \$(lab.sh list); do lab.sh down "\$p"; done)
   lab.sh --help
 
 Namespaces: PREFIX-client (the inside host), PREFIX-gw (the gateway), PREFIX-server (the
@@ -466,6 +469,15 @@ main() {
         up | down | exec)
             [ "$(id -u)" -eq 0 ] || die "$cmd needs root (network namespaces)"
             "cmd_$cmd" "$@"
+            ;;
+        list)
+            [ $# -eq 0 ] || die "list takes no arguments"
+            local name
+            for name in /run/netns/*-gw; do
+                [ -e "$name" ] || continue
+                name=${name##*/}
+                printf '%s\n' "${name%-gw}"
+            done
             ;;
         state)
             [ $# -eq 1 ] || die "state: usage: lab.sh state PREFIX"
