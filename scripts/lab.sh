@@ -83,7 +83,8 @@ State: $STATE_ROOT/PREFIX/ (override the root with FTPGATE_LAB_STATE) holds mode
 ftpgate.pid, ftpgate.stdout and ftpgate.stderr. 'down' stops ftpgate (SIGTERM, then SIGKILL
 after FTPGATE_LAB_KILL_TIMEOUT seconds, default 5), ends every process left in the
 namespaces, deletes them and removes the state directory unless --keep-state is given.
-'down' succeeds when the lab is already (partly) gone. A failed 'up' takes down what it built.
+'down' succeeds when the lab is already (partly) gone. A failed 'up' takes down what it built
+but keeps the state directory, for ftpgate's stderr.
 EOF
 }
 
