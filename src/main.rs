@@ -34,6 +34,15 @@ enum Recorded {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the gateway on the TUN device named in the rule file, until SIGINT or SIGTERM.
+    Run {
+        /// The YAML rule file.
+        #[arg(long)]
+        rules: PathBuf,
+        /// Write the FTP transfer log (JSON lines) to this file (`-`: standard output).
+        #[arg(long)]
+        log: Option<PathBuf>,
+    },
     /// Validate a rule file and print the compiled policy.
     Check {
         /// The YAML rule file.
@@ -77,6 +86,7 @@ fn main() -> ExitCode {
     init_logging(cli.log_format);
     let result = match cli.command {
         Command::Check { file } => check(&file),
+        Command::Run { rules, log } => run(&rules, log.as_deref()),
         Command::Replay {
             rules,
             input,
@@ -92,6 +102,13 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn run(rules: &std::path::Path, log: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let gateway = ftpgate::config::load_gateway(rules)?;
+    let summary = ftpgate::io::run::run(gateway, log)?;
+    eprint!("{summary}");
+    Ok(())
 }
 
 fn check(file: &std::path::Path) -> anyhow::Result<()> {

@@ -16,7 +16,7 @@ use super::error::{ConfigError, Problem};
 use super::parse;
 use super::schema::{ActionSpec, LimitsSpec, RuleFile, TimeoutsSpec};
 use super::value::{Items, Scalar};
-use super::{forwards, ftp, rules};
+use super::{forwards, ftp, rules, tun};
 use crate::engine::settings::{Action, EngineSettings, Limits, Timeouts};
 
 /// What every check needs to report an error: the file's name.
@@ -74,6 +74,16 @@ impl Cx<'_> {
 }
 
 /// Checks `spec` and builds the settings; `file` names the source in errors and rule origins.
+/// The whole rule file for a running gateway: the engine's settings and the TUN device's.
+pub(super) fn compile_gateway(file: &str, spec: &RuleFile) -> Result<super::Gateway, ConfigError> {
+    let engine = compile(file, spec)?;
+    let tun = match &spec.tun {
+        Some(section) => tun::compile(Cx { file }, section)?,
+        None => tun::TunSettings::default(),
+    };
+    Ok(super::Gateway { engine, tun })
+}
+
 pub(super) fn compile(file: &str, spec: &RuleFile) -> Result<EngineSettings, ConfigError> {
     let cx = Cx { file };
     let mut settings = EngineSettings::default();
@@ -215,6 +225,47 @@ fn apply_limits(cx: Cx<'_>, spec: &LimitsSpec, out: &mut Limits) -> Result<(), C
         out.tcp_pickup = pickup;
     }
     Ok(())
+}
+
+/// A whole-number key and the inclusive range it allows.
+pub(super) struct Bounds {
+    /// The key as written in the file.
+    pub key: &'static str,
+    /// Smallest value allowed.
+    pub min: usize,
+    /// Largest value allowed.
+    pub max: usize,
+    /// What the number counts, with a leading space (` bytes`), or empty.
+    pub unit: &'static str,
+    /// The kind of value needed, for a wrong-type error.
+    pub expected: &'static str,
+}
+
+/// An unquoted whole number within `bounds`.
+pub(super) fn whole_number(
+    cx: Cx<'_>,
+    value: &Spanned<Scalar>,
+    bounds: &Bounds,
+) -> Result<usize, ConfigError> {
+    let at = value.referenced;
+    let Scalar::Int(number) = &value.value else {
+        let problem = Problem::WrongType {
+            expected: bounds.expected.to_owned(),
+            found: value.value.describe(),
+        };
+        return Err(cx.error(at, problem));
+    };
+    match usize::try_from(*number) {
+        Ok(n) if (bounds.min..=bounds.max).contains(&n) => Ok(n),
+        _ => {
+            let problem = Problem::NumberOutOfRange {
+                key: bounds.key.to_owned(),
+                value: number.to_string(),
+                allowed: format!("{} to {}{}", bounds.min, bounds.max, bounds.unit),
+            };
+            Err(cx.error(at, problem))
+        }
+    }
 }
 
 #[cfg(test)]

@@ -250,6 +250,12 @@ pub enum Problem {
     /// A pinhole timeout longer than netfilter's expectation timeout (300 s); holds seconds.
     #[error("pinhole_timeout {0} s is too long: it must be at most 300 s (netfilter's expectation timeout)")]
     PinholeTimeoutTooLong(u64),
+    /// A TUN interface name that Linux would refuse (1-15 characters of letters, digits,
+    /// `-`, `_`, `.`).
+    #[error(
+        "tun name `{0}` is not a valid interface name (1-15 letters, digits, `-`, `_` or `.`)"
+    )]
+    BadInterfaceName(String),
     /// A whole number outside the range its key allows (`max_pinholes`, `max_line`, `mtu`).
     #[error("`{key}` must be from {allowed}, not {value}")]
     NumberOutOfRange {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_saphyr::{Location, Spanned};
 
-use super::compile::Cx;
+use super::compile::{whole_number, Bounds, Cx};
 use super::error::{ConfigError, Problem};
 use super::parse;
 use super::schema::FtpSpec;
@@ -18,20 +18,6 @@ use crate::engine::settings::FtpSettings;
 
 /// The longest pinhole timeout: netfilter's FTP expectation timeout.
 const MAX_PINHOLE_TIMEOUT: Duration = Duration::from_secs(300);
-
-/// A whole-number key and the inclusive range it allows.
-struct Bounds {
-    /// The key as written in the file.
-    key: &'static str,
-    /// Smallest value allowed.
-    min: usize,
-    /// Largest value allowed.
-    max: usize,
-    /// What the number counts, with a leading space (` bytes`), or empty.
-    unit: &'static str,
-    /// The kind of value needed, for a wrong-type error.
-    expected: &'static str,
-}
 
 /// `max_pinholes`: per control connection.
 const MAX_PINHOLES: Bounds = Bounds {
@@ -110,33 +96,6 @@ fn pinhole_timeout(cx: Cx<'_>, value: &Spanned<Scalar>) -> Result<Duration, Conf
         return Err(cx.error(at, Problem::PinholeTimeoutTooLong(timeout.as_secs())));
     }
     Ok(timeout)
-}
-
-/// An unquoted whole number within `bounds`.
-fn whole_number(
-    cx: Cx<'_>,
-    value: &Spanned<Scalar>,
-    bounds: &Bounds,
-) -> Result<usize, ConfigError> {
-    let at = value.referenced;
-    let Scalar::Int(number) = &value.value else {
-        let problem = Problem::WrongType {
-            expected: bounds.expected.to_owned(),
-            found: value.value.describe(),
-        };
-        return Err(cx.error(at, problem));
-    };
-    match usize::try_from(*number) {
-        Ok(n) if (bounds.min..=bounds.max).contains(&n) => Ok(n),
-        _ => {
-            let problem = Problem::NumberOutOfRange {
-                key: bounds.key.to_owned(),
-                value: number.to_string(),
-                allowed: format!("{} to {}{}", bounds.min, bounds.max, bounds.unit),
-            };
-            Err(cx.error(at, problem))
-        }
-    }
 }
 
 #[cfg(test)]

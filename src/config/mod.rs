@@ -19,12 +19,14 @@ mod ftp;
 mod parse;
 mod rules;
 mod schema;
+mod tun;
 mod value;
 
 use std::path::Path;
 
 pub use describe::describe;
 pub use error::{ConfigError, Problem};
+pub use tun::TunSettings;
 
 use crate::engine::settings::EngineSettings;
 
@@ -39,15 +41,41 @@ pub fn load_file(path: &Path) -> Result<EngineSettings, ConfigError> {
 
 /// Checks and compiles rule-file `text`; `source_name` names it in errors and rule origins.
 pub fn load_str(source_name: &str, text: &str) -> Result<EngineSettings, ConfigError> {
+    compile::compile(source_name, &parse_spec(source_name, text)?)
+}
+
+/// What `ftpgate run` needs from a rule file: the engine's settings and the TUN device.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gateway {
+    /// The engine's settings.
+    pub engine: EngineSettings,
+    /// The TUN device to open.
+    pub tun: TunSettings,
+}
+
+/// Reads, checks and compiles the rule file at `path` for a running gateway.
+pub fn load_gateway(path: &Path) -> Result<Gateway, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    load_gateway_str(&path.display().to_string(), &text)
+}
+
+/// As [`load_gateway`], from text.
+pub fn load_gateway_str(source_name: &str, text: &str) -> Result<Gateway, ConfigError> {
+    compile::compile_gateway(source_name, &parse_spec(source_name, text)?)
+}
+
+fn parse_spec(source_name: &str, text: &str) -> Result<schema::RuleFile, ConfigError> {
     // Snippets off: errors are rendered as one `FILE:LINE:COLUMN: message` line by us.
     // Strict booleans: `log: yes` is an error rather than YAML 1.1's true.
     let options = serde_saphyr::options! {
         with_snippet: false,
         strict_booleans: true,
     };
-    let spec: schema::RuleFile = serde_saphyr::from_str_with_options(text, options)
-        .map_err(|err| ConfigError::from_yaml(source_name, &err))?;
-    compile::compile(source_name, &spec)
+    serde_saphyr::from_str_with_options(text, options)
+        .map_err(|err| ConfigError::from_yaml(source_name, &err))
 }
 
 #[cfg(test)]

@@ -32,6 +32,20 @@ pub struct RuleFile {
     pub limits: Option<LimitsSpec>,
     /// The FTP application-layer gateway.
     pub ftp: Option<FtpSpec>,
+    /// The TUN device `ftpgate run` opens.
+    pub tun: Option<TunSpec>,
+}
+
+/// The `tun` section.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TunSpec {
+    /// Interface name.
+    pub name: Option<Spanned<Scalar>>,
+    /// Number of queues (one worker thread each).
+    pub queues: Option<Spanned<Scalar>>,
+    /// Interface MTU.
+    pub mtu: Option<Spanned<Scalar>>,
 }
 
 /// One entry of `forwards`.

@@ -11,8 +11,6 @@
 //!   interface, and the output is the outside wire in both directions.
 
 use std::fmt;
-use std::fs::File;
-use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -21,7 +19,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::capture::{
     split_frame, CaptureError, CaptureReader, CaptureWriter, CapturedPacket, LinkType,
 };
-use crate::engine::{Engine, EngineSettings, EngineStats, Event, PacketBuf, Verdict};
+use super::events::{EventSink, LogError};
+use crate::engine::{Engine, EngineSettings, EngineStats, PacketBuf, Verdict};
 
 /// Room after a packet for rewrites that grow it.
 const TAILROOM: usize = 1024;
@@ -59,13 +58,8 @@ pub enum ReplayError {
     #[error(transparent)]
     Capture(#[from] CaptureError),
     /// Writing the transfer log failed.
-    #[error("{path}: cannot write the transfer log: {source}")]
-    Log {
-        /// The log file.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Log(#[from] LogError),
 }
 
 /// What a replay did.
@@ -112,24 +106,8 @@ pub fn replay_with(
     let mut reader = CaptureReader::open(input)?;
     let mut writer = CaptureWriter::create(output, reader.format())?;
     let mut interfaces_written = reader.format().interfaces.len();
-    let log = match &options.transfer_log {
-        Some(path) if path.as_os_str() == "-" => Some((
-            path.clone(),
-            BufWriter::new(Box::new(std::io::stdout()) as Box<dyn Write>),
-        )),
-        Some(path) => {
-            let file = File::create(path).map_err(|source| ReplayError::Log {
-                path: path.clone(),
-                source,
-            })?;
-            Some((
-                path.clone(),
-                BufWriter::new(Box::new(file) as Box<dyn Write>),
-            ))
-        }
-        None => None,
-    };
-    let mut summary = Replay::new(engine, options.recorded_at, log);
+    let events = EventSink::create(options.transfer_log.as_deref())?;
+    let mut summary = Replay::new(engine, options.recorded_at, events);
     let progress = progress_bar();
     let mut frame = CapturedPacket::default();
     loop {
@@ -150,14 +128,14 @@ pub fn replay_with(
             interfaces_written += 1;
         }
         summary.frame(&frame, &mut writer)?;
-        summary.drain_events()?;
+        summary.events.drain(engine)?;
         if summary.frames_read.is_multiple_of(PROGRESS_STEP) {
             progress.set_position(summary.frames_read);
         }
     }
     progress.finish_and_clear();
     writer.finish()?;
-    summary.drain_events()?;
+    summary.events.drain(engine)?;
     summary.finish()
 }
 
@@ -181,19 +159,12 @@ struct Replay<'e> {
     not_ip: u64,
     bad_link: u64,
     frames_written: u64,
-    rule_events: u64,
-    transfers: u64,
-    ftp_violations: u64,
-    log: Option<(PathBuf, BufWriter<Box<dyn Write>>)>,
+    events: EventSink,
     input_error: Option<String>,
 }
 
 impl<'e> Replay<'e> {
-    fn new(
-        engine: &'e Engine,
-        recorded_at: RecordedAt,
-        log: Option<(PathBuf, BufWriter<Box<dyn Write>>)>,
-    ) -> Self {
+    fn new(engine: &'e Engine, recorded_at: RecordedAt, events: EventSink) -> Self {
         Self {
             engine,
             recorded_at,
@@ -204,10 +175,7 @@ impl<'e> Replay<'e> {
             not_ip: 0,
             bad_link: 0,
             frames_written: 0,
-            rule_events: 0,
-            transfers: 0,
-            ftp_violations: 0,
-            log,
+            events,
             input_error: None,
         }
     }
@@ -270,71 +238,17 @@ impl<'e> Replay<'e> {
         }
     }
 
-    fn drain_events(&mut self) -> Result<(), ReplayError> {
-        while let Some(event) = self.engine.poll_event() {
-            match event {
-                Event::RuleMatched {
-                    rule, action, flow, ..
-                } => {
-                    self.rule_events += 1;
-                    tracing::info!(
-                        target: "ftpgate::rules",
-                        frame = self.frames_read,
-                        rule = %rule,
-                        action = ?action,
-                        direction = ?flow.direction,
-                        flow = %flow.key,
-                        "rule matched"
-                    );
-                }
-                Event::Transfer(record) => {
-                    self.transfers += 1;
-                    if let Some((path, log)) = &mut self.log {
-                        let written = serde_json::to_writer(&mut *log, &record)
-                            .map_err(std::io::Error::from)
-                            .and_then(|()| log.write_all(b"\n"));
-                        written.map_err(|source| ReplayError::Log {
-                            path: path.clone(),
-                            source,
-                        })?;
-                    }
-                }
-                Event::FtpViolation {
-                    control,
-                    from,
-                    check,
-                    line,
-                    ..
-                } => {
-                    self.ftp_violations += 1;
-                    tracing::warn!(
-                        target: "ftpgate::ftp",
-                        frame = self.frames_read,
-                        control = %control,
-                        from = ?from,
-                        check,
-                        line = %line,
-                        "ftp line refused"
-                    );
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn finish(self) -> Result<ReplaySummary, ReplayError> {
-        if let Some((path, mut log)) = self.log {
-            log.flush()
-                .map_err(|source| ReplayError::Log { path, source })?;
-        }
+    fn finish(mut self) -> Result<ReplaySummary, ReplayError> {
+        self.events.flush()?;
+        let counts = self.events.counts;
         Ok(ReplaySummary {
             frames_read: self.frames_read,
             not_ip: self.not_ip,
             bad_link: self.bad_link,
             frames_written: self.frames_written,
-            rule_events: self.rule_events,
-            transfers: self.transfers,
-            ftp_violations: self.ftp_violations,
+            rule_events: counts.rule_hits,
+            transfers: counts.transfers,
+            ftp_violations: counts.ftp_violations,
             engine: self.engine.stats(),
             input_error: self.input_error,
         })

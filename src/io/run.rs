@@ -1,0 +1,148 @@
+//! `ftpgate run`: the gateway on a TUN device. Opens the device, starts one worker per queue,
+//! and in the main thread sweeps expired state once a second, writes the transfer log, and
+//! waits for SIGINT or SIGTERM to stop everything cleanly.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tun_rs::InterruptEvent;
+
+use super::events::{EventSink, LogError};
+use super::tun::{self, IoErrors};
+use crate::config::Gateway;
+use crate::engine::{Engine, EngineStats};
+
+/// How often expired flows and pinholes are swept and events drained.
+const HOUSEKEEPING: Duration = Duration::from_millis(250);
+
+/// Why the gateway could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The TUN device could not be opened.
+    #[error("cannot open TUN device `{name}` ({queues} queue(s)): {source}")]
+    Open {
+        /// Device name.
+        name: String,
+        /// Queues asked for.
+        queues: usize,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The signal handlers could not be installed.
+    #[error("cannot install the SIGINT/SIGTERM handlers: {0}")]
+    Signals(std::io::Error),
+    /// The stop event could not be created.
+    #[error("cannot create the workers' stop event: {0}")]
+    StopEvent(std::io::Error),
+    /// The transfer log failed.
+    #[error(transparent)]
+    Log(#[from] LogError),
+}
+
+/// What a run did, for the exit summary.
+#[derive(Debug)]
+pub struct RunSummary {
+    /// Engine counters at the end.
+    pub engine: EngineStats,
+    /// FTP transfers logged.
+    pub transfers: u64,
+    /// Failed reads from the device.
+    pub read_errors: u64,
+    /// Failed writes to the device.
+    pub write_errors: u64,
+}
+
+/// Runs the gateway until SIGINT or SIGTERM.
+pub fn run(gateway: Gateway, transfer_log: Option<&Path>) -> Result<RunSummary, RunError> {
+    let stop_requested = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&stop_requested))
+            .map_err(RunError::Signals)?;
+    }
+    let queues = tun::open(&gateway.tun).map_err(|source| RunError::Open {
+        name: gateway.tun.name.clone(),
+        queues: gateway.tun.queues,
+        source,
+    })?;
+    let epoch = Instant::now();
+    let wall_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let mut events = EventSink::create(transfer_log)?.with_epoch(wall_epoch);
+    let stop = InterruptEvent::new().map_err(RunError::StopEvent)?;
+    let engine = Engine::new(gateway.engine);
+    let errors = IoErrors::default();
+    let mtu = gateway.tun.mtu;
+    tracing::info!(device = %gateway.tun.name, queues = queues.len(), "ftpgate running");
+
+    let outcome = std::thread::scope(|scope| {
+        for (index, device) in queues.iter().enumerate() {
+            let (engine, stop, errors) = (&engine, &stop, &errors);
+            std::thread::Builder::new()
+                .name(format!("ftpgate-q{index}"))
+                .spawn_scoped(scope, move || {
+                    tun::worker(engine, device, stop, epoch, mtu, errors)
+                })
+                .expect("spawning a worker thread");
+        }
+        let outcome = housekeeping(&engine, &mut events, &stop_requested, epoch);
+        if let Err(err) = stop.trigger() {
+            tracing::error!(error = %err, "cannot wake the workers to stop them");
+        }
+        outcome
+    });
+    events.drain(&engine)?;
+    events.flush()?;
+    outcome?;
+    tracing::info!("ftpgate stopped");
+    Ok(RunSummary {
+        engine: engine.stats(),
+        transfers: events.counts.transfers,
+        read_errors: errors.reads.load(Ordering::Relaxed),
+        write_errors: errors.writes.load(Ordering::Relaxed),
+    })
+}
+
+/// Expiry and event draining until a stop signal arrives.
+fn housekeeping(
+    engine: &Engine,
+    events: &mut EventSink,
+    stop: &AtomicBool,
+    epoch: Instant,
+) -> Result<(), LogError> {
+    let mut next_sweep = Duration::ZERO;
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(HOUSEKEEPING);
+        let now = epoch.elapsed();
+        if now >= next_sweep {
+            engine.expire(now);
+            next_sweep = now + Duration::from_secs(1);
+        }
+        events.drain(engine)?;
+        events.flush()?;
+    }
+    Ok(())
+}
+
+impl std::fmt::Display for RunSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let stats = &self.engine;
+        writeln!(f, "packets            {}", stats.packets)?;
+        writeln!(f, "  accepted         {}", stats.accepted)?;
+        writeln!(f, "  answered         {}", stats.responded)?;
+        writeln!(
+            f,
+            "  dropped          {}",
+            stats.total_dropped() - stats.responded
+        )?;
+        for (reason, count) in stats.dropped.iter().filter(|(_, n)| *n > 0) {
+            writeln!(f, "    {:<22} {count}", reason.name())?;
+        }
+        writeln!(f, "flows created      {}", stats.flows_created)?;
+        writeln!(f, "FTP transfers      {}", self.transfers)?;
+        writeln!(f, "TUN read errors    {}", self.read_errors)?;
+        writeln!(f, "TUN write errors   {}", self.write_errors)
+    }
+}
