@@ -15,7 +15,7 @@
 //!
 //! The tests need root; they skip (printing why) without it, without network namespaces, or
 //! when a tool is missing and `scripts/lab-deps.sh` cannot install it. The ftpgate-mode tests
-//! are ignored until `ftpgate run` exists.
+//! are ignored while ftpgate's transfer log miscounts download bytes (see `matrix!`).
 
 #[path = "lab/env.rs"]
 mod env;
@@ -271,8 +271,11 @@ macro_rules! test_with_attrs {
 }
 
 /// The matrix: one test per client, layout and mode. The attributes in braces after
-/// `ftpgate:` go on every ftpgate-mode test: today `#[ignore]`, until `ftpgate run` exists (run them anyway
-/// with `cargo test --test lab -- --ignored`).
+/// `ftpgate:` go on every ftpgate-mode test. Today that is `#[ignore]`: every transfer, checksum
+/// and rewrite passes through ftpgate, but its transfer log records a download's `bytes` when
+/// the 226 passes, before the last data segments have (2.1-2.5 MB of 3.15 MB measured), and
+/// with two queues retransmitted segments are sometimes counted twice. Run them anyway with
+/// `cargo test --test lab -- --ignored`.
 macro_rules! matrix {
     (ftpgate: $ftpgate:tt; $($name:ident => $client:expr,)*) => {
         mod kernel_client_inside {
@@ -303,7 +306,7 @@ macro_rules! matrix {
 }
 
 matrix! {
-    ftpgate: { #[ignore = "needs ftpgate run"] };
+    ftpgate: { #[ignore = "ftpgate's transfer log: a download's bytes are counted up to its 226 only"] };
     curl_epsv => crate::Client::CurlEpsv,
     curl_pasv => crate::Client::CurlPasv,
     curl_eprt => crate::Client::CurlEprt,
@@ -606,14 +609,18 @@ fn kernel_mode_needs_its_ftp_helper_for_active_ftp() {
 }
 
 /// rules/lab.yaml says what lab.sh builds: the inside network, the NAT address on g1, the
-/// forward of port 21 to the server-inside layout's server. Needs no root.
+/// forward of port 21 to the server-inside layout's server, the TUN device. Needs no root.
 #[test]
 fn lab_rule_file_matches_the_topology() {
     use ftpgate::engine::settings::{Action, ForwardProtocol, PortForward, PortRange};
     use std::net::Ipv4Addr;
 
     let path = repo_dir().join("rules/lab.yaml");
-    let s = ftpgate::config::load_file(&path).unwrap_or_else(|e| panic!("{e}"));
+    let gateway = ftpgate::config::load_gateway(&path).unwrap_or_else(|e| panic!("{e}"));
+    // lab.sh waits for ftg0 unless told otherwise (--tun).
+    assert_eq!(gateway.tun.name, "ftg0");
+    assert_eq!(gateway.tun.queues, 2);
+    let s = gateway.engine;
     assert_eq!(s.inside_networks, vec!["10.77.0.0/24".parse().unwrap()]);
     assert_eq!(s.outside_address, Some(Ipv4Addr::new(198, 51, 100, 1)));
     assert_eq!(
