@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Installs what the namespace lab (scripts/lab.sh, tests/lab.rs) needs: iproute2, nftables,
+# curl, lftp, procps (sysctl), util-linux (setsid), iputils-ping, tcpdump, and pyftpdlib for
+# the python3 on PATH. Idempotent and quiet: it installs only what is missing and prints one
+# line per thing it installed. Needs root for apt-get; without root it only reports.
+# Exit status: 0 when everything is there afterwards, 1 otherwise.
+set -euo pipefail
+
+# command -> Debian package
+declare -A PACKAGES=(
+    [ip]=iproute2
+    [nft]=nftables
+    [curl]=curl
+    [lftp]=lftp
+    [sysctl]=procps
+    [setsid]=util-linux
+    [ping]=iputils-ping
+    [tcpdump]=tcpdump
+    [sha256sum]=coreutils
+)
+PYTHON=${PYTHON:-python3}
+
+missing=()
+for cmd in "${!PACKAGES[@]}"; do
+    command -v "$cmd" >/dev/null 2>&1 || missing+=("${PACKAGES[$cmd]}")
+done
+
+# The lab's scripts run with the first of these interpreters that has pyftpdlib.
+have_pyftpdlib() {
+    local py
+    for py in "$PYTHON" /usr/bin/python3; do
+        command -v "$py" >/dev/null 2>&1 && "$py" -c 'import pyftpdlib' >/dev/null 2>&1 && return 0
+    done
+    return 1
+}
+
+# apt-get's chatter goes to a file, shown only when it fails.
+apt_install() {
+    local log
+    log=$(mktemp)
+    export DEBIAN_FRONTEND=noninteractive
+    # An old or empty package list finds nothing: refresh it once per run.
+    if [ -z "${apt_updated:-}" ]; then
+        apt-get update -qq >"$log" 2>&1 || { cat "$log" >&2; rm -f "$log"; return 1; }
+        apt_updated=1
+    fi
+    apt-get install -y -qq --no-install-recommends "$@" >"$log" 2>&1 || { cat "$log" >&2; rm -f "$log"; return 1; }
+    rm -f "$log"
+}
+
+status=0
+if [ "${#missing[@]}" -gt 0 ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "lab-deps: missing ${missing[*]} (run as root to install)" >&2
+        status=1
+    elif apt_install "${missing[@]}"; then
+        echo "lab-deps: installed ${missing[*]}"
+    else
+        echo "lab-deps: apt-get could not install ${missing[*]}" >&2
+        status=1
+    fi
+fi
+
+if ! have_pyftpdlib; then
+    # pip first (the python3 on PATH may not be Debian's); Debian's package (for
+    # /usr/bin/python3, where pip may refuse an externally managed install) as the fallback.
+    if command -v "$PYTHON" >/dev/null 2>&1 &&
+        "$PYTHON" -m pip install -q --disable-pip-version-check pyftpdlib >/dev/null 2>&1 && have_pyftpdlib; then
+        echo "lab-deps: installed pyftpdlib with pip for $("$PYTHON" -c 'import sys; print(sys.executable)')"
+    elif [ "$(id -u)" -eq 0 ] && apt_install python3-pyftpdlib && have_pyftpdlib; then
+        echo "lab-deps: installed python3-pyftpdlib"
+    else
+        echo "lab-deps: could not install pyftpdlib (pip for $PYTHON, or apt python3-pyftpdlib)" >&2
+        status=1
+    fi
+fi
+
+exit "$status"
