@@ -47,6 +47,7 @@ try:
     c, peer = s.accept(); print('THIRD HOST WAS CONNECTED FROM', peer)
 except socket.timeout:
     print('third host: nobody connected')" > "$WORK/third.txt" &
+THIRD_PID=$!
 
 want=$(sha256sum < "$WORK/served/file.bin" | cut -c1-16)
 for mode in "passive (EPSV)::" "passive (PASV):--disable-epsv:" "active (EPRT):--ftp-port 10.77.0.2:" "active (PORT):--ftp-port 10.77.0.2 --disable-eprt:"; do
@@ -69,9 +70,9 @@ try:
 except (socket.timeout, TimeoutError):
     print('no answer: ftpgate removed the PORT line, the server never saw it')
 " || true
-wait
+wait "$THIRD_PID" || true
 cat "$WORK/third.txt"
-grep -h "ftp line refused" "$STATE"/*.log 2>/dev/null | tail -n 1 || true
+grep -h "ftp line refused" "$STATE/ftpgate.stderr" | tail -n 1 || true
 
 say "Transfer log (one JSON record per transfer)"
 python3 -c "

@@ -15,7 +15,7 @@
 //!
 //! The tests need root; they skip (printing why) without it, without network namespaces, or
 //! when a tool is missing and `scripts/lab-deps.sh` cannot install it. The ftpgate-mode tests
-//! are ignored while ftpgate's transfer log miscounts download bytes (see `matrix!`).
+//! run like the kernel-mode ones (see `matrix!`).
 
 #[path = "lab/env.rs"]
 mod env;
@@ -271,11 +271,7 @@ macro_rules! test_with_attrs {
 }
 
 /// The matrix: one test per client, layout and mode. The attributes in braces after
-/// `ftpgate:` go on every ftpgate-mode test. Today that is `#[ignore]`: every transfer, checksum
-/// and rewrite passes through ftpgate, but its transfer log records a download's `bytes` when
-/// the 226 passes, before the last data segments have (2.1-2.5 MB of 3.15 MB measured), and
-/// with two queues retransmitted segments are sometimes counted twice. Run them anyway with
-/// `cargo test --test lab -- --ignored`.
+/// `ftpgate:` go on every ftpgate-mode test (none today: all of them run).
 macro_rules! matrix {
     (ftpgate: $ftpgate:tt; $($name:ident => $client:expr,)*) => {
         mod kernel_client_inside {
@@ -306,7 +302,7 @@ macro_rules! matrix {
 }
 
 matrix! {
-    ftpgate: { #[ignore = "ftpgate's transfer log: a download's bytes are counted up to its 226 only"] };
+    ftpgate: {};
     curl_epsv => crate::Client::CurlEpsv,
     curl_pasv => crate::Client::CurlPasv,
     curl_eprt => crate::Client::CurlEprt,
@@ -715,5 +711,103 @@ fn kernel_mode_lets_a_bounce_port_through() {
         server.transcript().contains("<- PORT 198,51,100,3,158,52"),
         "{}",
         server.transcript()
+    );
+}
+
+/// The same bounce through ftpgate: the PORT naming the third host never reaches the obliging
+/// server, the third host receives nothing, the client's PORT gets no answer (the line was
+/// removed from the stream), and ftpgate logs the refusal with the check that fired.
+#[test]
+fn ftpgate_mode_refuses_a_bounce_port() {
+    let test = "ftpgate_mode_refuses_a_bounce_port";
+    let Some(env) = lab_env_or_skip(test) else {
+        return;
+    };
+    let work = tempfile::tempdir().expect("temp dir");
+    let layout = Layout::ClientInside;
+    let opts = FtpgateOpts {
+        bin: env!("CARGO_BIN_EXE_ftpgate").into(),
+        rules: repo_dir().join("rules/lab.yaml"),
+        log: work.path().join("transfers.jsonl"),
+    };
+    let Some(lab) = lab_or_skip(test, Mode::Ftpgate, layout, Some(&opts)) else {
+        return;
+    };
+    let server = Server::start_with(env, &lab, layout, &["--permit-foreign"]);
+    std::fs::write(
+        server.root().join("secret.txt"),
+        b"must not reach the third host",
+    )
+    .unwrap();
+    let got = work.path().join("got");
+    let ready = work.path().join("ready");
+    let sink = env::script("tcp-sink.py");
+    let mut sink = lab
+        .command(
+            Role::Third,
+            30,
+            &env.python,
+            &[
+                sink.as_os_str(),
+                "--listen".as_ref(),
+                "198.51.100.3:40500".as_ref(),
+                "--out".as_ref(),
+                got.as_os_str(),
+                "--ready".as_ref(),
+                ready.as_os_str(),
+                "--timeout".as_ref(),
+                "8".as_ref(),
+            ],
+        )
+        .spawn()
+        .expect("tcp-sink.py");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !ready.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(ready.exists(), "tcp-sink.py did not start");
+    let client = env::script("ftp-client.py");
+    let client = client.to_string_lossy();
+    let out = lab.run(
+        Role::Client,
+        &env.python,
+        &[
+            &*client,
+            "--host",
+            "198.51.100.2",
+            "--timeout",
+            "4",
+            "--bounce",
+            "198.51.100.3:40500",
+            "get",
+            "secret.txt",
+            "/dev/null",
+        ],
+    );
+    assert!(
+        !out.status.success(),
+        "the bounce must not succeed: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let _ = sink.wait();
+    assert!(
+        std::fs::read(&got).map_or(true, |bytes| bytes.is_empty()),
+        "the third host received data"
+    );
+    assert!(
+        !server.transcript().contains("PORT 198,51,100,3"),
+        "the server saw the bounce PORT: {}",
+        server.transcript()
+    );
+    let state = std::env::var("FTPGATE_LAB_STATE").unwrap_or_else(|_| "/tmp/ftpgate-lab".into());
+    let stderr = std::fs::read_to_string(
+        std::path::Path::new(&state)
+            .join(lab.prefix())
+            .join("ftpgate.stderr"),
+    )
+    .unwrap_or_default();
+    assert!(
+        stderr.contains("ftp line refused") && stderr.contains("foreign_address"),
+        "ftpgate logged no refusal: {stderr}"
     );
 }
