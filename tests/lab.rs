@@ -662,47 +662,8 @@ fn kernel_mode_lets_a_bounce_port_through() {
     )
     .unwrap();
     let work = tempfile::tempdir().expect("temp dir");
-    let got = work.path().join("got");
-    let ready = work.path().join("ready");
-    let sink = env::script("tcp-sink.py");
-    let mut sink = lab
-        .command(
-            Role::Third,
-            30,
-            &env.python,
-            &[
-                sink.as_os_str(),
-                "--listen".as_ref(),
-                "198.51.100.3:40500".as_ref(),
-                "--out".as_ref(),
-                got.as_os_str(),
-                "--ready".as_ref(),
-                ready.as_os_str(),
-            ],
-        )
-        .spawn()
-        .expect("tcp-sink.py");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !ready.exists() && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    assert!(ready.exists(), "tcp-sink.py did not start");
-    let client = env::script("ftp-client.py");
-    let client = client.to_string_lossy();
-    let out = lab.run(
-        Role::Client,
-        &env.python,
-        &[
-            &*client,
-            "--host",
-            "198.51.100.2",
-            "--bounce",
-            "198.51.100.3:40500",
-            "get",
-            "secret.txt",
-            "/dev/null",
-        ],
-    );
+    let (mut sink, got) = start_bounce_sink(env, &lab, work.path(), None);
+    let out = bounce(env, &lab, &[]);
     check_ok("bounce", &out);
     let status = sink.wait().expect("tcp-sink.py");
     assert!(status.success(), "the third host got no connection");
@@ -712,6 +673,56 @@ fn kernel_mode_lets_a_bounce_port_through() {
         "{}",
         server.transcript()
     );
+}
+
+/// Starts the bounce's victim on the third host (198.51.100.3:40500), waiting until it listens;
+/// returns it and the file where it writes what it receives.
+fn start_bounce_sink(
+    env: &env::LabEnv,
+    lab: &Lab,
+    work: &Path,
+    timeout: Option<&str>,
+) -> (std::process::Child, std::path::PathBuf) {
+    let got = work.join("got");
+    let ready = work.join("ready");
+    let mut args: Vec<std::ffi::OsString> = vec![
+        env::script("tcp-sink.py").into_os_string(),
+        "--listen".into(),
+        "198.51.100.3:40500".into(),
+        "--out".into(),
+        got.clone().into_os_string(),
+        "--ready".into(),
+        ready.clone().into_os_string(),
+    ];
+    if let Some(timeout) = timeout {
+        args.extend(["--timeout".into(), timeout.into()]);
+    }
+    let child = lab
+        .command(Role::Third, 30, &env.python, &args)
+        .spawn()
+        .expect("tcp-sink.py");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !ready.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(ready.exists(), "tcp-sink.py did not start");
+    (child, got)
+}
+
+/// The client asks the server for secret.txt with a PORT naming the third host.
+fn bounce(env: &env::LabEnv, lab: &Lab, extra: &[&str]) -> std::process::Output {
+    let client = env::script("ftp-client.py");
+    let client = client.to_string_lossy();
+    let mut args = vec![&*client, "--host", "198.51.100.2"];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&[
+        "--bounce",
+        "198.51.100.3:40500",
+        "get",
+        "secret.txt",
+        "/dev/null",
+    ]);
+    lab.run(Role::Client, &env.python, &args)
 }
 
 /// The same bounce through ftpgate: the PORT naming the third host never reaches the obliging
@@ -739,51 +750,8 @@ fn ftpgate_mode_refuses_a_bounce_port() {
         b"must not reach the third host",
     )
     .unwrap();
-    let got = work.path().join("got");
-    let ready = work.path().join("ready");
-    let sink = env::script("tcp-sink.py");
-    let mut sink = lab
-        .command(
-            Role::Third,
-            30,
-            &env.python,
-            &[
-                sink.as_os_str(),
-                "--listen".as_ref(),
-                "198.51.100.3:40500".as_ref(),
-                "--out".as_ref(),
-                got.as_os_str(),
-                "--ready".as_ref(),
-                ready.as_os_str(),
-                "--timeout".as_ref(),
-                "8".as_ref(),
-            ],
-        )
-        .spawn()
-        .expect("tcp-sink.py");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !ready.exists() && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    assert!(ready.exists(), "tcp-sink.py did not start");
-    let client = env::script("ftp-client.py");
-    let client = client.to_string_lossy();
-    let out = lab.run(
-        Role::Client,
-        &env.python,
-        &[
-            &*client,
-            "--host",
-            "198.51.100.2",
-            "--timeout",
-            "4",
-            "--bounce",
-            "198.51.100.3:40500",
-            "get",
-            "secret.txt",
-            "/dev/null",
-        ],
-    );
+    let (mut sink, got) = start_bounce_sink(env, &lab, work.path(), Some("8"));
+    let out = bounce(env, &lab, &["--timeout", "4"]);
     assert!(
         !out.status.success(),
         "the bounce must not succeed: {}",

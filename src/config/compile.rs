@@ -241,6 +241,15 @@ pub(super) struct Bounds {
     pub expected: &'static str,
 }
 
+/// An MTU: from the IPv4 minimum reassembly size to the largest IP packet.
+pub(super) const MTU: Bounds = Bounds {
+    key: "mtu",
+    min: 576,
+    max: 65535,
+    unit: " bytes",
+    expected: "a whole number of bytes",
+};
+
 /// An unquoted whole number within `bounds`.
 pub(super) fn whole_number(
     cx: Cx<'_>,

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_saphyr::{Location, Spanned};
 
-use super::compile::{whole_number, Bounds, Cx};
+use super::compile::{whole_number, Bounds, Cx, MTU};
 use super::error::{ConfigError, Problem};
 use super::parse;
 use super::schema::FtpSpec;
@@ -33,15 +33,6 @@ const MAX_LINE: Bounds = Bounds {
     key: "max_line",
     min: 64,
     max: 4096,
-    unit: " bytes",
-    expected: "a whole number of bytes",
-};
-
-/// `mtu`: from the IPv4 minimum reassembly size to the largest IP packet.
-const MTU: Bounds = Bounds {
-    key: "mtu",
-    min: 576,
-    max: 65535,
     unit: " bytes",
     expected: "a whole number of bytes",
 };

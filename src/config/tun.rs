@@ -5,7 +5,7 @@
 
 use serde_saphyr::Spanned;
 
-use super::compile::{whole_number, Bounds, Cx};
+use super::compile::{whole_number, Bounds, Cx, MTU};
 use super::error::{ConfigError, Problem};
 use super::schema::TunSpec;
 use super::value::Scalar;
@@ -38,15 +38,6 @@ const QUEUES: Bounds = Bounds {
     max: 16,
     unit: "",
     expected: "a whole number",
-};
-
-/// `mtu`: from the IPv4 minimum reassembly size to the largest IP packet.
-const MTU: Bounds = Bounds {
-    key: "mtu",
-    min: 576,
-    max: 65535,
-    unit: " bytes",
-    expected: "a whole number of bytes",
 };
 
 /// The settings the section gives, defaults for the keys it omits.

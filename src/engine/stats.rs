@@ -113,4 +113,23 @@ impl EngineStats {
     pub fn total_dropped(&self) -> u64 {
         self.dropped.iter().map(|(_, n)| n).sum()
     }
+
+    /// The verdict lines of a summary: accepted, answered, dropped and each reason seen.
+    pub fn write_verdicts(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "  accepted         {}", self.accepted)?;
+        writeln!(
+            f,
+            "  answered         {} (RST / ICMP sent back instead)",
+            self.responded
+        )?;
+        writeln!(
+            f,
+            "  dropped          {}",
+            self.total_dropped() - self.responded
+        )?;
+        for (reason, count) in self.dropped.iter().filter(|(_, n)| *n > 0) {
+            writeln!(f, "    {:<22} {count}", reason.name())?;
+        }
+        Ok(())
+    }
 }

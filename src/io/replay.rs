@@ -282,20 +282,7 @@ impl fmt::Display for ReplaySummary {
         writeln!(f, "  not IP           {} (copied unchanged)", self.not_ip)?;
         writeln!(f, "  bad link header  {}", self.bad_link)?;
         writeln!(f, "IP packets         {}", stats.packets)?;
-        writeln!(f, "  accepted         {}", stats.accepted)?;
-        writeln!(
-            f,
-            "  answered         {} (RST / ICMP written instead)",
-            stats.responded
-        )?;
-        writeln!(
-            f,
-            "  dropped          {}",
-            stats.total_dropped() - stats.responded
-        )?;
-        for (reason, count) in stats.dropped.iter().filter(|(_, n)| *n > 0) {
-            writeln!(f, "    {:<22} {count}", reason.name())?;
-        }
+        stats.write_verdicts(f)?;
         writeln!(f, "frames written     {}", self.frames_written)?;
         writeln!(f, "flows created      {}", stats.flows_created)?;
         writeln!(f, "flows at end       {}", stats.flows)?;

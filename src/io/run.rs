@@ -131,16 +131,7 @@ impl std::fmt::Display for RunSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let stats = &self.engine;
         writeln!(f, "packets            {}", stats.packets)?;
-        writeln!(f, "  accepted         {}", stats.accepted)?;
-        writeln!(f, "  answered         {}", stats.responded)?;
-        writeln!(
-            f,
-            "  dropped          {}",
-            stats.total_dropped() - stats.responded
-        )?;
-        for (reason, count) in stats.dropped.iter().filter(|(_, n)| *n > 0) {
-            writeln!(f, "    {:<22} {count}", reason.name())?;
-        }
+        stats.write_verdicts(f)?;
         writeln!(f, "flows created      {}", stats.flows_created)?;
         writeln!(f, "FTP transfers      {}", self.transfers)?;
         writeln!(f, "TUN read errors    {}", self.read_errors)?;
