@@ -220,3 +220,23 @@ fn multiline_banner_then_retr() {
         1,
     );
 }
+
+/// Zeek's expected-data-channel-cap capture: 500 PORT commands naming 10.0.0.200, a host that
+/// is not the client (10.0.0.1). Every one is refused and removed, and no pinhole stays open.
+#[test]
+fn five_hundred_foreign_ports_are_all_refused() {
+    let Some(zeek) = zeek_dir() else { return };
+    let settings = ftpgate::config::load_file(Path::new("rules/analysis.yaml")).unwrap();
+    let engine = ftpgate::engine::Engine::new(settings);
+    let dir = tempfile::tempdir().unwrap();
+    let summary = ftpgate::io::replay::replay_with(
+        &engine,
+        &zeek.join("pcaps/ftp-many-port-expected.pcap"),
+        &dir.path().join("out.pcap"),
+        &ReplayOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(summary.ftp_violations, 500, "{summary}");
+    assert_eq!(engine.pinhole_count(), 0);
+    assert_eq!(engine.stats().nat_bindings, 0);
+}
