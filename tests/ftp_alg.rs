@@ -23,6 +23,25 @@ fn transfers(engine: &Engine) -> Vec<ftpgate::engine::alg::ftp::TransferRecord> 
     out
 }
 
+/// A logged-in session from the inside client 10.77.0.2:40000 to the outside server.
+fn nat_client_session(engine: &Engine) -> Conversation<'_> {
+    let mut c = Conversation::open(engine, (CLIENT, 40000), (SERVER, 21), (SERVER, 21));
+    login(&mut c);
+    c
+}
+
+/// A logged-in session from an outside client to the inside server behind 198.51.100.1:2121.
+fn forwarded_server_session(engine: &Engine) -> Conversation<'_> {
+    let mut c = Conversation::open(
+        engine,
+        (OUTSIDE_CLIENT, 50000),
+        (OUTSIDE, 2121),
+        (INSIDE_SERVER, 21),
+    );
+    login(&mut c);
+    c
+}
+
 /// The opening SYN of a data connection attempt, through the engine.
 fn data_syn(
     engine: &Engine,
@@ -47,8 +66,7 @@ fn login(c: &mut Conversation<'_>) {
 #[test]
 fn active_download_with_the_client_behind_nat() {
     let engine = Engine::new(lab_settings());
-    let mut c = Conversation::open(&engine, (CLIENT, 40000), (SERVER, 21), (SERVER, 21));
-    login(&mut c);
+    let mut c = nat_client_session(&engine);
 
     // client sends PORT 10,77,0,2,117,48 -> gateway forwards PORT 198,51,100,1,x,y
     let port_line = format!("PORT {}\r\n", six(CLIENT, 30000));
@@ -160,13 +178,7 @@ fn active_download_with_the_client_behind_nat() {
 #[test]
 fn passive_upload_to_a_server_behind_a_port_forward() {
     let engine = Engine::new(lab_settings());
-    let mut c = Conversation::open(
-        &engine,
-        (OUTSIDE_CLIENT, 50000),
-        (OUTSIDE, 2121),
-        (INSIDE_SERVER, 21),
-    );
-    login(&mut c);
+    let mut c = forwarded_server_session(&engine);
     c.client_says("PASV\r\n");
     // server sends 227 with its inside address -> client receives the outside address
     let reply = format!(
@@ -248,8 +260,7 @@ fn passive_upload_to_a_server_behind_a_port_forward() {
 #[test]
 fn epsv_and_eprt_open_pinholes_and_eprt_is_rewritten() {
     let engine = Engine::new(lab_settings());
-    let mut c = Conversation::open(&engine, (CLIENT, 40000), (SERVER, 21), (SERVER, 21));
-    login(&mut c);
+    let mut c = nat_client_session(&engine);
     // EPRT from the NATed client is rewritten to the outside address.
     let out = c.client_says(&format!("EPRT |1|{CLIENT}|31000|\r\n"));
     assert_eq!(out.text(), format!("EPRT |1|{OUTSIDE}|31000|\r\n"));
@@ -270,13 +281,7 @@ fn epsv_and_eprt_open_pinholes_and_eprt_is_rewritten() {
 #[test]
 fn epsv_from_a_forwarded_server_keeps_its_port_when_free() {
     let engine = Engine::new(lab_settings());
-    let mut c = Conversation::open(
-        &engine,
-        (OUTSIDE_CLIENT, 50000),
-        (OUTSIDE, 2121),
-        (INSIDE_SERVER, 21),
-    );
-    login(&mut c);
+    let mut c = forwarded_server_session(&engine);
     c.client_says("EPSV\r\n");
     let reply = c.server_says("229 Entering Extended Passive Mode (|||42000|)\r\n");
     assert_eq!(
@@ -290,8 +295,7 @@ fn epsv_from_a_forwarded_server_keeps_its_port_when_free() {
 #[test]
 fn a_port_naming_another_host_is_removed_and_opens_nothing() {
     let engine = Engine::new(lab_settings());
-    let mut c = Conversation::open(&engine, (CLIENT, 40000), (SERVER, 21), (SERVER, 21));
-    login(&mut c);
+    let mut c = nat_client_session(&engine);
     let out = c.client_says(&format!(
         "PORT {}\r\n",
         six(Ipv4Addr::new(198, 51, 100, 99), 30000)
@@ -323,8 +327,7 @@ fn a_port_naming_another_host_is_removed_and_opens_nothing() {
 #[test]
 fn a_port_split_over_three_segments_is_rewritten_whole() {
     let engine = Engine::new(lab_settings());
-    let mut c = Conversation::open(&engine, (CLIENT, 40000), (SERVER, 21), (SERVER, 21));
-    login(&mut c);
+    let mut c = nat_client_session(&engine);
     let start = c.client.seq;
     let line = format!("PORT {}\r\n", six(CLIENT, 30000));
     let (a, rest) = line.split_at(3);
@@ -347,8 +350,7 @@ fn a_port_split_over_three_segments_is_rewritten_whole() {
 #[test]
 fn retransmissions_before_at_and_after_a_rewrite_and_sack_are_consistent() {
     let engine = Engine::new(lab_settings());
-    let mut c = Conversation::open(&engine, (CLIENT, 40000), (SERVER, 21), (SERVER, 21));
-    login(&mut c);
+    let mut c = nat_client_session(&engine);
     let before_at = c.client.seq;
     let before = c.client_says("TYPE I\r\n");
     let port_at = c.client.seq;
@@ -459,8 +461,7 @@ fn pinholes_expire_and_are_capped_per_session() {
     let mut settings = lab_settings();
     settings.ftp.max_pinholes = 2;
     let engine = Engine::new(settings);
-    let mut c = Conversation::open(&engine, (CLIENT, 40000), (SERVER, 21), (SERVER, 21));
-    login(&mut c);
+    let mut c = nat_client_session(&engine);
     for port in [30000, 30001, 30002] {
         c.client_says(&format!("PORT {}\r\n", six(CLIENT, port)));
         c.server_says("200 ok\r\n");
@@ -476,13 +477,7 @@ fn pinholes_expire_and_are_capped_per_session() {
 #[test]
 fn a_multi_line_227_is_rewritten_where_it_names_the_address() {
     let engine = Engine::new(lab_settings());
-    let mut c = Conversation::open(
-        &engine,
-        (OUTSIDE_CLIENT, 50000),
-        (OUTSIDE, 2121),
-        (INSIDE_SERVER, 21),
-    );
-    login(&mut c);
+    let mut c = forwarded_server_session(&engine);
     c.client_says("PASV\r\n");
     let out = c.server_says(&format!(
         "227-Entering Passive Mode ({})\r\n227 OK\r\n",
@@ -639,8 +634,7 @@ fn eprt_over_ipv6_opens_a_pinhole_without_translation() {
 #[test]
 fn pinholes_close_with_their_control_connection() {
     let engine = Engine::new(lab_settings());
-    let mut c = Conversation::open(&engine, (CLIENT, 40000), (SERVER, 21), (SERVER, 21));
-    login(&mut c);
+    let mut c = nat_client_session(&engine);
     c.client_says(&format!("PORT {}\r\n", six(CLIENT, 30000)));
     assert_eq!(engine.pinhole_count(), 1);
     // The client resets the control connection (in window).

@@ -175,6 +175,11 @@ fn assert_consistent(input: &[Vec<u8>], output: &[(Duration, Vec<u8>)], ip_offse
     );
 }
 
+/// Replays a capture recorded on the lab gateway with the lab's settings.
+fn replay_lab(input: &Path, output: &Path) -> ftpgate::io::replay::ReplaySummary {
+    replay_file(lab_settings(), input, output, &ReplayOptions::default()).unwrap()
+}
+
 /// The outside port the engine will give the second client (the first keeps 40000).
 fn second_client_port(settings: ftpgate::engine::EngineSettings) -> u16 {
     let engine = ftpgate::engine::Engine::new(settings);
@@ -207,13 +212,7 @@ fn replay_of_an_ethernet_pcap_translates_consistently_and_verifies() {
         &[(3, arp.clone())],
     );
 
-    let summary = replay_file(
-        lab_settings(),
-        &input_path,
-        &output_path,
-        &ReplayOptions::default(),
-    )
-    .unwrap();
+    let summary = replay_lab(&input_path, &output_path);
     assert_eq!(summary.frames_read, packets.len() as u64 + 1);
     assert_eq!(summary.not_ip, 1);
     assert_eq!(summary.engine.drops(DropReason::Policy), 1);
@@ -251,13 +250,7 @@ fn replay_of_a_raw_ip_pcapng_keeps_the_format() {
     };
     let format = CaptureFormat::pcapng(vec![interface]);
     write_capture(&input_path, &format, &[], &packets, &[]);
-    let summary = replay_file(
-        lab_settings(),
-        &input_path,
-        &output_path,
-        &ReplayOptions::default(),
-    )
-    .unwrap();
+    let summary = replay_lab(&input_path, &output_path);
     assert_eq!(summary.frames_written, packets.len() as u64 - 1);
     let reader = CaptureReader::open(&output_path).unwrap();
     assert_eq!(reader.format().kind, ftpgate::io::capture::FileKind::PcapNg);
@@ -311,13 +304,7 @@ fn a_truncated_capture_keeps_what_was_read_and_reports_the_error() {
     write_capture(&input_path, &format, &[], &packets, &[]);
     let bytes = std::fs::read(&input_path).unwrap();
     std::fs::write(&input_path, &bytes[..bytes.len() - 10]).unwrap();
-    let summary = replay_file(
-        lab_settings(),
-        &input_path,
-        &output_path,
-        &ReplayOptions::default(),
-    )
-    .unwrap();
+    let summary = replay_lab(&input_path, &output_path);
     assert!(summary.input_error.is_some());
     assert_eq!(summary.frames_read, packets.len() as u64 - 1);
     assert_eq!(

@@ -316,7 +316,7 @@ fn new_flow(
         app,
     };
     state.refresh(now, &engine.settings.timeouts);
-    let flow = Arc::new(Flow::new(key, reply, direction, translation, state));
+    let flow = Arc::new(Flow::new(key, reply, translation, state));
     match engine.flows.insert(flow.clone()) {
         Ok(()) => {
             engine.counters.flow_created();

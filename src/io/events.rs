@@ -70,13 +70,6 @@ impl EventSink {
         self
     }
 
-    /// Whether the transfer log goes to standard output.
-    pub fn logs_to_stdout(&self) -> bool {
-        self.log
-            .as_ref()
-            .is_some_and(|(path, _)| path.as_os_str() == "-")
-    }
-
     /// Takes every pending event from the engine.
     pub fn drain(&mut self, engine: &Engine) -> Result<(), LogError> {
         while let Some(event) = engine.poll_event() {

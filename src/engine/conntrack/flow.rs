@@ -8,7 +8,7 @@ use parking_lot::{Mutex, MutexGuard};
 use super::key::FlowKey;
 use super::tcp::{TcpState, TcpTracker};
 use crate::engine::alg::ftp::FtpControl;
-use crate::engine::settings::{Direction, Timeouts};
+use crate::engine::settings::Timeouts;
 
 /// Which of a flow's two directions a packet travels in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -128,8 +128,6 @@ pub struct Flow {
     pub original: FlowKey,
     /// The tuple of the responder's packets as they arrive (after translation on the way out).
     pub reply: FlowKey,
-    /// Which way the initiator crossed the gateway.
-    pub direction: Direction,
     /// Translation applied.
     pub nat: FlowNat,
     state: Mutex<FlowState>,
@@ -137,17 +135,10 @@ pub struct Flow {
 
 impl Flow {
     /// A new flow.
-    pub fn new(
-        original: FlowKey,
-        reply: FlowKey,
-        direction: Direction,
-        nat: FlowNat,
-        state: FlowState,
-    ) -> Self {
+    pub fn new(original: FlowKey, reply: FlowKey, nat: FlowNat, state: FlowState) -> Self {
         Self {
             original,
             reply,
-            direction,
             nat,
             state: Mutex::new(state),
         }

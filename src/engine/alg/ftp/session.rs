@@ -143,11 +143,6 @@ fn looks_like(line: &[u8], verb: &[u8]) -> bool {
 }
 
 impl Session {
-    /// The pinholes this session holds (key and identity).
-    pub fn pinholes(&self) -> impl Iterator<Item = &(PinholeKey, u64)> {
-        self.pinholes.iter()
-    }
-
     /// The control connection ended: pinholes close, a transfer still waiting is logged.
     pub fn end(&mut self, engine: &Engine, control: &Flow) {
         self.close_pinholes(engine);
