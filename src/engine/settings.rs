@@ -44,6 +44,38 @@ pub struct FtpSettings {
     /// Largest IP packet a rewrite may produce (the path MTU); longer output is cut at a line
     /// boundary and the sender's retransmission carries the rest.
     pub mtu: usize,
+    /// Lowest data port an announcement may name; lower ones are refused (`privileged_port`).
+    pub min_data_port: u16,
+    /// Let a client's PORT / EPRT name a host other than itself (server-to-server "FXP"
+    /// transfers): such a line passes unchanged and opens no pinhole. Off: it is a bounce.
+    pub allow_fxp: bool,
+    /// Refuse every announcement until the server has accepted a login (230 / 232).
+    pub require_login: bool,
+    /// What happens to a control connection that asks for TLS (AUTH).
+    pub tls: TlsPolicy,
+    /// What a violation does to the control connection.
+    pub on_violation: ViolationOutcome,
+}
+
+/// What the ALG does when a control connection asks for TLS (AUTH TLS / SSL): it cannot
+/// read an encrypted stream, so it never opens a pinhole for one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsPolicy {
+    /// Let the server accept it; from its 234 on, the connection is passed unread and
+    /// without pinholes (data connections need another rule, such as a forwarded range).
+    PassBlind,
+    /// Refuse the AUTH command as a violation (`tls_blocked`): the session stays readable.
+    Block,
+}
+
+/// What a refused line does to its control connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ViolationOutcome {
+    /// The line is removed; a refused command gets an FTP error reply from the gateway, a
+    /// refused reply is replaced by one. Both TCP streams stay consistent.
+    Reply,
+    /// The control connection is reset: a RST to each end.
+    Reset,
 }
 
 impl Default for FtpSettings {
@@ -54,6 +86,11 @@ impl Default for FtpSettings {
             max_pinholes: 4,
             max_line: 512,
             mtu: 1500,
+            min_data_port: 1024,
+            allow_fxp: false,
+            require_login: true,
+            tls: TlsPolicy::PassBlind,
+            on_violation: ViolationOutcome::Reply,
         }
     }
 }
