@@ -1,6 +1,7 @@
 //! Events the engine reports to its driver through `poll_event`: rule hits with `log: true`,
-//! FTP transfers, FTP security violations.
-//! A bounded queue: when the driver falls behind, new events are counted as lost.
+//! FTP transfers, FTP security violations and policy notices.
+//! The bounded queue they (and the packets the engine writes itself) wait in: when the driver
+//! falls behind, new items are counted as lost.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -12,7 +13,9 @@ use super::conntrack::{FlowDir, FlowKey};
 use super::settings::{Action, Direction};
 
 /// Most events held before new ones are dropped.
-const QUEUE_CAPACITY: usize = 4096;
+pub const EVENT_CAPACITY: usize = 4096;
+/// Most generated packets held before new ones are dropped.
+pub const TRANSMIT_CAPACITY: usize = 1024;
 
 /// The packet that triggered an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,7 +42,7 @@ pub enum Event {
     },
     /// An FTP data transfer finished (its final reply arrived).
     Transfer(Box<TransferRecord>),
-    /// An FTP control line was refused and removed from the stream.
+    /// An FTP control line was refused: it never reached its receiver.
     FtpViolation {
         /// Engine time.
         at: Duration,
@@ -51,28 +54,49 @@ pub enum Event {
         check: &'static str,
         /// The offending line, escaped.
         line: String,
+        /// What happened to the connection: `reply` (an FTP error reply instead) or `reset`.
+        outcome: &'static str,
+    },
+    /// An FTP line the policy lets through although the ALG cannot vouch for it.
+    FtpNotice {
+        /// Engine time.
+        at: Duration,
+        /// The control connection (as its client sent).
+        control: FlowKey,
+        /// What was allowed (snake_case): `tls_pass_blind`, `fxp_allowed`.
+        notice: &'static str,
+        /// The line, escaped.
+        line: String,
     },
 }
 
-/// Bounded FIFO of events.
-#[derive(Default)]
-pub struct EventQueue {
-    queue: Mutex<VecDeque<Event>>,
+/// Bounded FIFO.
+pub struct BoundedQueue<T> {
+    queue: Mutex<VecDeque<T>>,
+    capacity: usize,
 }
 
-impl EventQueue {
-    /// Queues an event; false if the queue was full and the event was dropped.
-    pub fn push(&self, event: Event) -> bool {
+impl<T> BoundedQueue<T> {
+    /// An empty queue holding at most `capacity` items.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            queue: Mutex::new(VecDeque::new()),
+            capacity,
+        }
+    }
+
+    /// Queues an item; false if the queue was full and the item was dropped.
+    pub fn push(&self, item: T) -> bool {
         let mut queue = self.queue.lock();
-        if queue.len() >= QUEUE_CAPACITY {
+        if queue.len() >= self.capacity {
             return false;
         }
-        queue.push_back(event);
+        queue.push_back(item);
         true
     }
 
-    /// Takes the oldest event.
-    pub fn pop(&self) -> Option<Event> {
+    /// Takes the oldest item.
+    pub fn pop(&self) -> Option<T> {
         self.queue.lock().pop_front()
     }
 }

@@ -28,7 +28,7 @@ pub use verdict::{DropReason, Verdict};
 
 use alg::ftp::Pinholes;
 use conntrack::{AppState, Flow, FlowTable};
-use events::EventQueue;
+use events::{BoundedQueue, EVENT_CAPACITY, TRANSMIT_CAPACITY};
 use nat::Nat;
 use policy::CompiledPolicy;
 use stats::Counters;
@@ -41,7 +41,8 @@ pub struct Engine {
     nat: Nat,
     pinholes: Pinholes,
     counters: Counters,
-    events: EventQueue,
+    events: BoundedQueue<Event>,
+    transmit: BoundedQueue<Vec<u8>>,
 }
 
 impl Engine {
@@ -53,7 +54,8 @@ impl Engine {
             nat: Nat::new(&settings),
             pinholes: Pinholes::default(),
             counters: Counters::default(),
-            events: EventQueue::default(),
+            events: BoundedQueue::new(EVENT_CAPACITY),
+            transmit: BoundedQueue::new(TRANSMIT_CAPACITY),
             settings,
         }
     }
@@ -107,6 +109,22 @@ impl Engine {
         if !self.events.push(event) {
             self.counters.event_lost();
         }
+    }
+
+    /// Queues a packet the engine wrote itself (an FTP error reply, a RST), counting it as
+    /// lost when the queue is full.
+    fn transmit(&self, packet: Vec<u8>) {
+        if !self.transmit.push(packet) {
+            self.counters.transmit_lost();
+        }
+    }
+
+    /// Takes the oldest packet the engine wrote itself: an FTP error reply to a client whose
+    /// line was refused, the RST to the far end of a control connection it reset. The driver
+    /// sends it like a forwarded packet (it is an IP packet addressed to its receiver); call
+    /// it after every `process` until it returns `None`.
+    pub fn poll_transmit(&self) -> Option<Vec<u8>> {
+        self.transmit.pop()
     }
 
     /// Number of FTP data-connection pinholes open.

@@ -102,6 +102,7 @@ fn on_flow(
                 let closed = matches!(tracker.state(), TcpState::Close | TcpState::TimeWait);
                 let closing = tracker.closing();
                 if let AppState::FtpControl(control) = &mut state.app {
+                    let tcp = segment;
                     let segment = ControlSegment {
                         engine,
                         flow,
@@ -109,10 +110,26 @@ fn on_flow(
                         now,
                         buf: &mut *buf,
                         packet,
-                        tcp: segment,
+                        tcp,
+                        server_window: tracker.window_field(FlowDir::Reply.index()),
                     };
-                    if let Err(reason) = control.on_segment(segment) {
-                        return Verdict::Drop(reason);
+                    match control.on_segment(segment) {
+                        Ok(()) => {}
+                        Err(DropReason::FtpViolationReset) => {
+                            // Both ends learn the connection is gone; the flow closes.
+                            if let Some(rst) = control.receiver_reset(flow, dir, tcp) {
+                                engine.transmit(rst);
+                            }
+                            control.session.end(engine, flow);
+                            tracker.reset();
+                            state.refresh(now, &engine.settings.timeouts);
+                            return if build_reject(buf, packet) {
+                                Verdict::Respond(DropReason::FtpViolationReset)
+                            } else {
+                                Verdict::Drop(DropReason::FtpViolationReset)
+                            };
+                        }
+                        Err(reason) => return Verdict::Drop(reason),
                     }
                     if closed {
                         control.session.end(engine, flow);

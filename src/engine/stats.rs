@@ -1,6 +1,9 @@
 //! Engine counters (lock-free) and their snapshot.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use parking_lot::Mutex;
 
 use super::verdict::{DropReason, Verdict};
 
@@ -13,6 +16,9 @@ pub struct Counters {
     flows_created: AtomicU64,
     flows_expired: AtomicU64,
     events_lost: AtomicU64,
+    /// FTP lines refused, per check (rare: a lock is fine).
+    ftp_violations: Mutex<BTreeMap<&'static str, u64>>,
+    transmit_lost: AtomicU64,
 }
 
 impl Default for Counters {
@@ -25,6 +31,8 @@ impl Default for Counters {
             flows_created: AtomicU64::new(0),
             flows_expired: AtomicU64::new(0),
             events_lost: AtomicU64::new(0),
+            ftp_violations: Mutex::default(),
+            transmit_lost: AtomicU64::new(0),
         }
     }
 }
@@ -58,6 +66,16 @@ impl Counters {
         self.events_lost.fetch_add(1, Relaxed);
     }
 
+    /// Counts an FTP line refused by `check`.
+    pub fn ftp_violation(&self, check: &'static str) {
+        *self.ftp_violations.lock().entry(check).or_default() += 1;
+    }
+
+    /// Counts a generated packet that did not fit the transmit queue.
+    pub fn transmit_lost(&self) {
+        self.transmit_lost.fetch_add(1, Relaxed);
+    }
+
     /// A consistent-enough copy of every counter plus the table sizes given.
     pub fn snapshot(&self, flows: usize, nat_bindings: usize) -> EngineStats {
         EngineStats {
@@ -73,6 +91,13 @@ impl Counters {
             flows_created: self.flows_created.load(Relaxed),
             flows_expired: self.flows_expired.load(Relaxed),
             events_lost: self.events_lost.load(Relaxed),
+            ftp_violations: self
+                .ftp_violations
+                .lock()
+                .iter()
+                .map(|(check, n)| (*check, *n))
+                .collect(),
+            transmit_lost: self.transmit_lost.load(Relaxed),
         }
     }
 }
@@ -98,6 +123,10 @@ pub struct EngineStats {
     pub flows_expired: u64,
     /// Events discarded because nobody polled them in time.
     pub events_lost: u64,
+    /// FTP lines refused, per check that fired (only checks that fired are listed).
+    pub ftp_violations: Vec<(&'static str, u64)>,
+    /// Generated packets (FTP error replies, RSTs) discarded because nobody polled them.
+    pub transmit_lost: u64,
 }
 
 impl EngineStats {
@@ -106,6 +135,14 @@ impl EngineStats {
         self.dropped
             .iter()
             .find(|(r, _)| *r == reason)
+            .map_or(0, |(_, n)| *n)
+    }
+
+    /// The number of FTP lines refused by one check.
+    pub fn ftp_violations(&self, check: &str) -> u64 {
+        self.ftp_violations
+            .iter()
+            .find(|(c, _)| *c == check)
             .map_or(0, |(_, n)| *n)
     }
 
@@ -129,6 +166,13 @@ impl EngineStats {
         )?;
         for (reason, count) in self.dropped.iter().filter(|(_, n)| *n > 0) {
             writeln!(f, "    {:<22} {count}", reason.name())?;
+        }
+        let refused: u64 = self.ftp_violations.iter().map(|(_, n)| n).sum();
+        if refused > 0 {
+            writeln!(f, "  ftp lines refused {refused}")?;
+            for (check, count) in &self.ftp_violations {
+                writeln!(f, "    {check:<22} {count}")?;
+            }
         }
         Ok(())
     }

@@ -88,6 +88,9 @@ drop_reasons! {
     FtpStreamError => "ftp_stream_error",
     /// An FTP rewrite that does not fit the packet buffer.
     FtpNoRoom => "ftp_no_room",
+    /// An FTP control line broke the ALG's policy and `on_violation: reset` is set: the
+    /// segment is answered with a RST, and its receiver gets one too.
+    FtpViolationReset => "ftp_violation_reset",
     /// A filter rule or default policy dropped the packet.
     Policy => "policy",
     /// A filter rule or default policy rejected the packet (a RST or ICMP error was sent back).

@@ -122,6 +122,7 @@ impl EventSink {
                 from,
                 check,
                 line,
+                outcome,
                 ..
             } => {
                 self.counts.ftp_violations += 1;
@@ -131,7 +132,22 @@ impl EventSink {
                     from = ?from,
                     check,
                     line = %line,
+                    outcome,
                     "ftp line refused"
+                );
+            }
+            Event::FtpNotice {
+                control,
+                notice,
+                line,
+                ..
+            } => {
+                tracing::info!(
+                    target: "ftpgate::ftp",
+                    control = %control,
+                    notice,
+                    line = %line,
+                    "ftp line allowed by policy"
                 );
             }
         }

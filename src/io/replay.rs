@@ -71,8 +71,12 @@ pub struct ReplaySummary {
     pub not_ip: u64,
     /// Frames whose link-layer header was cut short or of a link type not supported: left out.
     pub bad_link: u64,
-    /// Frames written to the output (accepted packets, answers, non-IP frames).
+    /// Frames written to the output (accepted packets, answers, packets the engine wrote
+    /// itself, non-IP frames).
     pub frames_written: u64,
+    /// Packets the engine wrote itself (FTP error replies, RSTs to reset control connections),
+    /// included in `frames_written`.
+    pub frames_generated: u64,
     /// Rule hits with `log: true`.
     pub rule_events: u64,
     /// FTP transfers logged.
@@ -160,6 +164,7 @@ struct Replay<'e> {
     not_ip: u64,
     bad_link: u64,
     frames_written: u64,
+    frames_generated: u64,
     events: EventSink,
     input_error: Option<String>,
 }
@@ -176,6 +181,7 @@ impl<'e> Replay<'e> {
             not_ip: 0,
             bad_link: 0,
             frames_written: 0,
+            frames_generated: 0,
             events,
             input_error: None,
         }
@@ -225,18 +231,46 @@ impl<'e> Replay<'e> {
         match verdict {
             Verdict::Accept => {
                 self.frames_written += 1;
-                writer.write_packet(now, frame.interface, parts.link_header, packet)
+                writer.write_packet(now, frame.interface, parts.link_header, packet)?;
             }
             Verdict::Respond(_) => {
                 self.frames_written += 1;
                 let header = answer_link_header(frame.link_type, parts.link_header);
-                writer.write_packet(now, frame.interface, &header, packet)
+                writer.write_packet(now, frame.interface, &header, packet)?;
             }
             Verdict::Drop(reason) => {
                 tracing::debug!(frame = self.frames_read, reason = reason.name(), "dropped");
-                Ok(())
             }
         }
+        let sender = crate::engine::wire::parse(parts.ip_packet)
+            .ok()
+            .map(|parsed| parsed.src);
+        self.write_generated(now, frame, parts.link_header, sender, writer)
+    }
+
+    /// Writes the packets the engine generated for this frame: with the frame's link header
+    /// when they travel on, with the answer's when they go back to the frame's sender.
+    fn write_generated(
+        &mut self,
+        now: Duration,
+        frame: &CapturedPacket,
+        link_header: &[u8],
+        sender: Option<std::net::IpAddr>,
+        writer: &mut CaptureWriter,
+    ) -> Result<(), CaptureError> {
+        while let Some(generated) = self.engine.poll_transmit() {
+            let to_sender = crate::engine::wire::parse(&generated)
+                .is_ok_and(|parsed| Some(parsed.dst) == sender);
+            let header = if to_sender {
+                answer_link_header(frame.link_type, link_header)
+            } else {
+                link_header.to_vec()
+            };
+            self.frames_written += 1;
+            self.frames_generated += 1;
+            writer.write_packet(now, frame.interface, &header, &generated)?;
+        }
+        Ok(())
     }
 
     fn finish(mut self) -> Result<ReplaySummary, ReplayError> {
@@ -247,6 +281,7 @@ impl<'e> Replay<'e> {
             not_ip: self.not_ip,
             bad_link: self.bad_link,
             frames_written: self.frames_written,
+            frames_generated: self.frames_generated,
             rule_events: counts.rule_hits,
             transfers: counts.transfers,
             ftp_violations: counts.ftp_violations,
@@ -284,6 +319,13 @@ impl fmt::Display for ReplaySummary {
         writeln!(f, "IP packets         {}", stats.packets)?;
         stats.write_verdicts(f)?;
         writeln!(f, "frames written     {}", self.frames_written)?;
+        if self.frames_generated > 0 {
+            writeln!(
+                f,
+                "  generated        {} (FTP error replies, RSTs)",
+                self.frames_generated
+            )?;
+        }
         writeln!(f, "flows created      {}", stats.flows_created)?;
         writeln!(f, "flows at end       {}", stats.flows)?;
         writeln!(f, "flows expired      {}", stats.flows_expired)?;

@@ -44,6 +44,8 @@ struct Side {
     end: u32,
     /// Largest window this side advertised, scaled.
     max_win: u32,
+    /// The window field of this side's latest segment, as sent (unscaled).
+    last_window: u16,
     /// Window-scale shift this side announced in its SYN.
     wscale: Option<u8>,
     /// Sequence number just past this side's FIN.
@@ -107,6 +109,7 @@ impl TcpTracker {
         tracker.sides[ORIGINAL].seen = true;
         tracker.sides[ORIGINAL].end = segment.seq.wrapping_add(segment.seq_len());
         tracker.sides[ORIGINAL].max_win = u32::from(segment.window).max(1);
+        tracker.sides[ORIGINAL].last_window = segment.window;
         tracker.sides[ORIGINAL].advanced = u64::from(segment.seq_len());
         tracker.apply_fin_and_ack(ORIGINAL, segment);
         tracker
@@ -197,6 +200,7 @@ impl TcpTracker {
             isn: Some(segment.seq),
             end: segment.seq.wrapping_add(segment.seq_len()),
             max_win: u32::from(segment.window).max(1),
+            last_window: segment.window,
             wscale: segment.window_scale,
             advanced: u64::from(segment.seq_len().saturating_sub(1)),
             ..Side::default()
@@ -208,6 +212,16 @@ impl TcpTracker {
         let side = &self.sides[side];
         side.advanced
             .saturating_sub(u64::from(side.fin_end.is_some()))
+    }
+
+    /// The window field `side` sent last, for a segment the gateway writes in its name.
+    pub fn window_field(&self, side: usize) -> u16 {
+        self.sides[side].last_window
+    }
+
+    /// The gateway reset the connection itself (a RST sent to both ends).
+    pub fn reset(&mut self) {
+        self.state = TcpState::Close;
     }
 
     /// Whether either side has sent FIN or the connection was reset: no new payload follows.
@@ -278,6 +292,7 @@ impl TcpTracker {
         };
         let window = u32::from(segment.window) << shift;
         side.max_win = side.max_win.max(window);
+        side.last_window = segment.window;
     }
 
     fn apply_fin_and_ack(&mut self, from: usize, segment: &TcpInfo) {

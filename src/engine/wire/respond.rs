@@ -1,5 +1,6 @@
 //! Builds the answer to a rejected packet in the packet's own buffer: a TCP RST for TCP,
-//! an ICMP (or ICMPv6) destination-unreachable quoting the packet for anything else.
+//! an ICMP (or ICMPv6) destination-unreachable quoting the packet for anything else. Also
+//! writes whole TCP segments the gateway sends in an endpoint's name ([`tcp_segment`]).
 
 use std::net::IpAddr;
 
@@ -97,6 +98,54 @@ fn ip_header_len(addr: IpAddr) -> usize {
     } else {
         fields::ipv6::HEADER_LEN
     }
+}
+
+/// The fields of a TCP segment the gateway writes itself.
+#[derive(Debug, Clone, Copy)]
+pub struct SegmentSpec<'a> {
+    /// Source address and port.
+    pub src: (IpAddr, u16),
+    /// Destination address and port.
+    pub dst: (IpAddr, u16),
+    /// Sequence number.
+    pub seq: u32,
+    /// Acknowledgment number (the ACK flag is set when `flags` holds it).
+    pub ack: u32,
+    /// TCP flags.
+    pub flags: u8,
+    /// Window field.
+    pub window: u16,
+    /// Payload.
+    pub payload: &'a [u8],
+}
+
+/// A complete IP packet holding the TCP segment `spec` describes, checksums computed; `None`
+/// when the addresses are of different families or it would exceed 65535 bytes.
+pub fn tcp_segment(spec: &SegmentSpec<'_>) -> Option<Vec<u8>> {
+    if spec.src.0.is_ipv4() != spec.dst.0.is_ipv4() {
+        return None;
+    }
+    let l4 = ip_header_len(spec.src.0);
+    let segment_len = fields::tcp::MIN_HEADER_LEN + spec.payload.len();
+    let total = l4 + segment_len;
+    if total > usize::from(u16::MAX) {
+        return None;
+    }
+    let mut out = vec![0u8; total];
+    write_ip_header(&mut out, spec.src.0, spec.dst.0, PROTO_TCP, total);
+    let segment = &mut out[l4..];
+    set_u16(segment, fields::tcp::SRC_PORT, spec.src.1);
+    set_u16(segment, fields::tcp::DST_PORT, spec.dst.1);
+    set_u32(segment, fields::tcp::SEQ, spec.seq);
+    set_u32(segment, fields::tcp::ACK, spec.ack);
+    segment[fields::tcp::DATA_OFFSET] = 5 << 4;
+    segment[fields::tcp::FLAGS] = spec.flags;
+    set_u16(segment, fields::tcp::WINDOW, spec.window);
+    segment[fields::tcp::MIN_HEADER_LEN..].copy_from_slice(spec.payload);
+    let sum = pseudo_sum(spec.src.0, spec.dst.0, PROTO_TCP, segment_len);
+    let checksum = checksum_with(sum, segment);
+    set_u16(segment, fields::tcp::CHECKSUM, checksum);
+    Some(out)
 }
 
 fn build_rst(buf: &mut PacketBuf<'_>, packet: &ParsedPacket) -> bool {

@@ -1,6 +1,6 @@
 //! Data-connection announcements (PORT / EPRT from the client, 227 / 229 from the server):
-//! checked against the control connection, rewritten when the announcer is translated, and
-//! turned into exactly one pinhole each.
+//! checked against the control connection and the rule file (data-port floor, FXP opt-in),
+//! rewritten when the announcer is translated, and turned into exactly one pinhole each.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -10,9 +10,6 @@ use super::pinhole::{DataMode, Pinhole, PinholeKey};
 use crate::engine::conntrack::{Flow, FlowDir};
 use crate::engine::wire::parse::PROTO_TCP;
 use crate::engine::Engine;
-
-/// Lowest data port an announcement may name.
-const MIN_DATA_PORT: u16 = 1024;
 
 /// Why an announcement was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,8 +43,11 @@ pub struct Announcement<'a> {
 }
 
 impl Announcement<'_> {
-    /// Checks the announcement and opens its pinhole.
-    pub fn accept(&self) -> Result<(Accepted, Pinhole), Refusal> {
+    /// Checks the announcement and prepares its pinhole (the caller opens it). `Ok(None)`: a
+    /// client's PORT / EPRT naming another host that the rule file allows (FXP); it passes
+    /// unchanged and needs no pinhole here.
+    pub fn accept(&self) -> Result<Option<(Accepted, Pinhole)>, Refusal> {
+        let settings = &self.engine.settings.ftp;
         let flow = self.control;
         // The announcer's own address before and after translation, and the peer that will
         // connect, as its packets reach the gateway.
@@ -59,16 +59,16 @@ impl Announcement<'_> {
             ),
             DataMode::Passive => (flow.reply.src, flow.original.dst, flow.original.src),
         };
-        if self.addr != own {
-            return Err(Refusal(match self.mode {
-                DataMode::Active => "foreign_address",
-                DataMode::Passive => "reply_redirect",
-            }));
-        }
-        if self.port < MIN_DATA_PORT {
+        if self.port < settings.min_data_port {
             return Err(Refusal("privileged_port"));
         }
-        let settings = &self.engine.settings.ftp;
+        if self.addr != own {
+            return match self.mode {
+                DataMode::Active if settings.allow_fxp => Ok(None),
+                DataMode::Active => Err(Refusal("foreign_address")),
+                DataMode::Passive => Err(Refusal("reply_redirect")),
+            };
+        }
         let expires_at = self.now + settings.pinhole_timeout;
         let id = self.engine.pinholes.next_id();
         let control = Arc::downgrade(flow);
@@ -113,14 +113,14 @@ impl Announcement<'_> {
                 (key, pinhole, None)
             }
         };
-        Ok((
+        Ok(Some((
             Accepted {
                 key,
                 id,
                 rewrite_to,
             },
             pinhole,
-        ))
+        )))
     }
 }
 

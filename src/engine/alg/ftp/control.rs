@@ -1,18 +1,21 @@
 //! One FTP control connection's segments through the ALG: both byte streams, the session,
 //! and the packet changes they call for (payload, length, sequence and ack numbers, SACK,
-//! checksums).
+//! checksums); the segments the gateway writes itself when a line is refused (the client's
+//! error reply, the RST to the far end of a reset connection).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::mangle::{recompute_tcp_checksum, replace_payload};
-use super::session::{client_may_announce, server_may_announce, LineContext, Session};
+use super::session::{client_may_be_checked, server_may_be_checked, LineContext, Session};
 use super::stream::{LineStream, SegmentPlan, WithholdReason};
 use crate::engine::conntrack::{Flow, FlowDir};
 use crate::engine::packet::PacketBuf;
 use crate::engine::verdict::DropReason;
-use crate::engine::wire::fields::tcp::{ACK_FLAG, SYN};
+use crate::engine::wire::fields::tcp::{ACK_FLAG, PSH, RST, SEQ, SYN};
+use crate::engine::wire::fields::{get_u32, set_u32};
 use crate::engine::wire::parse::transport_checksum_ok;
+use crate::engine::wire::respond::{tcp_segment, SegmentSpec};
 use crate::engine::wire::tcp_adjust::adjust_segment;
 use crate::engine::wire::{ParsedPacket, TcpInfo};
 use crate::engine::Engine;
@@ -42,6 +45,8 @@ pub struct ControlSegment<'a, 'b> {
     pub packet: &'a ParsedPacket,
     /// Its TCP fields.
     pub tcp: &'a TcpInfo,
+    /// The window field the server sent last (for a reply the gateway sends in its name).
+    pub server_window: u16,
 }
 
 impl FtpControl {
@@ -58,7 +63,9 @@ impl FtpControl {
         &self.streams[0].adjust
     }
 
-    /// Follows one segment; `Err` drops it with the reason.
+    /// Follows one segment; `Err` drops it with the reason. `Err(FtpViolationReset)`: a line
+    /// was refused under `on_violation: reset`; the caller answers the sender with a RST and
+    /// sends [`receiver_reset`](Self::receiver_reset) to the other end.
     pub fn on_segment(&mut self, seg: ControlSegment<'_, '_>) -> Result<(), DropReason> {
         let (from, to) = (seg.dir.index(), 1 - seg.dir.index());
         let tcp = seg.tcp;
@@ -67,39 +74,95 @@ impl FtpControl {
             return Ok(());
         }
         if tcp.has(ACK_FLAG) {
-            let acked = self.streams[to].adjust.unmap_ack(tcp.ack);
-            self.streams[to].acknowledged(acked);
+            self.streams[to].acknowledged(tcp.ack);
         }
         let readable = tcp.payload_len > 0 && transport_checksum_ok(seg.buf.bytes(), seg.packet);
-        let rebuilt = if readable {
-            match self.plan(&seg)? {
-                Some((start, payload)) => {
-                    let payload_at = seg.packet.l4_offset + tcp.header_len;
-                    let room = seg.engine.settings.ftp.mtu.saturating_sub(payload_at);
-                    let cut = fit_to_mtu(&payload, room);
-                    replace_payload(seg.buf, seg.packet, tcp, start, &payload[..cut])
-                        .map_err(|_| DropReason::FtpNoRoom)?;
-                    true
-                }
-                None => false,
-            }
-        } else {
-            false
-        };
+        let planned = if readable { self.plan(&seg)? } else { None };
+        if self.session.reset_requested() {
+            return Err(DropReason::FtpViolationReset);
+        }
+        let mut lead_in = 0;
+        if let Some((start, payload, inserted)) = &planned {
+            let payload_at = seg.packet.l4_offset + tcp.header_len;
+            let room = seg.engine.settings.ftp.mtu.saturating_sub(payload_at);
+            let cut = fit_to_mtu(payload, room);
+            replace_payload(seg.buf, seg.packet, tcp, *start, &payload[..cut])
+                .map_err(|_| DropReason::FtpNoRoom)?;
+            lead_in = *inserted;
+        }
         let (sender, receiver) = (&self.streams[from].adjust, &self.streams[to].adjust);
+        let l4 = seg.packet.l4_offset;
         if sender.is_active() || receiver.is_active() {
-            let l4 = seg.packet.l4_offset;
             adjust_segment(&mut seg.buf.bytes_mut()[l4..], sender, receiver);
         }
-        if rebuilt {
+        if lead_in > 0 {
+            // The segment starts with bytes the gateway inserted before its first byte.
+            let at = l4 + SEQ;
+            let seq = get_u32(seg.buf.bytes(), at).wrapping_sub(lead_in);
+            set_u32(seg.buf.bytes_mut(), at, seq);
+        }
+        if planned.is_some() {
             recompute_tcp_checksum(seg.buf, seg.packet);
+        }
+        if seg.dir == FlowDir::Original {
+            self.send_due_replies(&seg);
         }
         Ok(())
     }
 
+    /// Sends the client the error replies it is owed now, in the server's name: inserted into
+    /// the server's stream after its last line, so both streams stay consistent.
+    fn send_due_replies(&mut self, seg: &ControlSegment<'_, '_>) {
+        let server = &mut self.streams[FlowDir::Reply.index()];
+        if !server.at_line_boundary() {
+            return; // they go out after the line the server is sending
+        }
+        let Some(reply) = self.session.take_due_replies() else {
+            return;
+        };
+        let Some(seq) = server.insert(reply.clone()) else {
+            return;
+        };
+        let key = seg.flow.translated_key(FlowDir::Reply);
+        let client = &self.streams[FlowDir::Original.index()];
+        let packet = tcp_segment(&SegmentSpec {
+            src: (key.src, key.src_port),
+            dst: (key.dst, key.dst_port),
+            seq,
+            ack: client.acked().unwrap_or(seg.tcp.seq),
+            flags: ACK_FLAG | PSH,
+            window: seg.server_window,
+            payload: &reply,
+        });
+        if let Some(packet) = packet {
+            seg.engine.transmit(packet);
+        }
+    }
+
+    /// The RST that tells the receiver of `tcp` (travelling in `dir`) that the gateway reset
+    /// the connection: in the sender's name, at the next sequence number the receiver expects
+    /// as far as the gateway knows.
+    pub fn receiver_reset(&self, flow: &Flow, dir: FlowDir, tcp: &TcpInfo) -> Option<Vec<u8>> {
+        let (from, to) = (dir.index(), 1 - dir.index());
+        let key = flow.translated_key(dir);
+        tcp_segment(&SegmentSpec {
+            src: (key.src, key.src_port),
+            dst: (key.dst, key.dst_port),
+            seq: self.streams[from].adjust.map_seq(tcp.seq),
+            ack: self.streams[to].adjust.unmap_ack(tcp.ack),
+            flags: RST | ACK_FLAG,
+            window: 0,
+            payload: &[],
+        })
+    }
+
     /// Runs the segment's payload through its stream: `Some((start, payload))` when the
     /// segment must carry other bytes.
-    fn plan(&mut self, seg: &ControlSegment<'_, '_>) -> Result<Option<(u32, Vec<u8>)>, DropReason> {
+    /// The third value is how many inserted bytes precede original byte `start`.
+    fn plan(
+        &mut self,
+        seg: &ControlSegment<'_, '_>,
+    ) -> Result<Option<(u32, Vec<u8>, u32)>, DropReason> {
         let tcp = seg.tcp;
         let payload_at = seg.packet.l4_offset + tcp.header_len;
         let payload = &seg.buf.bytes()[payload_at..payload_at + tcp.payload_len];
@@ -116,20 +179,24 @@ impl FtpControl {
                 tcp.seq,
                 payload,
                 max_line,
-                client_may_announce,
+                client_may_be_checked,
                 |_, line| session.client_line(&ctx, line),
             ),
             FlowDir::Reply => stream.plan(
                 tcp.seq,
                 payload,
                 max_line,
-                server_may_announce,
+                server_may_be_checked,
                 |_, line| session.server_line(&ctx, line),
             ),
         };
         match plan {
             SegmentPlan::Unchanged => Ok(None),
-            SegmentPlan::Rebuilt { start, payload } => Ok(Some((start, payload))),
+            SegmentPlan::Rebuilt {
+                start,
+                payload,
+                lead_in,
+            } => Ok(Some((start, payload, lead_in))),
             SegmentPlan::Withhold(reason) => Err(match reason {
                 WithholdReason::PartialLine => DropReason::FtpWithheld,
                 WithholdReason::OutOfOrder => DropReason::FtpOutOfOrder,

@@ -6,8 +6,9 @@
 //! - following the stream: [`stream`] frames each direction into lines across segments and
 //!   plans what every segment carries;
 //! - the session and its expectations: [`session`] (commands, replies, user, directory,
-//!   transfers), [`announce`] (checks and pinholes), [`pinhole`] (the pinhole table),
-//!   [`transfer`] (the log record);
+//!   transfers, policy), [`announce`] (checks and pinholes), [`pinhole`] (the pinhole
+//!   table), [`refusal`] (the error replies a refusal sends), [`record`] and [`transfer`]
+//!   (the log record);
 //! - mangling and sequence adjustment: [`mangle`] here, `conntrack::seqadj` and
 //!   `wire::tcp_adjust` below;
 //! - [`control`] runs one control segment through all of it.
@@ -18,6 +19,8 @@ pub mod control;
 pub mod format;
 pub mod mangle;
 pub mod pinhole;
+pub mod record;
+pub mod refusal;
 pub mod reply;
 pub mod session;
 pub mod stream;

@@ -87,6 +87,13 @@ impl Pinholes {
         })
     }
 
+    /// Whether the pinhole with `id` is still open on `key` and admitting at `now`.
+    pub fn is_live(&self, key: &PinholeKey, id: u64, now: Duration) -> bool {
+        self.map
+            .get(key)
+            .is_some_and(|pinhole| pinhole.id == id && pinhole.expires_at > now)
+    }
+
     /// Closes a session's pinhole, if it is still the one with `id`.
     pub fn close(&self, key: &PinholeKey, id: u64) -> Option<Pinhole> {
         self.map

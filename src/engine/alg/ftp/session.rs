@@ -1,7 +1,9 @@
-//! What one FTP control connection has said: commands waiting for replies, the user, the
-//! current directory, the data connection announced, the transfer in progress, the pinholes
-//! it holds. Decides, line by line, what each complete line becomes, and writes the transfer
-//! log record when a transfer's final reply arrives.
+//! What one FTP control connection has said: commands waiting for replies, the user, whether
+//! the login succeeded, the current directory, the data connection announced, the transfer in
+//! progress, the pinholes it holds, the error replies the gateway owes the client. Decides,
+//! line by line, what each complete line becomes under the rule file's policy (data-port
+//! floor, FXP, login, TLS, pipelining, pinhole cap, violation outcome), and writes the
+//! transfer log record when a transfer's final reply arrives.
 
 use std::collections::VecDeque;
 use std::net::IpAddr;
@@ -12,11 +14,14 @@ use super::announce::{self, Announcement};
 use super::command::{parse_command, Command, TransferVerb};
 use super::format;
 use super::pinhole::{DataMode, PinholeKey};
+use super::record::{transfer_record, Announced, Finished, Transfer};
+use super::refusal;
 use super::reply::{parse_227, parse_229, parse_257, parse_reply_line, LineKind};
 use super::stream::LineDecision;
-use super::transfer::{change_directory, join, parent, TransferRecord};
-use crate::engine::conntrack::{Flow, FlowDir, FlowKey, ProtoState};
+use super::transfer::{change_directory, join, parent};
+use crate::engine::conntrack::{Flow, FlowDir, ProtoState};
 use crate::engine::events::Event;
+use crate::engine::settings::{TlsPolicy, ViolationOutcome};
 use crate::engine::Engine;
 
 /// Most commands remembered while their replies are outstanding.
@@ -34,40 +39,18 @@ enum Pending {
     Transfer,
     Auth,
     Rein,
+    /// An accepted PORT / EPRT, until its reply.
+    Port,
+    /// A refused command: the error reply the gateway owes the client in its place.
+    Refused(Vec<u8>),
     Other,
 }
 
-#[derive(Debug, Clone)]
-struct Announced {
-    mode: DataMode,
-    by: &'static str,
-    key: PinholeKey,
-    data: Option<Arc<Flow>>,
-}
-
-#[derive(Debug, Clone)]
-struct Transfer {
-    verb: TransferVerb,
-    arg: String,
-    path: Option<String>,
-    started: Duration,
-    announced: Option<Announced>,
-}
-
-impl Transfer {
-    fn data(&self) -> Option<&Arc<Flow>> {
-        self.announced.as_ref().and_then(|a| a.data.as_ref())
+impl Pending {
+    /// Whether the command announces a data connection (or asks the server to).
+    fn announces(&self) -> bool {
+        matches!(self, Pending::Pasv | Pending::Epsv | Pending::Port)
     }
-}
-
-/// A transfer whose final reply has passed, waiting for its data connection to close (its
-/// last segments may still be on their way when the reply overtakes them).
-#[derive(Debug, Clone)]
-struct Finished {
-    transfer: Transfer,
-    code: u16,
-    reply: String,
-    at: Duration,
 }
 
 /// The state of one control connection, apart from its byte streams.
@@ -75,6 +58,10 @@ struct Finished {
 pub struct Session {
     /// After AUTH TLS was accepted, the streams are unreadable: nothing is parsed any more.
     pub blind: bool,
+    /// A violation asked for the connection to be reset (`on_violation: reset`).
+    reset: bool,
+    /// The server accepted a login (230 / 232) since the greeting or the last REIN.
+    logged_in: bool,
     user: Option<String>,
     cwd: Option<String>,
     pending: VecDeque<Pending>,
@@ -122,16 +109,22 @@ fn host_port_rewrite(
     }
 }
 
-/// Whether a partial client line may still become PORT or EPRT.
-pub fn client_may_announce(line: &[u8]) -> bool {
-    [b"PORT".as_slice(), b"EPRT"].iter().any(|word| {
+/// Client verbs whose line the ALG may refuse (announcements, requests for one, LPRT/LPSV,
+/// AUTH): while partial, such a line is withheld, so a refused one never reaches the server
+/// in part.
+const CHECKED_VERBS: [&[u8]; 7] = [b"PORT", b"EPRT", b"PASV", b"EPSV", b"LPRT", b"LPSV", b"AUTH"];
+
+/// Whether a partial client line may still become one the ALG checks.
+pub fn client_may_be_checked(line: &[u8]) -> bool {
+    CHECKED_VERBS.iter().any(|word| {
         let n = line.len().min(word.len());
         line[..n].eq_ignore_ascii_case(&word[..n])
     })
 }
 
-/// Whether a partial server line may still become a 227 or 229 reply.
-pub fn server_may_announce(line: &[u8]) -> bool {
+/// Whether a partial server line may still become a 227 or 229 reply (the only server lines
+/// the ALG checks).
+pub fn server_may_be_checked(line: &[u8]) -> bool {
     [b"227".as_slice(), b"229"].iter().any(|code| {
         let n = line.len().min(code.len());
         line[..n] == code[..n]
@@ -177,6 +170,38 @@ impl Session {
         }
     }
 
+    /// Whether a violation asked for the connection to be reset.
+    pub fn reset_requested(&self) -> bool {
+        self.reset
+    }
+
+    /// The error replies owed to the client that are due now: nothing the server says is
+    /// awaited before them. The caller inserts them into the server's stream.
+    pub fn take_due_replies(&mut self) -> Option<Vec<u8>> {
+        if self.open_reply.is_some() {
+            return None;
+        }
+        self.take_owed()
+    }
+
+    /// Takes the error replies owed at the front of the pending commands.
+    fn take_owed(&mut self) -> Option<Vec<u8>> {
+        let mut owed = Vec::new();
+        while let Some(Pending::Refused(_)) = self.pending.front() {
+            if let Some(Pending::Refused(reply)) = self.pending.pop_front() {
+                owed.extend_from_slice(&reply);
+            }
+        }
+        (!owed.is_empty()).then_some(owed)
+    }
+
+    fn push_pending(&mut self, pending: Pending) {
+        if self.pending.len() == MAX_PENDING {
+            self.pending.pop_front();
+        }
+        self.pending.push_back(pending);
+    }
+
     /// A data connection matched one of this session's pinholes.
     pub fn data_connected(&mut self, key: &PinholeKey, data: Arc<Flow>) {
         self.pinholes.retain(|(k, _)| k != key);
@@ -203,6 +228,14 @@ impl Session {
             }
             Err(_) => return LineDecision::Keep,
         };
+        let announces = matches!(
+            command,
+            Command::Port(_) | Command::Eprt(_) | Command::Pasv | Command::Epsv(_)
+        );
+        if announces && self.pending.iter().any(Pending::announces) {
+            // Which data connection the next transfer uses would depend on reply order.
+            return self.refuse(ctx, FlowDir::Original, "pipelined_announcement", line);
+        }
         let pending = match command {
             Command::Port(hp) => {
                 return self.announce(
@@ -243,35 +276,44 @@ impl Session {
             Command::Cdup => Pending::Cdup,
             Command::Pwd => Pending::Pwd,
             Command::Transfer { verb, arg } => {
-                self.flush(ctx.engine, ctx.control);
-                let arg = text(arg);
-                let listing = matches!(
-                    verb,
-                    TransferVerb::List | TransferVerb::Nlst | TransferVerb::Mlsd
-                );
-                let path_arg = if listing && arg.starts_with('-') {
-                    ""
-                } else {
-                    arg.as_str()
-                };
-                self.transfer = Some(Transfer {
-                    verb,
-                    path: join(self.cwd.as_deref(), path_arg),
-                    arg,
-                    started: ctx.now,
-                    announced: self.announced.take(),
-                });
+                self.start_transfer(ctx, verb, text(arg));
                 Pending::Transfer
+            }
+            Command::Auth(_) if ctx.engine.settings.ftp.tls == TlsPolicy::Block => {
+                return self.refuse(ctx, FlowDir::Original, "tls_blocked", line);
             }
             Command::Auth(_) => Pending::Auth,
             Command::Rein => Pending::Rein,
+            Command::Other { verb }
+                if verb.eq_ignore_ascii_case(b"LPRT") || verb.eq_ignore_ascii_case(b"LPSV") =>
+            {
+                // RFC 1639 long addresses: announcements the ALG does not follow.
+                return self.refuse(ctx, FlowDir::Original, "unsupported_command", line);
+            }
             Command::Quit | Command::Other { .. } => Pending::Other,
         };
-        if self.pending.len() == MAX_PENDING {
-            self.pending.pop_front();
-        }
-        self.pending.push_back(pending);
+        self.push_pending(pending);
         LineDecision::Keep
+    }
+
+    fn start_transfer(&mut self, ctx: &LineContext<'_>, verb: TransferVerb, arg: String) {
+        self.flush(ctx.engine, ctx.control);
+        let listing = matches!(
+            verb,
+            TransferVerb::List | TransferVerb::Nlst | TransferVerb::Mlsd
+        );
+        let path_arg = if listing && arg.starts_with('-') {
+            ""
+        } else {
+            arg.as_str()
+        };
+        self.transfer = Some(Transfer {
+            verb,
+            path: join(self.cwd.as_deref(), path_arg),
+            arg,
+            started: ctx.now,
+            announced: self.announced.take(),
+        });
     }
 
     /// Decides what a complete server line becomes.
@@ -330,11 +372,26 @@ impl Session {
             (227 | 229, _) if closes => self.refuse(ctx, FlowDir::Reply, "unsolicited_reply", line),
             _ => LineDecision::Keep,
         };
-        if closes {
-            self.reply_announced = false;
-            self.complete_reply(ctx, code, line);
+        if !closes {
+            return decision;
         }
-        decision
+        // Error replies owed for refused commands go where the server's replies to them would
+        // have been: before this reply if they were owed already, after it if they were
+        // waiting behind the command it answers.
+        let before = self.take_owed();
+        self.reply_announced = false;
+        self.complete_reply(ctx, code, line);
+        let after = self.take_owed();
+        if before.is_none() && after.is_none() {
+            return decision;
+        }
+        let mut out = before.unwrap_or_default();
+        match decision {
+            LineDecision::Keep => out.extend_from_slice(line),
+            LineDecision::Replace(bytes) => out.extend_from_slice(&bytes),
+        }
+        out.extend_from_slice(&after.unwrap_or_default());
+        LineDecision::Replace(out)
     }
 
     fn complete_reply(&mut self, ctx: &LineContext<'_>, code: u16, line: &[u8]) {
@@ -345,6 +402,10 @@ impl Session {
             return;
         };
         let success = (200..400).contains(&code);
+        if matches!(code, 230 | 232) && matches!(pending, Pending::User | Pending::Pass | Pending::Other)
+        {
+            self.logged_in = true;
+        }
         match pending {
             Pending::Pwd if code == 257 => {
                 if let Some(path) = parse_257(line) {
@@ -357,12 +418,18 @@ impl Session {
             Pending::Auth if code == 234 => {
                 self.blind = true;
                 self.close_pinholes(ctx.engine);
+                ctx.engine.emit(Event::FtpNotice {
+                    at: ctx.now,
+                    control: ctx.control.original,
+                    notice: "tls_pass_blind",
+                    line: text(line).escape_debug().to_string(),
+                });
             }
             Pending::Rein if success => {
                 self.user = None;
                 self.cwd = None;
+                self.logged_in = false;
             }
-            Pending::User | Pending::Pass | Pending::Pasv | Pending::Epsv => {}
             _ => {}
         }
     }
@@ -372,6 +439,10 @@ impl Session {
             return;
         };
         self.flush(ctx.engine, ctx.control);
+        if let Some(unused) = transfer.announced.as_ref().filter(|a| a.data.is_none()) {
+            // The transfer is over: its data connection can no longer come.
+            self.close_pinhole(ctx.engine, unused.key, unused.id);
+        }
         let still_open = transfer
             .data()
             .is_some_and(|data| match &data.lock().proto {
@@ -392,64 +463,15 @@ impl Session {
     }
 
     fn emit(&self, engine: &Engine, control: &Flow, finished: Finished) {
-        let Finished {
-            transfer,
-            code,
-            reply,
-            at,
-        } = finished;
-        let endpoint = |addr: IpAddr, port: u16| match addr {
-            IpAddr::V4(v4) => format!("{v4}:{port}"),
-            IpAddr::V6(v6) => format!("[{v6}]:{port}"),
-        };
-        let key_ends = |key: &FlowKey| {
-            (
-                endpoint(key.src, key.src_port),
-                endpoint(key.dst, key.dst_port),
-            )
-        };
-        let client_translated = control.translated_key(FlowDir::Original);
-        let (data_orig, data_resp, data_orig_translated, data_resp_translated, bytes) =
-            match transfer.data() {
-                Some(flow) => {
-                    let (orig, resp) = key_ends(&flow.original);
-                    let (orig_t, resp_t) = key_ends(&flow.translated_key(FlowDir::Original));
-                    let bytes = flow.lock().tcp_payload();
-                    (Some(orig), Some(resp), Some(orig_t), Some(resp_t), bytes)
-                }
-                None => (None, None, None, None, 0),
-            };
-        let announced = transfer.announced.as_ref();
-        let record = TransferRecord {
-            ts: transfer.started.as_secs_f64(),
-            duration: at.saturating_sub(transfer.started).as_secs_f64(),
-            client: endpoint(control.original.src, control.original.src_port),
-            client_translated: endpoint(client_translated.src, client_translated.src_port),
-            server: endpoint(control.reply.src, control.reply.src_port),
-            server_translated: endpoint(control.original.dst, control.original.dst_port),
-            data_orig,
-            data_resp,
-            data_orig_translated,
-            data_resp_translated,
-            user: self.user.clone(),
-            command: transfer.verb.as_str().to_string(),
-            path: transfer.path,
-            arg: transfer.arg,
-            direction: if transfer.verb.is_upload() {
-                "upload"
-            } else {
-                "download"
-            },
-            mode: announced.map(|a| match a.mode {
-                DataMode::Active => "active",
-                DataMode::Passive => "passive",
-            }),
-            announced_by: announced.map(|a| a.by),
-            bytes,
-            reply_code: code,
-            reply,
-        };
+        let record = transfer_record(control, self.user.clone(), finished);
         engine.emit(Event::Transfer(Box::new(record)));
+    }
+
+    fn close_pinhole(&mut self, engine: &Engine, key: PinholeKey, id: u64) {
+        self.pinholes.retain(|held| *held != (key, id));
+        if let Some(pinhole) = engine.pinholes.close(&key, id) {
+            announce::release(engine, &pinhole);
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -467,16 +489,37 @@ impl Session {
             DataMode::Active => FlowDir::Original,
             DataMode::Passive => FlowDir::Reply,
         };
+        let settings = &ctx.engine.settings.ftp;
+        if settings.require_login && !self.logged_in {
+            return self.refuse(ctx, dir, "before_login", line);
+        }
+        let now = ctx.now;
+        self.pinholes
+            .retain(|(key, id)| ctx.engine.pinholes.is_live(key, *id, now));
+        if self.pinholes.len() >= settings.max_pinholes.max(1) {
+            return self.refuse(ctx, dir, "pinhole_cap", line);
+        }
         let announcement = Announcement {
             engine: ctx.engine,
             control: ctx.control,
-            now: ctx.now,
+            now,
             mode,
             addr,
             port,
         };
         let (accepted, pinhole) = match announcement.accept() {
-            Ok(ok) => ok,
+            Ok(Some(opened)) => opened,
+            Ok(None) => {
+                // A server-to-server (FXP) transfer the rule file allows: no pinhole here.
+                ctx.engine.emit(Event::FtpNotice {
+                    at: now,
+                    control: ctx.control.original,
+                    notice: "fxp_allowed",
+                    line: text(line).escape_debug().to_string(),
+                });
+                self.push_pending(Pending::Port);
+                return LineDecision::Keep;
+            }
             Err(refusal) => return self.refuse(ctx, dir, refusal.0, line),
         };
         let decision = match accepted.rewrite_to.map(rewrite) {
@@ -489,13 +532,6 @@ impl Session {
             }
             None => LineDecision::Keep,
         };
-        if self.pinholes.len() >= ctx.engine.settings.ftp.max_pinholes.max(1) {
-            if let Some((key, id)) = self.pinholes.pop_front() {
-                if let Some(old) = ctx.engine.pinholes.close(&key, id) {
-                    announce::release(ctx.engine, &old);
-                }
-            }
-        }
         if let Some(replaced) = ctx.engine.pinholes.open(accepted.key, pinhole) {
             announce::release(ctx.engine, &replaced);
         }
@@ -505,18 +541,18 @@ impl Session {
             mode,
             by,
             key: accepted.key,
+            id: accepted.id,
             data: None,
         });
         if mode == DataMode::Active {
-            if self.pending.len() == MAX_PENDING {
-                self.pending.pop_front();
-            }
-            self.pending.push_back(Pending::Other);
+            self.push_pending(Pending::Port);
         }
         decision
     }
 
-    /// Removes a refused line from the stream and reports it.
+    /// Refuses a line: it never reaches its receiver. The violation is counted and reported,
+    /// and the rule file's outcome applies: the client is owed an error reply for a refused
+    /// command, a refused reply is replaced by an error reply, or the connection is reset.
     fn refuse(
         &mut self,
         ctx: &LineContext<'_>,
@@ -524,13 +560,31 @@ impl Session {
         check: &'static str,
         line: &[u8],
     ) -> LineDecision {
+        let outcome = ctx.engine.settings.ftp.on_violation;
+        ctx.engine.counters.ftp_violation(check);
         ctx.engine.emit(Event::FtpViolation {
             at: ctx.now,
             control: ctx.control.original,
             from: dir,
             check,
             line: text(line).escape_debug().to_string(),
+            outcome: match outcome {
+                ViolationOutcome::Reply => "reply",
+                ViolationOutcome::Reset => "reset",
+            },
         });
-        LineDecision::Replace(Vec::new())
+        match (outcome, dir) {
+            (ViolationOutcome::Reset, _) => {
+                self.reset = true;
+                LineDecision::Replace(Vec::new())
+            }
+            (ViolationOutcome::Reply, FlowDir::Original) => {
+                self.push_pending(Pending::Refused(refusal::command_refused(check)));
+                LineDecision::Replace(Vec::new())
+            }
+            (ViolationOutcome::Reply, FlowDir::Reply) => {
+                LineDecision::Replace(refusal::announcement_reply_refused(check))
+            }
+        }
     }
 }

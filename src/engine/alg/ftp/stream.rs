@@ -7,7 +7,9 @@
 //!   the segment that completes it;
 //! - a retransmission is rebuilt from the stored replacements, widened to whole replaced
 //!   lines, so the receiver sees the same rewritten stream every time;
-//! - a segment beyond a gap is withheld until the gap is filled by the sender's retransmission.
+//! - a segment beyond a gap is withheld until the gap is filled by the sender's retransmission;
+//! - bytes the gateway inserted itself (an FTP error reply) go ahead of the sender's next
+//!   segment for as long as the receiver has not acknowledged them.
 //!
 //! It knows nothing of packets or addresses: sequence numbers and payload bytes in, a plan out.
 
@@ -35,6 +37,9 @@ pub enum SegmentPlan {
         start: u32,
         /// The bytes to send.
         payload: Vec<u8>,
+        /// How many inserted bytes `payload` starts with before original byte `start`: the
+        /// segment's mapped sequence number must be moved back by as many.
+        lead_in: u32,
     },
     /// Nothing can be sent yet.
     Withhold(WithholdReason),
@@ -63,6 +68,16 @@ struct StoredRewrite {
 impl StoredRewrite {
     fn end(&self) -> u32 {
         self.start.wrapping_add(self.len)
+    }
+
+    /// Whether a segment carrying original bytes `[start, end)` must carry this rewrite. An
+    /// insertion belongs to the segment that starts at or crosses its place.
+    fn touches(&self, start: u32, end: u32) -> bool {
+        if self.len == 0 {
+            !after(start, self.start) && after(end, self.start)
+        } else {
+            after(self.end(), start) && after(end, self.start)
+        }
     }
 }
 
@@ -105,6 +120,8 @@ pub struct LineStream {
     overlong: bool,
     /// Replaced lines not yet acknowledged.
     rewrites: VecDeque<StoredRewrite>,
+    /// The receiver's highest acknowledgment, in this stream's original space.
+    acked: Option<u32>,
     /// Sequence adjustment for this direction.
     pub adjust: SeqAdjust,
 }
@@ -121,12 +138,55 @@ impl LineStream {
         self.overlong
     }
 
-    /// Forgets what the receiver has acknowledged (`ack` in original space).
+    /// Forgets what the receiver has acknowledged (`ack` as the receiver sent it, in the
+    /// rewritten stream's space).
     pub fn acknowledged(&mut self, ack: u32) {
-        while self.rewrites.front().is_some_and(|r| !after(r.end(), ack)) {
+        let adjust = &self.adjust;
+        while self
+            .rewrites
+            .front()
+            .is_some_and(|r| !after(adjust.map_seq(r.end()), ack))
+        {
             self.rewrites.pop_front();
         }
-        self.adjust.forget_below(ack);
+        let original = self.adjust.unmap_ack(ack);
+        if self.acked.is_none_or(|acked| after(original, acked)) {
+            self.acked = Some(original);
+        }
+        self.adjust.forget_below(original);
+    }
+
+    /// The receiver's highest acknowledgment, in the sender's original space.
+    pub fn acked(&self) -> Option<u32> {
+        self.acked
+    }
+
+    /// Whether the stream stands between two lines (nothing of a line read yet).
+    pub fn at_line_boundary(&self) -> bool {
+        self.next.is_some() && self.line.is_empty() && !self.overlong
+    }
+
+    /// Inserts `bytes` of the gateway's own after the last byte read, which must end a line.
+    /// Returns the rewritten-space sequence number the inserted bytes start at, for the
+    /// segment that carries them now; later segments of the sender carry them again until
+    /// the receiver acknowledges them. `None` when the stream is not between lines or the
+    /// rewrite cannot be recorded.
+    pub fn insert(&mut self, bytes: Vec<u8>) -> Option<u32> {
+        if !self.at_line_boundary() || bytes.is_empty() {
+            return None;
+        }
+        let at = self.next?;
+        let starts_at = self.adjust.map_seq(at);
+        self.adjust.record(at, 0, bytes.len() as u32).ok()?;
+        if self.rewrites.len() == MAX_STORED {
+            self.rewrites.pop_front();
+        }
+        self.rewrites.push_back(StoredRewrite {
+            start: at,
+            len: 0,
+            bytes,
+        });
+        Some(starts_at)
     }
 
     /// Plans a segment of `payload` at original sequence number `seq`.
@@ -182,7 +242,7 @@ impl LineStream {
         // A segment touching a replaced line carries the whole replacement.
         let mut widened = false;
         for rewrite in &self.rewrites {
-            if after(rewrite.end(), out_start) && after(out_end, rewrite.start) {
+            if rewrite.touches(out_start, out_end) {
                 widened = true;
                 out_start = min_seq(out_start, rewrite.start);
                 out_end = max_seq(out_end, rewrite.end());
@@ -191,10 +251,17 @@ impl LineStream {
         if !replaced && !widened && held_before.is_none() && out_start == seq && out_end == end {
             return SegmentPlan::Unchanged;
         }
+        let lead_in = self
+            .rewrites
+            .iter()
+            .filter(|r| r.len == 0 && r.start == out_start)
+            .map(|r| r.bytes.len() as u32)
+            .sum();
         match self.build(out_start, out_end, seq, payload, held_before.as_ref()) {
             Some(bytes) => SegmentPlan::Rebuilt {
                 start: out_start,
                 payload: bytes,
+                lead_in,
             },
             None => SegmentPlan::Withhold(WithholdReason::Unrebuildable),
         }
@@ -250,7 +317,9 @@ impl LineStream {
         Ok(replaced)
     }
 
-    /// The bytes of original range [start, end), rewritten.
+    /// The bytes of original range [start, end), rewritten: the stored rewrites it touches,
+    /// in stream order, and the original bytes between them (from this segment's payload, or
+    /// from a line withheld before it).
     fn build(
         &self,
         start: u32,
@@ -259,33 +328,28 @@ impl LineStream {
         payload: &[u8],
         held: Option<&(u32, Vec<u8>)>,
     ) -> Option<Vec<u8>> {
+        let byte_at = |pos: u32| -> Option<u8> {
+            let in_payload = pos.wrapping_sub(seq) as usize;
+            if !after(seq, pos) && in_payload < payload.len() {
+                return payload.get(in_payload).copied();
+            }
+            let (held_start, bytes) = held?;
+            bytes.get(pos.wrapping_sub(*held_start) as usize).copied()
+        };
         let mut out = Vec::with_capacity(end.wrapping_sub(start) as usize + 64);
         let mut at = start;
-        while after(end, at) {
-            if let Some(rewrite) = self.rewrites.iter().find(|r| r.start == at) {
-                out.extend_from_slice(&rewrite.bytes);
-                at = rewrite.end();
-                continue;
-            }
-            let next_rewrite = self
-                .rewrites
-                .iter()
-                .map(|r| r.start)
-                .filter(|s| after(*s, at) && !after(*s, end))
-                .min_by_key(|s| s.wrapping_sub(at));
-            let stop = next_rewrite.unwrap_or(end);
-            let byte_source = |pos: u32| -> Option<u8> {
-                let in_payload = pos.wrapping_sub(seq) as usize;
-                if !after(seq, pos) && in_payload < payload.len() {
-                    return payload.get(in_payload).copied();
-                }
-                let (held_start, bytes) = held?;
-                bytes.get(pos.wrapping_sub(*held_start) as usize).copied()
-            };
-            while at != stop {
-                out.push(byte_source(at)?);
+        let touched = self.rewrites.iter().filter(|r| r.touches(start, end));
+        for rewrite in touched {
+            while after(rewrite.start, at) {
+                out.push(byte_at(at)?);
                 at = at.wrapping_add(1);
             }
+            out.extend_from_slice(&rewrite.bytes);
+            at = max_seq(at, rewrite.end());
+        }
+        while after(end, at) {
+            out.push(byte_at(at)?);
+            at = at.wrapping_add(1);
         }
         Some(out)
     }

@@ -43,7 +43,8 @@ fn a_whole_command_is_replaced_and_the_rewrite_recorded() {
         plan,
         SegmentPlan::Rebuilt {
             start: 100,
-            payload: b"PORT NEW\r\n".to_vec()
+            payload: b"PORT NEW\r\n".to_vec(),
+            lead_in: 0,
         }
     );
     assert_eq!(seen, vec![(100, b"PORT 1,2,3,4,5,6\r\n".to_vec())]);
@@ -69,7 +70,8 @@ fn several_commands_in_one_segment_are_each_handled() {
         plan,
         SegmentPlan::Rebuilt {
             start: 0,
-            payload: b"NOOP\r\nPORT NEW\r\nTYPE I\r\nPORT NEW\r\n".to_vec()
+            payload: b"NOOP\r\nPORT NEW\r\nTYPE I\r\nPORT NEW\r\n".to_vec(),
+            lead_in: 0,
         }
     );
     assert_eq!(seen.len(), 4);
@@ -90,7 +92,8 @@ fn a_command_split_over_three_segments_is_withheld_then_sent_whole() {
         ),
         SegmentPlan::Rebuilt {
             start: 1000,
-            payload: b"NOOP\r\n".to_vec()
+            payload: b"NOOP\r\n".to_vec(),
+            lead_in: 0,
         },
         "complete lines go on, the partial PORT stays back"
     );
@@ -114,7 +117,8 @@ fn a_command_split_over_three_segments_is_withheld_then_sent_whole() {
         ),
         SegmentPlan::Rebuilt {
             start: 1006,
-            payload: b"PORT NEW\r\n".to_vec()
+            payload: b"PORT NEW\r\n".to_vec(),
+            lead_in: 0,
         }
     );
     assert_eq!(
@@ -150,7 +154,8 @@ fn a_withheld_line_that_turns_out_harmless_is_released_unchanged() {
         s.plan(2, b"ST x\r\n", MAX, may_announce, rewrite_port(&mut seen)),
         SegmentPlan::Rebuilt {
             start: 0,
-            payload: b"POST x\r\n".to_vec()
+            payload: b"POST x\r\n".to_vec(),
+            lead_in: 0,
         }
     );
 }
@@ -188,7 +193,8 @@ fn retransmissions_carry_the_same_replacement() {
         inside,
         SegmentPlan::Rebuilt {
             start: 6,
-            payload: b"PORT NEW\r\nPWD\r\n".to_vec()
+            payload: b"PORT NEW\r\nPWD\r\n".to_vec(),
+            lead_in: 0,
         }
     );
     // Bytes before the rewrite pass unchanged; after it they only shift.
@@ -233,7 +239,8 @@ fn an_out_of_order_segment_waits_for_the_gap() {
         filled,
         SegmentPlan::Rebuilt {
             start: 6,
-            payload: b"PORT NEW\r\n".to_vec()
+            payload: b"PORT NEW\r\n".to_vec(),
+            lead_in: 0,
         }
     );
 }
@@ -254,7 +261,8 @@ fn an_overlapping_segment_is_handled_as_old_plus_new_bytes() {
         plan,
         SegmentPlan::Rebuilt {
             start: 0,
-            payload: b"NOOP\r\nPORT NEW\r\n".to_vec()
+            payload: b"NOOP\r\nPORT NEW\r\n".to_vec(),
+            lead_in: 0,
         }
     );
     assert_eq!(seen.len(), 2);
