@@ -51,7 +51,7 @@ fn unknown_key_inside_ftp() {
         3,
         3,
         "unknown key `enabled` (expected one of: control_ports, pinhole_timeout, max_pinholes, \
-         max_line, mtu)",
+         max_line, mtu, min_data_port, allow_fxp, require_login, tls, on_violation)",
     );
     assert!(matches!(err.problem(), Some(Problem::UnknownKey { .. })));
     expect_error(
@@ -538,6 +538,66 @@ fn ftp_mtu_out_of_range() {
         8,
         "expected a whole number of bytes, found `1.5k`",
     );
+}
+
+#[test]
+fn ftp_unknown_tls_word() {
+    let err = expect_error(
+        "ftp:\n  tls: starttls\n",
+        2,
+        8,
+        "unknown value `starttls` (expected one of: pass_blind, block)",
+    );
+    assert!(matches!(err.problem(), Some(Problem::UnknownChoice { .. })));
+    expect_error(
+        "ftp: {control_ports: 21, tls: pass-blind}\n",
+        1,
+        31,
+        "unknown value `pass-blind` (expected one of: pass_blind, block)",
+    );
+}
+
+#[test]
+fn ftp_unknown_on_violation_word() {
+    let err = expect_error(
+        "ftp:\n  on_violation: drop\n",
+        2,
+        17,
+        "unknown value `drop` (expected one of: reply, reset)",
+    );
+    assert!(matches!(err.problem(), Some(Problem::UnknownChoice { .. })));
+}
+
+#[test]
+fn ftp_min_data_port_out_of_range() {
+    let err = expect_error(
+        "ftp:\n  min_data_port: 0\n",
+        2,
+        18,
+        "`min_data_port` must be from 1 to 65535, not 0",
+    );
+    assert!(matches!(
+        err.problem(),
+        Some(Problem::NumberOutOfRange { .. })
+    ));
+    expect_error(
+        "ftp:\n  min_data_port: 65536\n",
+        2,
+        18,
+        "`min_data_port` must be from 1 to 65535, not 65536",
+    );
+    expect_error(
+        "ftp:\n  min_data_port: \"1024\"\n",
+        2,
+        18,
+        "expected a port number, found `1024`",
+    );
+}
+
+#[test]
+fn ftp_security_switches_are_strict_booleans() {
+    expect_error("ftp:\n  allow_fxp: yes\n", 2, 14, "true or false");
+    expect_error("ftp:\n  require_login: on\n", 2, 18, "true or false");
 }
 
 #[test]

@@ -125,6 +125,11 @@ fn gateway_writes_the_ftp_defaults_out() {
         "  max_pinholes: 4\n",
         "  max_line: 512\n",
         "  mtu: 1500\n",
+        "  min_data_port: 1024\n",
+        "  allow_fxp: false\n",
+        "  require_login: true\n",
+        "  tls: pass_blind\n",
+        "  on_violation: reply\n",
     ] {
         assert!(
             section.contains(line),
@@ -143,7 +148,9 @@ fn gateway_describes_its_ftp_section() {
     assert!(
         text.ends_with(
             "ftp:\n  control_ports    21\n  pinhole_timeout  2m\n  max_pinholes     4\n  \
-             max_line         512 bytes\n  mtu              1500 bytes\n"
+             max_line         512 bytes\n  mtu              1500 bytes\n  \
+             min_data_port    1024\n  allow_fxp        off\n  require_login    on\n  \
+             tls              pass_blind\n  on_violation     reply\n"
         ),
         "{text}"
     );

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use super::error::join;
 use super::forwards::protocol_name as forward_protocol;
+use super::ftp::{outcome_name, tls_name};
 use super::rules::protocol_name as rule_protocol;
 use crate::engine::settings::{
     Action, Direction, EngineSettings, PortForward, PortRange, Rule, RuleProtocol,
@@ -81,8 +82,7 @@ fn render(out: &mut String, s: &EngineSettings) -> std::fmt::Result {
     }
     writeln!(out, "limits:")?;
     writeln!(out, "  max_flows        {}", s.limits.max_flows)?;
-    let pickup = if s.limits.tcp_pickup { "on" } else { "off" };
-    writeln!(out, "  tcp_pickup       {pickup}")?;
+    writeln!(out, "  tcp_pickup       {}", on_off(s.limits.tcp_pickup))?;
     let ftp = &s.ftp;
     writeln!(out, "ftp:")?;
     if ftp.control_ports.is_empty() {
@@ -100,7 +100,21 @@ fn render(out: &mut String, s: &EngineSettings) -> std::fmt::Result {
     )?;
     writeln!(out, "  max_pinholes     {}", ftp.max_pinholes)?;
     writeln!(out, "  max_line         {} bytes", ftp.max_line)?;
-    writeln!(out, "  mtu              {} bytes", ftp.mtu)
+    writeln!(out, "  mtu              {} bytes", ftp.mtu)?;
+    writeln!(out, "  min_data_port    {}", ftp.min_data_port)?;
+    writeln!(out, "  allow_fxp        {}", on_off(ftp.allow_fxp))?;
+    writeln!(out, "  require_login    {}", on_off(ftp.require_login))?;
+    writeln!(out, "  tls              {}", tls_name(ftp.tls))?;
+    writeln!(out, "  on_violation     {}", outcome_name(ftp.on_violation))
+}
+
+/// `on` or `off`, as switches are shown.
+fn on_off(value: bool) -> &'static str {
+    if value {
+        "on"
+    } else {
+        "off"
+    }
 }
 
 /// `tcp 198.51.100.1:2121 -> 10.77.0.10:21` (ranges on both sides for a multi-port forward).
@@ -218,7 +232,9 @@ mod test {
         assert!(
             text.ends_with(
                 "ftp:\n  control_ports    21\n  pinhole_timeout  2m\n  max_pinholes     4\n  \
-                 max_line         512 bytes\n  mtu              1500 bytes\n"
+                 max_line         512 bytes\n  mtu              1500 bytes\n  \
+                 min_data_port    1024\n  allow_fxp        off\n  require_login    on\n  \
+                 tls              pass_blind\n  on_violation     reply\n"
             ),
             "{text}"
         );
@@ -227,7 +243,9 @@ mod test {
     #[test]
     fn ftp_section_renders() {
         let yaml = "ftp:\n  control_ports: [21, 2121]\n  pinhole_timeout: 45\n  \
-                    max_pinholes: 8\n  max_line: 1024\n  mtu: 1400\n";
+                    max_pinholes: 8\n  max_line: 1024\n  mtu: 1400\n  min_data_port: 20\n  \
+                    allow_fxp: true\n  require_login: false\n  tls: block\n  \
+                    on_violation: reset\n";
         let text = match load_str("f.yaml", yaml) {
             Ok(settings) => describe(&settings),
             Err(err) => panic!("{err}"),
@@ -237,6 +255,13 @@ mod test {
         assert!(text.contains("  max_pinholes     8\n"), "{text}");
         assert!(text.contains("  max_line         1024 bytes\n"), "{text}");
         assert!(text.contains("  mtu              1400 bytes\n"), "{text}");
+        assert!(
+            text.ends_with(
+                "  min_data_port    20\n  allow_fxp        on\n  require_login    off\n  \
+                 tls              block\n  on_violation     reset\n"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

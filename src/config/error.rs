@@ -256,7 +256,7 @@ pub enum Problem {
         "tun name `{0}` is not a valid interface name (1-15 letters, digits, `-`, `_` or `.`)"
     )]
     BadInterfaceName(String),
-    /// A whole number outside the range its key allows (`max_pinholes`, `max_line`, `mtu`).
+    /// A whole number outside the range its key allows (`max_pinholes`, `min_data_port`, ...).
     #[error("`{key}` must be from {allowed}, not {value}")]
     NumberOutOfRange {
         /// The key, as written in the file.

@@ -2,8 +2,10 @@
 //!
 //! Owns the FTP ALG checks: control ports are single real ports (1-65535), each listed once,
 //! and an empty list turns the ALG off; the pinhole timeout is non-zero and at most netfilter's
-//! expectation timeout (300 s); `max_pinholes`, `max_line` and `mtu` are whole numbers within
-//! their ranges. Keys the file omits keep their defaults. It looks at no other section.
+//! expectation timeout (300 s); `max_pinholes`, `max_line`, `mtu` and `min_data_port` are whole
+//! numbers within their ranges. `allow_fxp` and `require_login` are booleans and `tls` and
+//! `on_violation` are choice words, both checked by the schema. Keys the file omits keep their
+//! defaults. It looks at no other section.
 
 use std::time::Duration;
 
@@ -12,9 +14,9 @@ use serde_saphyr::{Location, Spanned};
 use super::compile::{whole_number, Bounds, Cx, MTU};
 use super::error::{ConfigError, Problem};
 use super::parse;
-use super::schema::FtpSpec;
+use super::schema::{FtpSpec, TlsSpec, ViolationSpec};
 use super::value::{Items, Scalar};
-use crate::engine::settings::FtpSettings;
+use crate::engine::settings::{FtpSettings, TlsPolicy, ViolationOutcome};
 
 /// The longest pinhole timeout: netfilter's FTP expectation timeout.
 const MAX_PINHOLE_TIMEOUT: Duration = Duration::from_secs(300);
@@ -37,6 +39,15 @@ const MAX_LINE: Bounds = Bounds {
     expected: "a whole number of bytes",
 };
 
+/// `min_data_port`: any real port; 1024 (the default) keeps announcements off privileged ports.
+const MIN_DATA_PORT: Bounds = Bounds {
+    key: "min_data_port",
+    min: 1,
+    max: 65535,
+    unit: "",
+    expected: "a port number",
+};
+
 /// Overrides the FTP settings the file sets.
 pub(super) fn apply(cx: Cx<'_>, spec: &FtpSpec, out: &mut FtpSettings) -> Result<(), ConfigError> {
     if let Some(ports) = &spec.control_ports {
@@ -54,7 +65,56 @@ pub(super) fn apply(cx: Cx<'_>, spec: &FtpSpec, out: &mut FtpSettings) -> Result
     if let Some(value) = &spec.mtu {
         out.mtu = whole_number(cx, value, &MTU)?;
     }
+    if let Some(value) = &spec.min_data_port {
+        let port = whole_number(cx, value, &MIN_DATA_PORT)?;
+        // In range by MIN_DATA_PORT's bounds.
+        out.min_data_port = u16::try_from(port).unwrap_or(u16::MAX);
+    }
+    if let Some(allow) = spec.allow_fxp {
+        out.allow_fxp = allow;
+    }
+    if let Some(require) = spec.require_login {
+        out.require_login = require;
+    }
+    if let Some(tls) = spec.tls {
+        out.tls = tls_of(tls);
+    }
+    if let Some(outcome) = spec.on_violation {
+        out.on_violation = outcome_of(outcome);
+    }
     Ok(())
+}
+
+/// The engine's TLS policy for a `tls` word.
+fn tls_of(spec: TlsSpec) -> TlsPolicy {
+    match spec {
+        TlsSpec::PassBlind => TlsPolicy::PassBlind,
+        TlsSpec::Block => TlsPolicy::Block,
+    }
+}
+
+/// The engine's violation outcome for an `on_violation` word.
+fn outcome_of(spec: ViolationSpec) -> ViolationOutcome {
+    match spec {
+        ViolationSpec::Reply => ViolationOutcome::Reply,
+        ViolationSpec::Reset => ViolationOutcome::Reset,
+    }
+}
+
+/// The rule-file word for a TLS policy.
+pub(crate) fn tls_name(policy: TlsPolicy) -> &'static str {
+    match policy {
+        TlsPolicy::PassBlind => "pass_blind",
+        TlsPolicy::Block => "block",
+    }
+}
+
+/// The rule-file word for a violation outcome.
+pub(crate) fn outcome_name(outcome: ViolationOutcome) -> &'static str {
+    match outcome {
+        ViolationOutcome::Reply => "reply",
+        ViolationOutcome::Reset => "reset",
+    }
 }
 
 /// The control ports in file order. An empty list is allowed (the ALG is off); port 0 and a
@@ -114,12 +174,19 @@ mod test {
             (defaults.max_pinholes, defaults.max_line, defaults.mtu),
             (4, 512, 1500)
         );
+        assert_eq!(defaults.min_data_port, 1024);
+        assert!(!defaults.allow_fxp);
+        assert!(defaults.require_login);
+        assert_eq!(defaults.tls, TlsPolicy::PassBlind);
+        assert_eq!(defaults.on_violation, ViolationOutcome::Reply);
     }
 
     #[test]
     fn every_key_compiles() {
         let yaml = "ftp:\n  control_ports: [21, \"2121\"]\n  pinhole_timeout: 1m30s\n  \
-                    max_pinholes: 64\n  max_line: 4096\n  mtu: 576\n";
+                    max_pinholes: 64\n  max_line: 4096\n  mtu: 576\n  min_data_port: 20\n  \
+                    allow_fxp: true\n  require_login: false\n  tls: block\n  \
+                    on_violation: reset\n";
         assert_eq!(
             ftp(yaml).ok(),
             Some(FtpSettings {
@@ -128,6 +195,127 @@ mod test {
                 max_pinholes: 64,
                 max_line: 4096,
                 mtu: 576,
+                min_data_port: 20,
+                allow_fxp: true,
+                require_login: false,
+                tls: TlsPolicy::Block,
+                on_violation: ViolationOutcome::Reset,
+            })
+        );
+    }
+
+    #[test]
+    fn security_keys_compile_to_each_value() {
+        let get = |yaml: &str| match ftp(yaml) {
+            Ok(settings) => settings,
+            Err(err) => panic!("{yaml:?}: {err}"),
+        };
+        assert_eq!(get("ftp: {tls: pass_blind}\n").tls, TlsPolicy::PassBlind);
+        assert_eq!(get("ftp: {tls: block}\n").tls, TlsPolicy::Block);
+        assert_eq!(
+            get("ftp: {on_violation: reply}\n").on_violation,
+            ViolationOutcome::Reply
+        );
+        assert_eq!(
+            get("ftp: {on_violation: reset}\n").on_violation,
+            ViolationOutcome::Reset
+        );
+        assert!(get("ftp: {allow_fxp: true}\n").allow_fxp);
+        assert!(!get("ftp: {allow_fxp: false}\n").allow_fxp);
+        assert!(get("ftp: {require_login: true}\n").require_login);
+        assert!(!get("ftp: {require_login: false}\n").require_login);
+        assert_eq!(get("ftp: {min_data_port: 1}\n").min_data_port, 1);
+        assert_eq!(get("ftp: {min_data_port: 65535}\n").min_data_port, 65535);
+        // Setting one key leaves the others at their defaults.
+        assert_eq!(
+            get("ftp: {tls: block}\n"),
+            FtpSettings {
+                tls: TlsPolicy::Block,
+                ..FtpSettings::default()
+            }
+        );
+    }
+
+    #[test]
+    fn unknown_security_words_name_the_choices() {
+        assert_eq!(
+            problem("ftp: {tls: starttls}\n"),
+            Some(Problem::UnknownChoice {
+                value: "starttls".into(),
+                expected: "pass_blind, block".into()
+            })
+        );
+        // The word is the variant name, not the Rust one.
+        assert_eq!(
+            problem("ftp: {tls: PassBlind}\n"),
+            Some(Problem::UnknownChoice {
+                value: "PassBlind".into(),
+                expected: "pass_blind, block".into()
+            })
+        );
+        assert_eq!(
+            problem("ftp: {on_violation: drop}\n"),
+            Some(Problem::UnknownChoice {
+                value: "drop".into(),
+                expected: "reply, reset".into()
+            })
+        );
+    }
+
+    #[test]
+    fn security_values_of_the_wrong_type() {
+        // Booleans are strict (the parser's own check, as for `log` and `tcp_pickup`).
+        for yaml in ["ftp: {allow_fxp: yes}\n", "ftp: {require_login: 1}\n"] {
+            assert!(
+                matches!(problem(yaml), Some(Problem::Syntax(text)) if text.contains("true or false")),
+                "{yaml:?}: {:?}",
+                problem(yaml)
+            );
+        }
+        // A scalar that is not one of the words is an unknown choice, whatever its type.
+        assert_eq!(
+            problem("ftp: {on_violation: 1}\n"),
+            Some(Problem::UnknownChoice {
+                value: "1".into(),
+                expected: "reply, reset".into()
+            })
+        );
+        assert_eq!(
+            problem("ftp: {tls: true}\n"),
+            Some(Problem::UnknownChoice {
+                value: "true".into(),
+                expected: "pass_blind, block".into()
+            })
+        );
+        assert!(matches!(
+            problem("ftp: {tls: [block]}\n"),
+            Some(Problem::Syntax(_))
+        ));
+    }
+
+    #[test]
+    fn min_data_port_problems() {
+        assert_eq!(
+            problem("ftp: {min_data_port: 0}\n"),
+            Some(Problem::NumberOutOfRange {
+                key: "min_data_port".into(),
+                value: "0".into(),
+                allowed: "1 to 65535".into()
+            })
+        );
+        assert_eq!(
+            problem("ftp: {min_data_port: 65536}\n"),
+            Some(Problem::NumberOutOfRange {
+                key: "min_data_port".into(),
+                value: "65536".into(),
+                allowed: "1 to 65535".into()
+            })
+        );
+        assert_eq!(
+            problem("ftp: {min_data_port: \"1024\"}\n"),
+            Some(Problem::WrongType {
+                expected: "a port number".into(),
+                found: "`1024`".into()
             })
         );
     }
@@ -219,6 +407,7 @@ mod test {
             ("max_pinholes", &MAX_PINHOLES),
             ("max_line", &MAX_LINE),
             ("mtu", &MTU),
+            ("min_data_port", &MIN_DATA_PORT),
         ] {
             for n in [bounds.min, bounds.max] {
                 assert!(ftp(&format!("ftp: {{{key}: {n}}}\n")).is_ok(), "{key}: {n}");

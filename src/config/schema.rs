@@ -192,6 +192,36 @@ pub struct FtpSpec {
     pub max_line: Option<Spanned<Scalar>>,
     /// Largest IP packet a rewrite may produce, in bytes.
     pub mtu: Option<Spanned<Scalar>>,
+    /// Lowest data port an announcement may name.
+    pub min_data_port: Option<Spanned<Scalar>>,
+    /// Let a client's PORT / EPRT name another host (FXP).
+    pub allow_fxp: Option<bool>,
+    /// Refuse announcements until the server has accepted a login.
+    pub require_login: Option<bool>,
+    /// What happens to a control connection that asks for TLS.
+    pub tls: Option<TlsSpec>,
+    /// What a violation does to the control connection.
+    pub on_violation: Option<ViolationSpec>,
+}
+
+/// The `tls` word of the `ftp` section.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TlsSpec {
+    /// `pass_blind`
+    PassBlind,
+    /// `block`
+    Block,
+}
+
+/// The `on_violation` word of the `ftp` section.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ViolationSpec {
+    /// `reply`
+    Reply,
+    /// `reset`
+    Reset,
 }
 
 #[cfg(test)]
@@ -247,10 +277,30 @@ mod test {
         );
         assert_eq!(ftp.mtu.map(|m| m.value), Some(Scalar::Int(1400)));
         assert!(ftp.max_pinholes.is_none() && ftp.max_line.is_none());
+        assert!(ftp.tls.is_none() && ftp.on_violation.is_none() && ftp.allow_fxp.is_none());
         let empty: RuleFile = match serde_saphyr::from_str("ftp: {}\n") {
             Ok(file) => file,
             Err(err) => panic!("{err}"),
         };
         assert!(empty.ftp.is_some());
+    }
+
+    #[test]
+    fn ftp_words_deserialize() {
+        let yaml = "ftp:\n  tls: pass_blind\n  on_violation: reset\n  allow_fxp: true\n";
+        let file: RuleFile = match serde_saphyr::from_str(yaml) {
+            Ok(file) => file,
+            Err(err) => panic!("{err}"),
+        };
+        let ftp = file.ftp.unwrap_or_default();
+        assert_eq!(ftp.tls, Some(TlsSpec::PassBlind));
+        assert_eq!(ftp.on_violation, Some(ViolationSpec::Reset));
+        assert_eq!(ftp.allow_fxp, Some(true));
+        assert!(ftp.require_login.is_none());
+        let block: RuleFile = match serde_saphyr::from_str("ftp: {tls: block}\n") {
+            Ok(file) => file,
+            Err(err) => panic!("{err}"),
+        };
+        assert_eq!(block.ftp.and_then(|f| f.tls), Some(TlsSpec::Block));
     }
 }
