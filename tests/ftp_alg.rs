@@ -462,15 +462,25 @@ fn pinholes_expire_and_are_capped_per_session() {
     settings.ftp.max_pinholes = 2;
     let engine = Engine::new(settings);
     let mut c = nat_client_session(&engine);
-    for port in [30000, 30001, 30002] {
+    for port in [30000, 30001] {
         c.client_says(&format!("PORT {}\r\n", six(CLIENT, port)));
         c.server_says("200 ok\r\n");
     }
-    assert_eq!(engine.pinhole_count(), 2, "the oldest was evicted");
-    let evicted = data_syn(&engine, 50, (SERVER, 20), (OUTSIDE, 30000), 1);
-    assert_eq!(evicted.verdict, Verdict::Drop(DropReason::Policy));
+    // A third unused announcement is over the cap: refused, and the client told so.
+    let third = c.client_says(&format!("PORT {}\r\n", six(CLIENT, 30002)));
+    assert_eq!(third.text(), "", "the server never sees it");
+    let reply = engine
+        .poll_transmit()
+        .expect("an error reply for the client");
+    assert!(
+        String::from_utf8_lossy(&reply).ends_with("501 Refused by the gateway (pinhole_cap).\r\n")
+    );
+    assert_eq!(engine.pinhole_count(), 2);
+    assert_eq!(engine.stats().ftp_violations("pinhole_cap"), 1);
+    let refused = data_syn(&engine, 50, (SERVER, 20), (OUTSIDE, 30002), 1);
+    assert_eq!(refused.verdict, Verdict::Drop(DropReason::Policy));
     // After the pinhole timeout (120 s) nothing gets in.
-    let late = data_syn(&engine, 500, (SERVER, 20), (OUTSIDE, 30002), 1);
+    let late = data_syn(&engine, 500, (SERVER, 20), (OUTSIDE, 30001), 1);
     assert_eq!(late.verdict, Verdict::Drop(DropReason::Policy));
 }
 
@@ -502,6 +512,7 @@ fn a_rewrite_that_would_exceed_the_mtu_is_cut_at_a_line_and_the_rest_follows() {
     let mtu = 40 + segment.len() + 2;
     let mut settings = lab_settings();
     settings.ftp.mtu = mtu;
+    settings.ftp.require_login = false;
     let engine = Engine::new(settings);
     let mut c = Conversation::open(&engine, (CLIENT, 40000), (SERVER, 21), (SERVER, 21));
     let out = c.client_says(&segment);
@@ -558,7 +569,9 @@ fn tcp6_data(
 
 #[test]
 fn eprt_over_ipv6_opens_a_pinhole_without_translation() {
-    let engine = Engine::new(lab_settings());
+    let mut settings = lab_settings();
+    settings.ftp.require_login = false; // the session starts at the EPRT
+    let engine = Engine::new(settings);
     let (client, server) = (("fd00:77::2", 40000), ("2001:db8::5", 21));
     assert_eq!(
         run(

@@ -77,7 +77,10 @@ proptest! {
 
     #[test]
     fn the_server_reassembles_the_rewritten_stream(plan in lines(), actions in proptest::collection::vec(action(), 1..60)) {
-        let engine = Engine::new(lab_settings());
+        let mut settings = lab_settings();
+        settings.ftp.require_login = false; // the stream starts at the PORT
+        settings.ftp.max_pinholes = 64; // every PORT of the plan is accepted
+        let engine = Engine::new(settings);
         let (client, server) = ((CLIENT, 40000), (SERVER, 21));
         prop_assert_eq!(run(&engine, secs(1), &tcp(client, server, SYN, ISN.wrapping_sub(1), 0, b"")).verdict, Verdict::Accept);
         let _ = run(&engine, secs(1), &tcp(server, (OUTSIDE, 40000), SYN | ACK, 7000, ISN, b""));
@@ -86,8 +89,10 @@ proptest! {
         let mut expected = String::new();
         for (index, (is_port, port)) in plan.iter().enumerate() {
             if *is_port {
-                original.push_str(&format!("PORT {}\r\n", six(CLIENT, *port + index as u16)));
-                expected.push_str(&format!("PORT {}\r\n", six(OUTSIDE, *port + index as u16)));
+                // Each PORT is followed by the transfer that uses it: pipelined, unambiguous.
+                let transfer = format!("RETR f{index}\r\n");
+                original.push_str(&format!("PORT {}\r\n{transfer}", six(CLIENT, *port + index as u16)));
+                expected.push_str(&format!("PORT {}\r\n{transfer}", six(OUTSIDE, *port + index as u16)));
             } else {
                 let line = format!("NOOP {index}\r\n");
                 original.push_str(&line);

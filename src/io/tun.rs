@@ -93,5 +93,11 @@ pub fn worker(
                 tracing::trace!(reason = reason.name(), "dropped");
             }
         }
+        while let Some(generated) = engine.poll_transmit() {
+            if let Err(err) = device.send(&generated) {
+                errors.writes.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(error = %err, len = generated.len(), "writing to the TUN device failed");
+            }
+        }
     }
 }

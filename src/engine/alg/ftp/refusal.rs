@@ -29,7 +29,12 @@ mod test {
 
     #[test]
     fn replies_are_single_crlf_lines_with_the_check_named() {
-        for check in ["foreign_address", "before_login", "tls_blocked", "bad_octet"] {
+        for check in [
+            "foreign_address",
+            "before_login",
+            "tls_blocked",
+            "bad_octet",
+        ] {
             for reply in [command_refused(check), announcement_reply_refused(check)] {
                 let text = String::from_utf8(reply).unwrap();
                 assert!(text.ends_with(".\r\n") && text.matches('\n').count() == 1);

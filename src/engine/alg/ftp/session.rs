@@ -112,7 +112,9 @@ fn host_port_rewrite(
 /// Client verbs whose line the ALG may refuse (announcements, requests for one, LPRT/LPSV,
 /// AUTH): while partial, such a line is withheld, so a refused one never reaches the server
 /// in part.
-const CHECKED_VERBS: [&[u8]; 7] = [b"PORT", b"EPRT", b"PASV", b"EPSV", b"LPRT", b"LPSV", b"AUTH"];
+const CHECKED_VERBS: [&[u8]; 7] = [
+    b"PORT", b"EPRT", b"PASV", b"EPSV", b"LPRT", b"LPSV", b"AUTH",
+];
 
 /// Whether a partial client line may still become one the ALG checks.
 pub fn client_may_be_checked(line: &[u8]) -> bool {
@@ -195,6 +197,15 @@ impl Session {
         (!owed.is_empty()).then_some(owed)
     }
 
+    /// Whether an announcement awaits its reply with no transfer command sent after it.
+    fn announcement_unconsumed(&self) -> bool {
+        self.pending
+            .iter()
+            .rev()
+            .find(|p| p.announces() || matches!(p, Pending::Transfer))
+            .is_some_and(Pending::announces)
+    }
+
     fn push_pending(&mut self, pending: Pending) {
         if self.pending.len() == MAX_PENDING {
             self.pending.pop_front();
@@ -232,8 +243,9 @@ impl Session {
             command,
             Command::Port(_) | Command::Eprt(_) | Command::Pasv | Command::Epsv(_)
         );
-        if announces && self.pending.iter().any(Pending::announces) {
-            // Which data connection the next transfer uses would depend on reply order.
+        if announces && self.announcement_unconsumed() {
+            // Two announcements awaiting replies with no transfer between them: which data
+            // connection the next transfer uses would depend on how the server answers.
             return self.refuse(ctx, FlowDir::Original, "pipelined_announcement", line);
         }
         let pending = match command {
@@ -402,7 +414,8 @@ impl Session {
             return;
         };
         let success = (200..400).contains(&code);
-        if matches!(code, 230 | 232) && matches!(pending, Pending::User | Pending::Pass | Pending::Other)
+        if matches!(code, 230 | 232)
+            && matches!(pending, Pending::User | Pending::Pass | Pending::Other)
         {
             self.logged_in = true;
         }
