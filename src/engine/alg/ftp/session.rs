@@ -232,6 +232,14 @@ impl Session {
         if self.blind {
             return LineDecision::Keep;
         }
+        if !line.ends_with(b"\n") {
+            // Longer than `max_line`: only its prefix is known.
+            if client_may_be_checked(line) {
+                return self.refuse(ctx, FlowDir::Original, "line_too_long", line);
+            }
+            self.push_pending(Pending::Other);
+            return LineDecision::Keep;
+        }
         let command = match parse_command(line) {
             Ok(command) => command,
             Err(error) if looks_like(line, b"PORT") || looks_like(line, b"EPRT") => {
@@ -333,6 +341,9 @@ impl Session {
         if self.blind {
             return LineDecision::Keep;
         }
+        // Longer than `max_line` (only its prefix is known): an announcement the ALG cannot
+        // read whole is refused.
+        let overlong = !line.ends_with(b"\n") && server_may_be_checked(line);
         let reply = parse_reply_line(line);
         let Some(code) = reply.code else {
             return LineDecision::Keep;
@@ -351,6 +362,7 @@ impl Session {
         };
         let expecting = self.pending.front().cloned();
         let decision = match (code, &expecting) {
+            _ if overlong => self.refuse(ctx, FlowDir::Reply, "line_too_long", line),
             (227 | 229, _) if self.reply_announced => LineDecision::Keep,
             (227, Some(Pending::Pasv)) if reply.kind != LineKind::Text => match parse_227(line) {
                 Ok(hp) => self.announce(

@@ -193,8 +193,9 @@ impl LineStream {
     ///
     /// `may_announce` tells whether a partial line could still become an announcement (and so
     /// must be withheld); `on_line` is called for every line completed by new bytes, with the
-    /// line's start and bytes (terminator included). Lines longer than `max_line` are not
-    /// offered to `on_line`; `may_announce` decides whether such a line is still withheld.
+    /// line's start and bytes (terminator included). A line longer than `max_line` is offered
+    /// by its first `max_line` bytes, which do not end in a line feed; `may_announce` decides
+    /// whether such a line is withheld until it ends.
     pub fn plan(
         &mut self,
         seq: u32,
@@ -291,7 +292,9 @@ impl LineStream {
                 continue;
             }
             let line_len = at.wrapping_sub(self.line_start);
-            if !self.overlong {
+            // An over-long line is offered by its bounded prefix (no line feed at the end).
+            self.line.truncate(max_line);
+            {
                 if let LineDecision::Replace(bytes) = on_line(self.line_start, &self.line) {
                     self.adjust
                         .record(self.line_start, line_len, bytes.len() as u32)?;
