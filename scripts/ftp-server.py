@@ -9,7 +9,9 @@ after rewriting. When the server is listening, --ready FILE is created.
 By default pyftpdlib refuses a PORT/EPRT naming any host but the control connection's peer
 and any privileged port, and it refuses passive data connections from any host but the peer.
 --permit-foreign lifts the first and last rule, so the server obeys bounce attempts (for
-testing that the gateway stops them before the server sees them).
+testing that the gateway stops them before the server sees them). --permit-privileged lifts
+the second, so the server connects to a port below 1024 that a PORT/EPRT names (a NAT pinning
+attempt: an inside client asking for a connection to its own privileged port).
 
 Run it in a lab namespace:
     scripts/lab.sh exec PREFIX server -- python3 scripts/ftp-server.py --root DIR
@@ -60,6 +62,11 @@ def parse_args(argv):
         action="store_true",
         help="obey PORT/EPRT naming third hosts and accept passive data from them",
     )
+    parser.add_argument(
+        "--permit-privileged",
+        action="store_true",
+        help="obey PORT/EPRT naming a port below 1024",
+    )
     parser.add_argument("--transcript", help="append commands and replies to this file")
     parser.add_argument("--ready", help="create this file once listening")
     parser.add_argument("--log", help="pyftpdlib's own log (default: stderr)")
@@ -92,6 +99,7 @@ def make_handler(args):
     LabHandler.authorizer = authorizer
     LabHandler.passive_ports = args.passive_ports
     LabHandler.permit_foreign_addresses = args.permit_foreign
+    LabHandler.permit_privileged_ports = args.permit_privileged
     LabHandler.banner = "ftpgate lab server ready."
     return LabHandler
 

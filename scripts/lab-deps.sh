@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the namespace lab (scripts/lab.sh, tests/lab.rs) needs: iproute2, nftables,
-# curl, lftp, procps (sysctl), util-linux (setsid), iputils-ping, tcpdump, and pyftpdlib for
-# the python3 on PATH. Idempotent and quiet: it installs only what is missing and prints one
+# curl, lftp, procps (sysctl), util-linux (setsid), iputils-ping, tcpdump, vsftpd (the second
+# obliging server of tests/lab_attacks.rs), and pyftpdlib for the python3 on PATH. Idempotent and quiet: it installs only what is missing and prints one
 # line per thing it installed. Needs root for apt-get; without root it only reports.
 # Exit status: 0 when everything is there afterwards, 1 otherwise.
 set -euo pipefail
@@ -17,12 +17,14 @@ declare -A PACKAGES=(
     [ping]=iputils-ping
     [tcpdump]=tcpdump
     [sha256sum]=coreutils
+    [vsftpd]=vsftpd
 )
 PYTHON=${PYTHON:-python3}
 
 missing=()
 for cmd in "${!PACKAGES[@]}"; do
-    command -v "$cmd" >/dev/null 2>&1 || missing+=("${PACKAGES[$cmd]}")
+    # vsftpd lives in /usr/sbin, which a non-root PATH may lack.
+    command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing+=("${PACKAGES[$cmd]}")
 done
 
 # The lab's scripts run with the first of these interpreters that has pyftpdlib.
@@ -36,16 +38,32 @@ have_pyftpdlib() {
 
 # apt-get's chatter goes to a file, shown only when it fails.
 apt_install() {
-    local log
+    local log rc=0 policy=/usr/sbin/policy-rc.d own_policy=""
     log=$(mktemp)
     export DEBIAN_FRONTEND=noninteractive
+    # Packages with a service (vsftpd) must not start it: the lab runs its own, in a
+    # namespace. Where no policy-rc.d forbids starts already (Docker images ship one), one
+    # that does is in place for this install only.
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\n# scripts/lab-deps.sh: no service starts during its install\nexit 101\n' >"$policy"
+        chmod 755 "$policy"
+        own_policy=1
+    fi
     # An old or empty package list finds nothing: refresh it once per run.
     if [ -z "${apt_updated:-}" ]; then
-        apt-get update -qq >"$log" 2>&1 || { cat "$log" >&2; rm -f "$log"; return 1; }
-        apt_updated=1
+        if apt-get update -qq >"$log" 2>&1; then
+            apt_updated=1
+        else
+            rc=1
+        fi
     fi
-    apt-get install -y -qq --no-install-recommends "$@" >"$log" 2>&1 || { cat "$log" >&2; rm -f "$log"; return 1; }
+    if [ "$rc" -eq 0 ]; then
+        apt-get install -y -qq --no-install-recommends "$@" >"$log" 2>&1 || rc=1
+    fi
+    [ "$rc" -eq 0 ] || cat "$log" >&2
     rm -f "$log"
+    [ -z "$own_policy" ] || rm -f "$policy"
+    return "$rc"
 }
 
 status=0

@@ -17,6 +17,8 @@
 //! when a tool is missing and `scripts/lab-deps.sh` cannot install it. The ftpgate-mode tests
 //! run like the kernel-mode ones (see `matrix!`).
 
+#[path = "lab/bounce.rs"]
+mod bounce;
 #[path = "lab/env.rs"]
 mod env;
 #[path = "lab/ftp.rs"]
@@ -26,40 +28,13 @@ mod net;
 
 use std::path::Path;
 
+use bounce::{bounce, check_refused, Sink, THIRD_SINK};
 use env::{lab_env_or_skip, repo_dir};
-use ftp::{announcements, random_bytes, Client, Op, Server};
-use net::{FtpgateOpts, Lab, Layout, Mode, Role, UpError};
+use ftp::{announcements, check_ok, random_bytes, Client, Op, Server};
+use net::{lab_or_skip, state_dir, FtpgateOpts, Lab, Layout, Mode, Role, UpError};
 
 /// Size of the large file: 3 MiB and a bit, so it ends mid-segment.
 const BIG: usize = 3 * 1024 * 1024 + 4321;
-
-/// Brings up the lab, or `None` (with a printed reason) when this machine cannot run it.
-fn lab_or_skip(
-    test: &str,
-    mode: Mode,
-    layout: Layout,
-    ftpgate: Option<&FtpgateOpts>,
-) -> Option<Lab> {
-    match Lab::up(test, mode, layout, ftpgate) {
-        Ok(lab) => Some(lab),
-        Err(UpError::Unavailable(reason)) => {
-            println!("skipped: {test}: {}", reason.trim());
-            None
-        }
-        Err(UpError::Failed(err)) => panic!("{err}"),
-    }
-}
-
-/// Asserts the session succeeded, showing the client's dialogue when it did not.
-fn check_ok(what: &str, out: &std::process::Output) {
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// The whole matrix cell: `client` through a `mode` gateway in `layout`.
 fn transfer_matrix(test: &str, mode: Mode, layout: Layout, client: Client) {
@@ -71,11 +46,7 @@ fn transfer_matrix(test: &str, mode: Mode, layout: Layout, client: Client) {
         .tempdir()
         .expect("temp dir");
     let log = work.path().join("transfers.jsonl");
-    let opts = (mode == Mode::Ftpgate).then(|| FtpgateOpts {
-        bin: env!("CARGO_BIN_EXE_ftpgate").into(),
-        rules: repo_dir().join("rules/lab.yaml"),
-        log: log.clone(),
-    });
+    let opts = (mode == Mode::Ftpgate).then(|| FtpgateOpts::ftpgate(log.clone()));
     let Some(lab) = lab_or_skip(test, mode, layout, opts.as_ref()) else {
         return;
     };
@@ -349,7 +320,7 @@ fn kernel_lab_has_its_topology_and_goes_away() {
         "{rules}"
     );
     assert!(rules.contains("masquerade"), "{rules}");
-    let state = lab_state_dir(&prefix);
+    let state = state_dir(&prefix);
     assert!(state.join("mode").exists());
 
     lab.down().expect("down");
@@ -416,16 +387,6 @@ fn two_labs_with_the_same_interface_names_coexist() {
         "third",
         &second.run(Role::Third, "ping", &["-c1", "-W2", "198.51.100.2"]),
     );
-}
-
-/// `lab.sh state PREFIX`.
-fn lab_state_dir(prefix: &str) -> std::path::PathBuf {
-    let out = std::process::Command::new("bash")
-        .arg(env::script("lab.sh"))
-        .args(["state", prefix])
-        .output()
-        .expect("lab.sh state");
-    std::path::PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
 }
 
 /// ftpgate mode's plumbing, with `tests/lab/tun_standin.py` (a 1:1 NAT of 10.77.0.2 to
@@ -662,67 +623,16 @@ fn kernel_mode_lets_a_bounce_port_through() {
     )
     .unwrap();
     let work = tempfile::tempdir().expect("temp dir");
-    let (mut sink, got) = start_bounce_sink(env, &lab, work.path(), None);
+    let mut sink = Sink::start(env, &lab, Role::Third, THIRD_SINK, work.path(), 30);
     let out = bounce(env, &lab, &[]);
     check_ok("bounce", &out);
-    let status = sink.wait().expect("tcp-sink.py");
-    assert!(status.success(), "the third host got no connection");
-    assert_eq!(std::fs::read(&got).unwrap(), b"bounced to the third host");
+    assert!(sink.wait(), "the third host got no connection");
+    assert_eq!(sink.received(), b"bounced to the third host");
     assert!(
         server.transcript().contains("<- PORT 198,51,100,3,158,52"),
         "{}",
         server.transcript()
     );
-}
-
-/// Starts the bounce's victim on the third host (198.51.100.3:40500), waiting until it listens;
-/// returns it and the file where it writes what it receives.
-fn start_bounce_sink(
-    env: &env::LabEnv,
-    lab: &Lab,
-    work: &Path,
-    timeout: Option<&str>,
-) -> (std::process::Child, std::path::PathBuf) {
-    let got = work.join("got");
-    let ready = work.join("ready");
-    let mut args: Vec<std::ffi::OsString> = vec![
-        env::script("tcp-sink.py").into_os_string(),
-        "--listen".into(),
-        "198.51.100.3:40500".into(),
-        "--out".into(),
-        got.clone().into_os_string(),
-        "--ready".into(),
-        ready.clone().into_os_string(),
-    ];
-    if let Some(timeout) = timeout {
-        args.extend(["--timeout".into(), timeout.into()]);
-    }
-    let child = lab
-        .command(Role::Third, 30, &env.python, &args)
-        .spawn()
-        .expect("tcp-sink.py");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !ready.exists() && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    assert!(ready.exists(), "tcp-sink.py did not start");
-    (child, got)
-}
-
-/// The client asks the server for secret.txt with a PORT naming the third host.
-fn bounce(env: &env::LabEnv, lab: &Lab, extra: &[&str]) -> std::process::Output {
-    let client = env::script("ftp-client.py");
-    let client = client.to_string_lossy();
-    let mut args = vec![&*client, "--host", "198.51.100.2"];
-    args.extend_from_slice(extra);
-    args.extend_from_slice(&[
-        "--bounce",
-        "198.51.100.3:40500",
-        "get",
-        "secret.txt",
-        "/dev/null",
-    ]);
-    lab.run(Role::Client, &env.python, &args)
 }
 
 /// The same bounce through ftpgate: the PORT naming the third host never reaches the obliging
@@ -736,11 +646,7 @@ fn ftpgate_mode_refuses_a_bounce_port() {
     };
     let work = tempfile::tempdir().expect("temp dir");
     let layout = Layout::ClientInside;
-    let opts = FtpgateOpts {
-        bin: env!("CARGO_BIN_EXE_ftpgate").into(),
-        rules: repo_dir().join("rules/lab.yaml"),
-        log: work.path().join("transfers.jsonl"),
-    };
+    let opts = FtpgateOpts::ftpgate(work.path().join("transfers.jsonl"));
     let Some(lab) = lab_or_skip(test, Mode::Ftpgate, layout, Some(&opts)) else {
         return;
     };
@@ -750,7 +656,7 @@ fn ftpgate_mode_refuses_a_bounce_port() {
         b"must not reach the third host",
     )
     .unwrap();
-    let (mut sink, got) = start_bounce_sink(env, &lab, work.path(), Some("8"));
+    let mut sink = Sink::start(env, &lab, Role::Third, THIRD_SINK, work.path(), 8);
     let out = bounce(env, &lab, &["--timeout", "4"]);
     assert!(
         !out.status.success(),
@@ -758,24 +664,11 @@ fn ftpgate_mode_refuses_a_bounce_port() {
         String::from_utf8_lossy(&out.stdout)
     );
     let _ = sink.wait();
-    assert!(
-        std::fs::read(&got).map_or(true, |bytes| bytes.is_empty()),
-        "the third host received data"
-    );
+    assert!(sink.received().is_empty(), "the third host received data");
     assert!(
         !server.transcript().contains("PORT 198,51,100,3"),
         "the server saw the bounce PORT: {}",
         server.transcript()
     );
-    let state = std::env::var("FTPGATE_LAB_STATE").unwrap_or_else(|_| "/tmp/ftpgate-lab".into());
-    let stderr = std::fs::read_to_string(
-        std::path::Path::new(&state)
-            .join(lab.prefix())
-            .join("ftpgate.stderr"),
-    )
-    .unwrap_or_default();
-    assert!(
-        stderr.contains("ftp line refused") && stderr.contains("foreign_address"),
-        "ftpgate logged no refusal: {stderr}"
-    );
+    check_refused(&lab, "foreign_address");
 }

@@ -1,6 +1,8 @@
 //! Whether this machine can run the lab: root, network namespaces, the tools, a python with
 //! pyftpdlib. A missing tool is installed once with `scripts/lab-deps.sh`; what still fails
-//! becomes a skip reason. Checked once per test binary.
+//! becomes a skip reason. Checked once per test binary. vsftpd, which only the attack tests
+//! need, is checked on its own (`vsftpd`), so its absence skips those tests alone.
+#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -58,14 +60,7 @@ fn probe() -> Result<LabEnv, String> {
         return Err("the lab needs root (network namespaces, nftables, TUN)".into());
     }
     if missing_tools().is_some() || find_python().is_none() {
-        // One try at installing; its output explains failures.
-        let status = Command::new("bash")
-            .arg(script("lab-deps.sh"))
-            .stdin(Stdio::null())
-            .status();
-        if !matches!(status, Ok(s) if s.success()) {
-            println!("lab-deps.sh did not finish cleanly: {status:?}");
-        }
+        install_deps();
     }
     if let Some(missing) = missing_tools() {
         return Err(format!(
@@ -77,6 +72,67 @@ fn probe() -> Result<LabEnv, String> {
         .ok_or("no python3 with pyftpdlib, and scripts/lab-deps.sh could not install it")?;
     namespaces_work()?;
     Ok(LabEnv { python })
+}
+
+/// Runs `scripts/lab-deps.sh`, at most once per test binary; its output explains failures.
+fn install_deps() {
+    static RAN: OnceLock<()> = OnceLock::new();
+    RAN.get_or_init(|| {
+        let status = Command::new("bash")
+            .arg(script("lab-deps.sh"))
+            .stdin(Stdio::null())
+            .status();
+        if !matches!(status, Ok(s) if s.success()) {
+            println!("lab-deps.sh did not finish cleanly: {status:?}");
+        }
+    });
+}
+
+/// The vsftpd binary, or why the tests that run it must be skipped: like `lab_env`, with one
+/// try at installing it. Call it after `lab_env` (it needs root to install).
+pub fn vsftpd() -> Result<&'static Path, &'static str> {
+    static VSFTPD: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    VSFTPD
+        .get_or_init(|| {
+            if find_vsftpd().is_none() {
+                install_deps();
+            }
+            let bin =
+                find_vsftpd().ok_or("no vsftpd, and scripts/lab-deps.sh could not install it")?;
+            // Anonymous sessions run as `ftp` (vsftpd's ftp_username), which the package adds.
+            let account = Command::new("getent").args(["passwd", "ftp"]).output();
+            match account {
+                Ok(out) if out.status.success() => Ok(bin),
+                _ => Err(
+                    "vsftpd is installed, but there is no ftp account for its anonymous \
+                          sessions (reinstall the vsftpd package)"
+                        .into(),
+                ),
+            }
+        })
+        .as_ref()
+        .map(PathBuf::as_path)
+        .map_err(String::as_str)
+}
+
+/// `vsftpd`, printing `skipped: REASON` when it is missing.
+pub fn vsftpd_or_skip(test: &str) -> Option<&'static Path> {
+    match vsftpd() {
+        Ok(path) => Some(path),
+        Err(reason) => {
+            println!("skipped: {test}: {reason}");
+            None
+        }
+    }
+}
+
+/// vsftpd on PATH or in /usr/sbin (where Debian puts it, and which a PATH may lack).
+fn find_vsftpd() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/sbin")])
+        .map(|dir| dir.join("vsftpd"))
+        .find(|bin| bin.is_file())
 }
 
 fn is_root() -> bool {

@@ -1,5 +1,7 @@
 //! FTP peers in the lab: a pyftpdlib server (`scripts/ftp-server.py`) and the clients under
 //! test (curl in four modes, lftp, python ftplib), each doing one get, put or list per session.
+//! Shared by tests/lab.rs and tests/lab_attacks.rs, each of which uses only part of it.
+#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Output, Stdio};
@@ -82,21 +84,29 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        // The child is `timeout`, which passes SIGTERM on to the server; SIGKILL if that is
-        // not enough. The lab's `down` would end a straggler too.
-        let _ = std::process::Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(3);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        terminate(&mut self.child);
     }
+}
+
+/// Ends a program started with `Lab::command`: the child is `timeout`, which passes SIGTERM
+/// on to the program; SIGKILL if that is not enough. The lab's `down` would end a straggler
+/// too.
+pub fn terminate(child: &mut Child) {
+    if let Ok(Some(_)) = child.try_wait() {
+        return;
+    }
+    let _ = std::process::Command::new("kill")
+        .arg(child.id().to_string())
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// The FTP clients under test, each pinned to one way of opening data connections.
@@ -223,6 +233,17 @@ impl Client {
             }
         }
     }
+}
+
+/// Asserts the session succeeded, showing the client's dialogue when it did not.
+pub fn check_ok(what: &str, out: &Output) {
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Moves ftplib's debug lines from stdout to stderr.

@@ -1,5 +1,7 @@
 //! One lab (four network namespaces around a gateway) per test, built and torn down with
 //! `scripts/lab.sh`. The guard takes the lab down when dropped, also when the test panics.
+//! Shared by tests/lab.rs and tests/lab_attacks.rs, each of which uses only part of it.
+#![allow(dead_code)]
 
 use std::collections::hash_map::DefaultHasher;
 use std::ffi::OsStr;
@@ -8,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use super::env::script;
+use super::env::{repo_dir, script};
 
 /// Who does the NAT in the gateway.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -120,6 +122,45 @@ pub struct FtpgateOpts {
     pub log: PathBuf,
 }
 
+impl FtpgateOpts {
+    /// The ftpgate binary under test with the lab's rule file (rules/lab.yaml), logging
+    /// transfers to `log`.
+    pub fn ftpgate(log: PathBuf) -> FtpgateOpts {
+        FtpgateOpts {
+            bin: env!("CARGO_BIN_EXE_ftpgate").into(),
+            rules: repo_dir().join("rules/lab.yaml"),
+            log,
+        }
+    }
+}
+
+/// Brings up the lab, or `None` (with a printed reason) when this machine cannot run it.
+pub fn lab_or_skip(
+    test: &str,
+    mode: Mode,
+    layout: Layout,
+    ftpgate: Option<&FtpgateOpts>,
+) -> Option<Lab> {
+    match Lab::up(test, mode, layout, ftpgate) {
+        Ok(lab) => Some(lab),
+        Err(UpError::Unavailable(reason)) => {
+            println!("skipped: {test}: {}", reason.trim());
+            None
+        }
+        Err(UpError::Failed(err)) => panic!("{err}"),
+    }
+}
+
+/// `lab.sh state PREFIX`: the lab's state directory (mode, layout, ftpgate's output).
+pub fn state_dir(prefix: &str) -> PathBuf {
+    let out = Command::new("bash")
+        .arg(script("lab.sh"))
+        .args(["state", prefix])
+        .output()
+        .expect("lab.sh state");
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}
+
 /// A lab that is up. Dropping it runs `lab.sh down PREFIX`.
 #[derive(Debug)]
 pub struct Lab {
@@ -200,6 +241,12 @@ impl Lab {
 
     pub fn prefix(&self) -> &str {
         &self.prefix
+    }
+
+    /// What ftpgate (ftpgate mode) has written to its stderr so far: its warnings, the
+    /// refused FTP lines among them. Empty in kernel mode.
+    pub fn ftpgate_stderr(&self) -> String {
+        std::fs::read_to_string(state_dir(&self.prefix).join("ftpgate.stderr")).unwrap_or_default()
     }
 
     /// A command that runs `program args...` in `role`'s namespace, killed after `secs`.
