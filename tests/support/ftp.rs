@@ -28,6 +28,37 @@ pub struct Conversation<'e> {
     pub client: End,
     pub server: End,
     pub now: u64,
+    /// The byte stream the client received, in order, as its TCP would deliver it.
+    pub client_got: Vec<u8>,
+    /// The byte stream the server received.
+    pub server_got: Vec<u8>,
+}
+
+/// A packet the engine wrote itself, as one end received it.
+#[derive(Debug)]
+pub struct Generated {
+    /// Whether it went to the client (else to the server).
+    pub to_client: bool,
+    pub seq: u32,
+    pub ack: u32,
+    pub flags: u8,
+    pub payload: Vec<u8>,
+}
+
+impl Generated {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.payload).into_owned()
+    }
+}
+
+/// Appends to `stream` what a segment at `seq` adds beyond `rcv`; returns the new `rcv`.
+fn deliver(stream: &mut Vec<u8>, rcv: u32, seq: u32, payload: &[u8]) -> u32 {
+    let skip = rcv.wrapping_sub(seq) as usize;
+    if (rcv.wrapping_sub(seq) as i32) >= 0 && skip < payload.len() {
+        stream.extend_from_slice(&payload[skip..]);
+        return seq.wrapping_add(payload.len() as u32);
+    }
+    rcv
 }
 
 /// What came out of the gateway for one segment.
@@ -116,7 +147,53 @@ impl<'e> Conversation<'e> {
                 rcv: 1001,
             },
             now: 2,
+            client_got: Vec::new(),
+            server_got: Vec::new(),
         }
+    }
+
+    /// Hands every packet the engine generated to the end it is addressed to, which takes its
+    /// bytes like any segment; returns them.
+    pub fn take_generated(&mut self) -> Vec<Generated> {
+        let mut out = Vec::new();
+        while let Some(bytes) = self.engine.poll_transmit() {
+            assert!(
+                checksums_verify(&bytes),
+                "generated packet checksums verify"
+            );
+            let (src, dst) = endpoints(&bytes);
+            let to_client = dst == v4(self.client.addr.0, self.client.addr.1);
+            if !to_client {
+                assert_eq!(dst, v4(self.server.addr.0, self.server.addr.1));
+            }
+            let (expected_src, receiver) = if to_client {
+                (self.client.peer, &mut self.client)
+            } else {
+                (self.server.peer, &mut self.server)
+            };
+            assert_eq!(
+                src,
+                v4(expected_src.0, expected_src.1),
+                "sent in the peer's name"
+            );
+            let tcp = &bytes[20..];
+            let header = usize::from(tcp[12] >> 4) * 4;
+            let generated = Generated {
+                to_client,
+                seq: u32::from_be_bytes(tcp[4..8].try_into().unwrap()),
+                ack: u32::from_be_bytes(tcp[8..12].try_into().unwrap()),
+                flags: tcp[13],
+                payload: tcp[header..].to_vec(),
+            };
+            let stream = if to_client {
+                &mut self.client_got
+            } else {
+                &mut self.server_got
+            };
+            receiver.rcv = deliver(stream, receiver.rcv, generated.seq, &generated.payload);
+            out.push(generated);
+        }
+        out
     }
 
     fn send(&mut self, from_client: bool, seq: u32, text: &[u8], advance: bool) -> Delivered {
@@ -139,10 +216,12 @@ impl<'e> Conversation<'e> {
             } else {
                 &mut self.client
             };
-            let end = out.seq.wrapping_add(out.payload.len() as u32);
-            if out.seq == receiver.rcv || (end.wrapping_sub(receiver.rcv) as i32) > 0 {
-                receiver.rcv = end;
-            }
+            let stream = if from_client {
+                &mut self.server_got
+            } else {
+                &mut self.client_got
+            };
+            receiver.rcv = deliver(stream, receiver.rcv, out.seq, &out.payload);
         }
         if advance {
             let sender = if from_client {

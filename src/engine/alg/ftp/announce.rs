@@ -62,6 +62,9 @@ impl Announcement<'_> {
         if self.port < settings.min_data_port {
             return Err(Refusal("privileged_port"));
         }
+        if self.addr.is_ipv4() != own.is_ipv4() {
+            return Err(Refusal("family_mismatch"));
+        }
         if self.addr != own {
             return match self.mode {
                 DataMode::Active if settings.allow_fxp => Ok(None),
