@@ -636,8 +636,9 @@ fn kernel_mode_lets_a_bounce_port_through() {
 }
 
 /// The same bounce through ftpgate: the PORT naming the third host never reaches the obliging
-/// server, the third host receives nothing, the client's PORT gets no answer (the line was
-/// removed from the stream), and ftpgate logs the refusal with the check that fired.
+/// server, the third host receives nothing, the client's PORT is answered by the gateway with
+/// a 501 in the server's name (the default `on_violation: reply`; a real Linux client accepts
+/// the inserted reply), and ftpgate logs the refusal with the check that fired.
 #[test]
 fn ftpgate_mode_refuses_a_bounce_port() {
     let test = "ftpgate_mode_refuses_a_bounce_port";
@@ -658,10 +659,11 @@ fn ftpgate_mode_refuses_a_bounce_port() {
     .unwrap();
     let mut sink = Sink::start(env, &lab, Role::Third, THIRD_SINK, work.path(), 8);
     let out = bounce(env, &lab, &["--timeout", "4"]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the bounce must not succeed: {said}");
     assert!(
-        !out.status.success(),
-        "the bounce must not succeed: {}",
-        String::from_utf8_lossy(&out.stdout)
+        said.contains("501 Refused by the gateway (foreign_address)"),
+        "the client is answered in the server's name (on_violation: reply): {said}"
     );
     let _ = sink.wait();
     assert!(sink.received().is_empty(), "the third host received data");
@@ -671,4 +673,48 @@ fn ftpgate_mode_refuses_a_bounce_port() {
         server.transcript()
     );
     check_refused(&lab, "foreign_address");
+}
+
+/// The same bounce with `on_violation: reset`: both ends of the control connection are
+/// reset by the gateway (the client's socket sees the reset), the server never sees the PORT
+/// and the third host receives nothing.
+#[test]
+fn ftpgate_mode_resets_a_bounce_when_the_rule_file_says_so() {
+    let test = "ftpgate_mode_resets_a_bounce_when_the_rule_file_says_so";
+    let Some(env) = lab_env_or_skip(test) else {
+        return;
+    };
+    let work = tempfile::tempdir().expect("temp dir");
+    let rules = std::fs::read_to_string(repo_dir().join("rules/lab.yaml")).unwrap();
+    let rules = rules.replace(
+        "ftp:\n  control_ports: [21]\n",
+        "ftp:\n  control_ports: [21]\n  on_violation: reset\n",
+    );
+    assert!(
+        rules.contains("on_violation: reset"),
+        "rules/lab.yaml changed shape"
+    );
+    let mut opts = FtpgateOpts::ftpgate(work.path().join("transfers.jsonl"));
+    opts.rules = work.path().join("reset.yaml");
+    std::fs::write(&opts.rules, rules).unwrap();
+    let layout = Layout::ClientInside;
+    let Some(lab) = lab_or_skip(test, Mode::Ftpgate, layout, Some(&opts)) else {
+        return;
+    };
+    let server = Server::start_with(env, &lab, layout, &["--permit-foreign"]);
+    std::fs::write(server.root().join("secret.txt"), b"must not leave").unwrap();
+    let mut sink = Sink::start(env, &lab, Role::Third, THIRD_SINK, work.path(), 8);
+    let out = bounce(env, &lab, &["--timeout", "4"]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the bounce must not succeed: {said}");
+    assert!(
+        said.contains("ConnectionResetError"),
+        "the client's control connection is reset: {said}"
+    );
+    let _ = sink.wait();
+    assert!(sink.received().is_empty(), "the third host received data");
+    assert!(!server.transcript().contains("PORT 198,51,100,3"));
+    check_refused(&lab, "foreign_address");
+    let stderr = lab.ftpgate_stderr();
+    assert!(stderr.contains("outcome=\"reset\""), "{stderr}");
 }
