@@ -269,7 +269,7 @@ fn an_overlapping_segment_is_handled_as_old_plus_new_bytes() {
 }
 
 #[test]
-fn an_over_long_announcement_is_never_offered_nor_released() {
+fn an_over_long_announcement_is_withheld_and_offered_by_its_prefix_when_it_ends() {
     let mut s = stream_at(0);
     let mut seen = Vec::new();
     let mut long = b"PORT ".to_vec();
@@ -286,6 +286,48 @@ fn an_over_long_announcement_is_never_offered_nor_released() {
         may_announce,
         rewrite_port(&mut seen),
     );
-    assert!(seen.is_empty(), "the over-long line was never parsed");
-    assert!(matches!(rest, SegmentPlan::Withhold(_)), "{rest:?}");
+    assert_eq!(seen.len(), 1, "offered once, when it ends");
+    assert_eq!(seen[0].0, 0);
+    assert_eq!(seen[0].1, long[..MAX].to_vec(), "by its first MAX bytes, no line feed");
+    // The session's replacement stands for the whole line.
+    assert_eq!(
+        rest,
+        SegmentPlan::Rebuilt {
+            start: 0,
+            payload: b"PORT NEW\r\n".to_vec(),
+            lead_in: 0,
+        }
+    );
+    assert_eq!(s.adjust.map_seq(long.len() as u32 + 13), 10);
+}
+
+#[test]
+fn inserted_bytes_lead_the_next_segment_until_acknowledged() {
+    let mut s = stream_at(100);
+    let mut seen = Vec::new();
+    assert_eq!(
+        s.plan(100, b"200 ok\r\n", MAX, may_announce, rewrite_port(&mut seen)),
+        SegmentPlan::Unchanged
+    );
+    assert!(s.at_line_boundary());
+    assert_eq!(s.insert(b"501 no\r\n".to_vec()), Some(108), "sent at the old next byte");
+    assert_eq!(s.adjust.map_seq(108), 116, "the sender's next byte comes after it");
+    // Not yet acknowledged: the sender's next segment carries it first.
+    let next = s.plan(108, b"421 bye\r\n", MAX, may_announce, rewrite_port(&mut seen));
+    assert_eq!(
+        next,
+        SegmentPlan::Rebuilt {
+            start: 108,
+            payload: b"501 no\r\n421 bye\r\n".to_vec(),
+            lead_in: 8,
+        }
+    );
+    // Acknowledged (receiver's space): a retransmission of the sender's bytes goes alone.
+    s.acknowledged(116);
+    assert_eq!(s.acked(), Some(108));
+    let again = s.plan(108, b"421 bye\r\n", MAX, may_announce, rewrite_port(&mut seen));
+    assert_eq!(again, SegmentPlan::Unchanged);
+    // Not between lines: nothing is inserted.
+    s.plan(117, b"22", MAX, may_announce, rewrite_port(&mut seen));
+    assert_eq!(s.insert(b"501 no\r\n".to_vec()), None);
 }
