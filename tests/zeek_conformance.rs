@@ -237,6 +237,8 @@ fn five_hundred_foreign_ports_are_all_refused() {
     )
     .unwrap();
     assert_eq!(summary.ftp_violations, 500, "{summary}");
+    let stats = engine.stats();
+    assert_eq!(stats.ftp_violations("foreign_address"), 500, "{summary}");
     assert_eq!(engine.pinhole_count(), 0);
     assert_eq!(engine.stats().nat_bindings, 0);
 }

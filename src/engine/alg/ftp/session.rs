@@ -514,16 +514,7 @@ impl Session {
             DataMode::Active => FlowDir::Original,
             DataMode::Passive => FlowDir::Reply,
         };
-        let settings = &ctx.engine.settings.ftp;
-        if settings.require_login && !self.logged_in {
-            return self.refuse(ctx, dir, "before_login", line);
-        }
         let now = ctx.now;
-        self.pinholes
-            .retain(|(key, id)| ctx.engine.pinholes.is_live(key, *id, now));
-        if self.pinholes.len() >= settings.max_pinholes.max(1) {
-            return self.refuse(ctx, dir, "pinhole_cap", line);
-        }
         let announcement = Announcement {
             engine: ctx.engine,
             control: ctx.control,
@@ -532,20 +523,38 @@ impl Session {
             addr,
             port,
         };
-        let (accepted, pinhole) = match announcement.accept() {
-            Ok(Some(opened)) => opened,
-            Ok(None) => {
-                // A server-to-server (FXP) transfer the rule file allows: no pinhole here.
-                ctx.engine.emit(Event::FtpNotice {
-                    at: now,
-                    control: ctx.control.original,
-                    notice: "fxp_allowed",
-                    line: text(line).escape_debug().to_string(),
-                });
-                self.push_pending(Pending::Port);
-                return LineDecision::Keep;
-            }
+        // What the line names is checked first, so a bounce is reported as one whenever it
+        // comes; then whether this session may open a pinhole now.
+        let prepared = match announcement.accept() {
+            Ok(prepared) => prepared,
             Err(refusal) => return self.refuse(ctx, dir, refusal.0, line),
+        };
+        let settings = &ctx.engine.settings.ftp;
+        let refusal = if settings.require_login && !self.logged_in {
+            Some("before_login")
+        } else if prepared.is_some() {
+            self.pinholes
+                .retain(|(key, id)| ctx.engine.pinholes.is_live(key, *id, now));
+            (self.pinholes.len() >= settings.max_pinholes.max(1)).then_some("pinhole_cap")
+        } else {
+            None
+        };
+        if let Some(check) = refusal {
+            if let Some((_, pinhole)) = &prepared {
+                announce::release(ctx.engine, pinhole);
+            }
+            return self.refuse(ctx, dir, check, line);
+        }
+        let Some((accepted, pinhole)) = prepared else {
+            // A server-to-server (FXP) transfer the rule file allows: no pinhole here.
+            ctx.engine.emit(Event::FtpNotice {
+                at: now,
+                control: ctx.control.original,
+                notice: "fxp_allowed",
+                line: text(line).escape_debug().to_string(),
+            });
+            self.push_pending(Pending::Port);
+            return LineDecision::Keep;
         };
         let decision = match accepted.rewrite_to.map(rewrite) {
             Some(Some((range, with))) => {
