@@ -176,6 +176,7 @@ fn analysis_translates_nothing_and_accepts_everything() {
         s.ftp,
         FtpSettings {
             control_ports: vec![21],
+            require_login: false,
             ..FtpSettings::default()
         }
     );
