@@ -562,3 +562,36 @@ fn an_error_reply_lost_on_the_way_is_carried_by_the_servers_next_segment() {
         .ends_with(b"501 Refused by the gateway (foreign_address).\r\n421 Timeout\r\n"));
     assert_eq!(c.client_acks(), c.server.seq);
 }
+
+#[test]
+fn a_retransmission_with_other_bytes_than_the_checked_copy_is_dropped() {
+    // TCP-overlap evasion: the copy the gateway checks dies after it (low TTL), and the
+    // "retransmission" the server gets says something else.
+    let engine = Engine::new(lab_settings());
+    let mut c = nat_client(&engine);
+    let bounce = format!("PORT {}\r\n", six(THIRD_HOST, 40500));
+    let harmless = format!("NOOP {}\r\n", "x".repeat(bounce.len() - 7));
+    assert_eq!(harmless.len(), bounce.len());
+    let at = c.client.seq;
+    let first = c.client_says(&harmless);
+    assert_eq!(first.text(), harmless);
+    c.server_got.clear(); // as if it died on the way
+    let evasion = c.client_at(at, &bounce);
+    assert_eq!(
+        evasion.verdict,
+        Verdict::Drop(DropReason::FtpInconsistentRetransmission)
+    );
+    // Overlapping the old bytes and adding new ones does not help either.
+    let overlap = c.client_at(
+        at + 5,
+        &format!("{}\r\nNOOP\r\n", &bounce[5..bounce.len() - 2]),
+    );
+    assert_eq!(
+        overlap.verdict,
+        Verdict::Drop(DropReason::FtpInconsistentRetransmission)
+    );
+    // An honest retransmission still goes through, and the stream carries on.
+    assert_eq!(c.client_at(at, &harmless).text(), harmless);
+    assert_eq!(engine.pinhole_count(), 0);
+    assert_streams_consistent(&mut c);
+}

@@ -86,6 +86,12 @@ drop_reasons! {
     FtpOutOfOrder => "ftp_out_of_order",
     /// An FTP control segment that cannot be rebuilt consistently (rewrite history exceeded).
     FtpStreamError => "ftp_stream_error",
+    /// An FTP control segment retransmitting bytes the ALG already read with different
+    /// content (a TCP-overlap evasion: the copy the gateway checked never reached the receiver).
+    FtpInconsistentRetransmission => "ftp_inconsistent_retransmission",
+    /// New FTP control bytes beyond the unacknowledged bytes the ALG keeps (64 KiB): they
+    /// wait for the receiver's acknowledgments.
+    FtpBacklog => "ftp_unacked_backlog",
     /// An FTP rewrite that does not fit the packet buffer.
     FtpNoRoom => "ftp_no_room",
     /// An FTP control line broke the ALG's policy and `on_violation: reset` is set: the

@@ -203,6 +203,8 @@ impl FtpControl {
                 WithholdReason::Unrebuildable | WithholdReason::TooManyRewrites => {
                     DropReason::FtpStreamError
                 }
+                WithholdReason::Inconsistent => DropReason::FtpInconsistentRetransmission,
+                WithholdReason::Backlog => DropReason::FtpBacklog,
             }),
         }
     }

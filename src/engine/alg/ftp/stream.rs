@@ -9,7 +9,11 @@
 //!   lines, so the receiver sees the same rewritten stream every time;
 //! - a segment beyond a gap is withheld until the gap is filled by the sender's retransmission;
 //! - bytes the gateway inserted itself (an FTP error reply) go ahead of the sender's next
-//!   segment for as long as the receiver has not acknowledged them.
+//!   segment for as long as the receiver has not acknowledged them;
+//! - the bytes read but not yet acknowledged are kept, and a retransmission that carries
+//!   different bytes for them is refused: the receiver only ever gets the bytes the ALG read
+//!   (no TCP-overlap evasion, where a copy the gateway checked dies after it and a different
+//!   copy follows). Their amount is bounded: beyond it, new bytes wait for acknowledgments.
 //!
 //! It knows nothing of packets or addresses: sequence numbers and payload bytes in, a plan out.
 
@@ -56,6 +60,10 @@ pub enum WithholdReason {
     Unrebuildable,
     /// Recording the rewrite failed (too many outstanding rewrites).
     TooManyRewrites,
+    /// It retransmits bytes already read with different content.
+    Inconsistent,
+    /// Its new bytes would hold more than [`MAX_UNACKED`] bytes unacknowledged.
+    Backlog,
 }
 
 #[derive(Debug, Clone)]
@@ -83,6 +91,9 @@ impl StoredRewrite {
 
 /// Most replaced lines remembered for rebuilding retransmissions.
 const MAX_STORED: usize = 32;
+
+/// Most bytes read and kept while the receiver has not acknowledged them.
+pub const MAX_UNACKED: usize = 64 * 1024;
 
 /// `a` is after `b` in sequence space.
 fn after(a: u32, b: u32) -> bool {
@@ -122,6 +133,10 @@ pub struct LineStream {
     rewrites: VecDeque<StoredRewrite>,
     /// The receiver's highest acknowledgment, in this stream's original space.
     acked: Option<u32>,
+    /// The bytes read and not yet acknowledged, from `seen_start` to `next`.
+    seen: VecDeque<u8>,
+    /// Original-space sequence number of `seen`'s first byte.
+    seen_start: u32,
     /// Sequence adjustment for this direction.
     pub adjust: SeqAdjust,
 }
@@ -131,6 +146,8 @@ impl LineStream {
     pub fn start_at(&mut self, first_byte: u32) {
         self.next = Some(first_byte);
         self.line_start = first_byte;
+        self.seen.clear();
+        self.seen_start = first_byte;
     }
 
     /// Whether the current partial line is longer than any line the ALG follows.
@@ -152,6 +169,15 @@ impl LineStream {
         let original = self.adjust.unmap_ack(ack);
         if self.acked.is_none_or(|acked| after(original, acked)) {
             self.acked = Some(original);
+        }
+        if self.next.is_some_and(|next| !after(original, next)) && after(original, self.seen_start)
+        {
+            let done = (original.wrapping_sub(self.seen_start) as usize).min(self.seen.len());
+            self.seen.drain(..done);
+            self.seen_start = self.seen_start.wrapping_add(done as u32);
+            if self.seen.is_empty() && self.seen.capacity() > 4096 {
+                self.seen.shrink_to_fit();
+            }
         }
         self.adjust.forget_below(original);
     }
@@ -210,15 +236,23 @@ impl LineStream {
         let end = seq.wrapping_add(payload.len() as u32);
         let next = *self.next.get_or_insert_with(|| {
             self.line_start = seq;
+            self.seen_start = seq;
             seq
         });
         if after(seq, next) {
             return SegmentPlan::Withhold(WithholdReason::OutOfOrder);
         }
-        let held_before = self.held.then(|| (self.line_start, self.line.clone()));
+        if !self.repeats_what_was_read(seq, payload) {
+            return SegmentPlan::Withhold(WithholdReason::Inconsistent);
+        }
+        let held_before = self.held.then_some(self.line_start);
         let mut replaced = false;
         if after(end, next) {
             let fresh = &payload[next.wrapping_sub(seq) as usize..];
+            if self.seen.len() + fresh.len() > MAX_UNACKED {
+                return SegmentPlan::Withhold(WithholdReason::Backlog);
+            }
+            self.seen.extend(fresh);
             match self.consume(next, fresh, max_line, &mut on_line) {
                 Ok(any) => replaced = any,
                 Err(_) => return SegmentPlan::Withhold(WithholdReason::TooManyRewrites),
@@ -229,9 +263,7 @@ impl LineStream {
 
         // Withheld bytes go out with the segment that releases them; a line still withheld
         // (and everything after its start) stays back.
-        let mut out_start = held_before
-            .as_ref()
-            .map_or(seq, |(start, _)| min_seq(*start, seq));
+        let mut out_start = held_before.map_or(seq, |start| min_seq(start, seq));
         let mut out_end = if self.held {
             min_seq(self.line_start, end)
         } else {
@@ -258,7 +290,7 @@ impl LineStream {
             .filter(|r| r.len == 0 && r.start == out_start)
             .map(|r| r.bytes.len() as u32)
             .sum();
-        match self.build(out_start, out_end, seq, payload, held_before.as_ref()) {
+        match self.build(out_start, out_end, seq, payload) {
             Some(bytes) => SegmentPlan::Rebuilt {
                 start: out_start,
                 payload: bytes,
@@ -320,24 +352,36 @@ impl LineStream {
         Ok(replaced)
     }
 
+    /// Whether the bytes of a segment that were read before (and are still kept) are the same.
+    fn repeats_what_was_read(&self, seq: u32, payload: &[u8]) -> bool {
+        let kept_end = self.seen_start.wrapping_add(self.seen.len() as u32);
+        let from = max_seq(seq, self.seen_start);
+        let to = min_seq(seq.wrapping_add(payload.len() as u32), kept_end);
+        if !after(to, from) {
+            return true;
+        }
+        let in_payload = from.wrapping_sub(seq) as usize;
+        let in_seen = from.wrapping_sub(self.seen_start) as usize;
+        let len = to.wrapping_sub(from) as usize;
+        self.seen
+            .range(in_seen..in_seen + len)
+            .eq(payload[in_payload..in_payload + len].iter())
+    }
+
     /// The bytes of original range [start, end), rewritten: the stored rewrites it touches,
-    /// in stream order, and the original bytes between them (from this segment's payload, or
-    /// from a line withheld before it).
-    fn build(
-        &self,
-        start: u32,
-        end: u32,
-        seq: u32,
-        payload: &[u8],
-        held: Option<&(u32, Vec<u8>)>,
-    ) -> Option<Vec<u8>> {
+    /// in stream order, and the original bytes between them (the bytes read, or this
+    /// segment's payload for bytes already acknowledged).
+    fn build(&self, start: u32, end: u32, seq: u32, payload: &[u8]) -> Option<Vec<u8>> {
         let byte_at = |pos: u32| -> Option<u8> {
+            let in_seen = pos.wrapping_sub(self.seen_start) as usize;
+            if !after(self.seen_start, pos) && in_seen < self.seen.len() {
+                return self.seen.get(in_seen).copied();
+            }
             let in_payload = pos.wrapping_sub(seq) as usize;
             if !after(seq, pos) && in_payload < payload.len() {
                 return payload.get(in_payload).copied();
             }
-            let (held_start, bytes) = held?;
-            bytes.get(pos.wrapping_sub(*held_start) as usize).copied()
+            None
         };
         let mut out = Vec::with_capacity(end.wrapping_sub(start) as usize + 64);
         let mut at = start;

@@ -288,7 +288,11 @@ fn an_over_long_announcement_is_withheld_and_offered_by_its_prefix_when_it_ends(
     );
     assert_eq!(seen.len(), 1, "offered once, when it ends");
     assert_eq!(seen[0].0, 0);
-    assert_eq!(seen[0].1, long[..MAX].to_vec(), "by its first MAX bytes, no line feed");
+    assert_eq!(
+        seen[0].1,
+        long[..MAX].to_vec(),
+        "by its first MAX bytes, no line feed"
+    );
     // The session's replacement stands for the whole line.
     assert_eq!(
         rest,
@@ -306,14 +310,34 @@ fn inserted_bytes_lead_the_next_segment_until_acknowledged() {
     let mut s = stream_at(100);
     let mut seen = Vec::new();
     assert_eq!(
-        s.plan(100, b"200 ok\r\n", MAX, may_announce, rewrite_port(&mut seen)),
+        s.plan(
+            100,
+            b"200 ok\r\n",
+            MAX,
+            may_announce,
+            rewrite_port(&mut seen)
+        ),
         SegmentPlan::Unchanged
     );
     assert!(s.at_line_boundary());
-    assert_eq!(s.insert(b"501 no\r\n".to_vec()), Some(108), "sent at the old next byte");
-    assert_eq!(s.adjust.map_seq(108), 116, "the sender's next byte comes after it");
+    assert_eq!(
+        s.insert(b"501 no\r\n".to_vec()),
+        Some(108),
+        "sent at the old next byte"
+    );
+    assert_eq!(
+        s.adjust.map_seq(108),
+        116,
+        "the sender's next byte comes after it"
+    );
     // Not yet acknowledged: the sender's next segment carries it first.
-    let next = s.plan(108, b"421 bye\r\n", MAX, may_announce, rewrite_port(&mut seen));
+    let next = s.plan(
+        108,
+        b"421 bye\r\n",
+        MAX,
+        may_announce,
+        rewrite_port(&mut seen),
+    );
     assert_eq!(
         next,
         SegmentPlan::Rebuilt {
@@ -325,9 +349,38 @@ fn inserted_bytes_lead_the_next_segment_until_acknowledged() {
     // Acknowledged (receiver's space): a retransmission of the sender's bytes goes alone.
     s.acknowledged(116);
     assert_eq!(s.acked(), Some(108));
-    let again = s.plan(108, b"421 bye\r\n", MAX, may_announce, rewrite_port(&mut seen));
+    let again = s.plan(
+        108,
+        b"421 bye\r\n",
+        MAX,
+        may_announce,
+        rewrite_port(&mut seen),
+    );
     assert_eq!(again, SegmentPlan::Unchanged);
     // Not between lines: nothing is inserted.
     s.plan(117, b"22", MAX, may_announce, rewrite_port(&mut seen));
     assert_eq!(s.insert(b"501 no\r\n".to_vec()), None);
+}
+
+#[test]
+fn unacknowledged_bytes_are_bounded_and_new_ones_wait_for_acks() {
+    use super::MAX_UNACKED;
+    let mut s = stream_at(0);
+    let mut seen = Vec::new();
+    let chunk = b"NOOP\r\n".repeat(1000);
+    let mut at = 0u32;
+    while at as usize + chunk.len() <= MAX_UNACKED {
+        let plan = s.plan(at, &chunk, MAX, may_announce, rewrite_port(&mut seen));
+        assert_eq!(plan, SegmentPlan::Unchanged);
+        at += chunk.len() as u32;
+    }
+    assert_eq!(
+        s.plan(at, &chunk, MAX, may_announce, rewrite_port(&mut seen)),
+        SegmentPlan::Withhold(WithholdReason::Backlog)
+    );
+    s.acknowledged(at);
+    assert_eq!(
+        s.plan(at, &chunk, MAX, may_announce, rewrite_port(&mut seen)),
+        SegmentPlan::Unchanged
+    );
 }
