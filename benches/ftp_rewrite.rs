@@ -71,7 +71,11 @@ fn ftp_rewrite(c: &mut Criterion) {
     let mut storage = vec![0u8; 2048];
     let checked = control_connection();
     assert_eq!(process(&checked, &port, &mut storage), Verdict::Accept);
-    assert_eq!(checked.pinhole_count(), 1, "the PORT measured is accepted and rewritten");
+    assert_eq!(
+        checked.pinhole_count(),
+        1,
+        "the PORT measured is accepted and rewritten"
+    );
     assert!(checked.poll_transmit().is_none());
     let mut group = c.benchmark_group("ftp_control");
     group

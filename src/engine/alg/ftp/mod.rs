@@ -6,7 +6,7 @@
 //! - following the stream: [`stream`] frames each direction into lines across segments and
 //!   plans what every segment carries;
 //! - the session and its expectations: [`session`] (commands, replies, user, directory,
-//!   transfers, policy), [`announce`] (checks and pinholes), [`pinhole`] (the pinhole
+//!   transfers; its `checks` hold the policy), [`announce`] (checks and pinholes), [`pinhole`] (the pinhole
 //!   table), [`refusal`] (the error replies a refusal sends), [`record`] and [`transfer`]
 //!   (the log record);
 //! - mangling and sequence adjustment: [`mangle`] here, `conntrack::seqadj` and

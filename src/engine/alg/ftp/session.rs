@@ -10,19 +10,20 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::announce::{self, Announcement};
+use super::announce;
 use super::command::{parse_command, Command, TransferVerb};
 use super::format;
 use super::pinhole::{DataMode, PinholeKey};
 use super::record::{transfer_record, Announced, Finished, Transfer};
-use super::refusal;
 use super::reply::{parse_227, parse_229, parse_257, parse_reply_line, LineKind};
 use super::stream::LineDecision;
 use super::transfer::{change_directory, join, parent};
 use crate::engine::conntrack::{Flow, FlowDir, ProtoState};
 use crate::engine::events::Event;
-use crate::engine::settings::{TlsPolicy, ViolationOutcome};
+use crate::engine::settings::TlsPolicy;
 use crate::engine::Engine;
+
+mod checks;
 
 /// Most commands remembered while their replies are outstanding.
 const MAX_PENDING: usize = 16;
@@ -496,129 +497,6 @@ impl Session {
         self.pinholes.retain(|held| *held != (key, id));
         if let Some(pinhole) = engine.pinholes.close(&key, id) {
             announce::release(engine, &pinhole);
-        }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn announce(
-        &mut self,
-        ctx: &LineContext<'_>,
-        line: &[u8],
-        mode: DataMode,
-        by: &'static str,
-        addr: IpAddr,
-        port: u16,
-        rewrite: impl FnOnce((IpAddr, u16)) -> Option<(std::ops::Range<usize>, format::ArgText)>,
-    ) -> LineDecision {
-        let dir = match mode {
-            DataMode::Active => FlowDir::Original,
-            DataMode::Passive => FlowDir::Reply,
-        };
-        let now = ctx.now;
-        let announcement = Announcement {
-            engine: ctx.engine,
-            control: ctx.control,
-            now,
-            mode,
-            addr,
-            port,
-        };
-        // What the line names is checked first, so a bounce is reported as one whenever it
-        // comes; then whether this session may open a pinhole now.
-        let prepared = match announcement.accept() {
-            Ok(prepared) => prepared,
-            Err(refusal) => return self.refuse(ctx, dir, refusal.0, line),
-        };
-        let settings = &ctx.engine.settings.ftp;
-        let refusal = if settings.require_login && !self.logged_in {
-            Some("before_login")
-        } else if prepared.is_some() {
-            self.pinholes
-                .retain(|(key, id)| ctx.engine.pinholes.is_live(key, *id, now));
-            (self.pinholes.len() >= settings.max_pinholes.max(1)).then_some("pinhole_cap")
-        } else {
-            None
-        };
-        if let Some(check) = refusal {
-            if let Some((_, pinhole)) = &prepared {
-                announce::release(ctx.engine, pinhole);
-            }
-            return self.refuse(ctx, dir, check, line);
-        }
-        let Some((accepted, pinhole)) = prepared else {
-            // A server-to-server (FXP) transfer the rule file allows: no pinhole here.
-            ctx.engine.emit(Event::FtpNotice {
-                at: now,
-                control: ctx.control.original,
-                notice: "fxp_allowed",
-                line: text(line).escape_debug().to_string(),
-            });
-            self.push_pending(Pending::Port);
-            return LineDecision::Keep;
-        };
-        let decision = match accepted.rewrite_to.map(rewrite) {
-            Some(Some((range, with))) => {
-                LineDecision::Replace(splice(line, range, with.as_bytes()))
-            }
-            Some(None) => {
-                announce::release(ctx.engine, &pinhole);
-                return self.refuse(ctx, dir, "family_mismatch", line);
-            }
-            None => LineDecision::Keep,
-        };
-        if let Some(replaced) = ctx.engine.pinholes.open(accepted.key, pinhole) {
-            announce::release(ctx.engine, &replaced);
-        }
-        self.pinholes.push_back((accepted.key, accepted.id));
-        self.reply_announced = mode == DataMode::Passive;
-        self.announced = Some(Announced {
-            mode,
-            by,
-            key: accepted.key,
-            id: accepted.id,
-            data: None,
-        });
-        if mode == DataMode::Active {
-            self.push_pending(Pending::Port);
-        }
-        decision
-    }
-
-    /// Refuses a line: it never reaches its receiver. The violation is counted and reported,
-    /// and the rule file's outcome applies: the client is owed an error reply for a refused
-    /// command, a refused reply is replaced by an error reply, or the connection is reset.
-    fn refuse(
-        &mut self,
-        ctx: &LineContext<'_>,
-        dir: FlowDir,
-        check: &'static str,
-        line: &[u8],
-    ) -> LineDecision {
-        let outcome = ctx.engine.settings.ftp.on_violation;
-        ctx.engine.counters.ftp_violation(check);
-        ctx.engine.emit(Event::FtpViolation {
-            at: ctx.now,
-            control: ctx.control.original,
-            from: dir,
-            check,
-            line: text(line).escape_debug().to_string(),
-            outcome: match outcome {
-                ViolationOutcome::Reply => "reply",
-                ViolationOutcome::Reset => "reset",
-            },
-        });
-        match (outcome, dir) {
-            (ViolationOutcome::Reset, _) => {
-                self.reset = true;
-                LineDecision::Replace(Vec::new())
-            }
-            (ViolationOutcome::Reply, FlowDir::Original) => {
-                self.push_pending(Pending::Refused(refusal::command_refused(check)));
-                LineDecision::Replace(Vec::new())
-            }
-            (ViolationOutcome::Reply, FlowDir::Reply) => {
-                LineDecision::Replace(refusal::announcement_reply_refused(check))
-            }
         }
     }
 }
