@@ -6,9 +6,9 @@
 //! - following the stream: [`stream`] frames each direction into lines across segments and
 //!   plans what every segment carries;
 //! - the session and its expectations: [`session`] (commands, replies, user, directory,
-//!   transfers; its `checks` hold the policy), [`announce`] (checks and pinholes), [`pinhole`] (the pinhole
-//!   table), [`refusal`] (the error replies a refusal sends), [`record`] and [`transfer`]
-//!   (the log record);
+//!   transfers; its `checks` hold the policy), [`announce`] (checks and pinholes),
+//!   [`pinhole`] (the pinhole table), [`refusal`] (the error replies a refusal sends),
+//!   [`record`] and [`transfer`] (the log record);
 //! - mangling and sequence adjustment: [`mangle`] here, `conntrack::seqadj` and
 //!   `wire::tcp_adjust` below;
 //! - [`control`] runs one control segment through all of it.
