@@ -240,6 +240,9 @@ fn five_hundred_foreign_ports_are_all_refused() {
     let stats = engine.stats();
     assert_eq!(stats.ftp_violations("foreign_address"), 500, "{summary}");
     assert_eq!(engine.pinhole_count(), 0);
-    assert!(stats.flows <= 2, "one control connection, nothing else: {summary}");
+    assert!(
+        stats.flows <= 2,
+        "one control connection, nothing else: {summary}"
+    );
     assert_eq!(engine.stats().nat_bindings, 0);
 }
