@@ -595,3 +595,29 @@ fn a_retransmission_with_other_bytes_than_the_checked_copy_is_dropped() {
     assert_eq!(engine.pinhole_count(), 0);
     assert_streams_consistent(&mut c);
 }
+
+#[test]
+fn bytes_forgotten_after_an_ack_are_never_forwarded_again() {
+    // A forged ack from the server's side makes the gateway forget what it read; a later
+    // "retransmission" of those bytes with other content must not reach the server.
+    let engine = Engine::new(lab_settings());
+    let mut c = nat_client(&engine);
+    let bounce = format!("PORT {}\r\n", six(THIRD_HOST, 40500));
+    let harmless = format!("NOOP {}\r\n", "x".repeat(bounce.len() - 7));
+    let at = c.client.seq;
+    c.client_says(&harmless);
+    let forged = tcp(
+        c.server.addr,
+        c.server.peer,
+        ACK,
+        c.server.seq,
+        c.server.rcv + 1000, // beyond anything forwarded: counts up to what was
+        b"",
+    );
+    assert_eq!(run(&engine, secs(30), &forged).verdict, Verdict::Accept);
+    let replay = c.client_at(at, &bounce);
+    assert_eq!(replay.verdict, Verdict::Accept);
+    assert_eq!(replay.text(), "", "only the headers go on");
+    assert_eq!(engine.pinhole_count(), 0);
+    assert_streams_consistent(&mut c);
+}

@@ -197,6 +197,12 @@ impl FtpControl {
                 payload,
                 lead_in,
             } => Ok(Some((start, payload, lead_in))),
+            SegmentPlan::Withhold(WithholdReason::TooManyRewrites) => {
+                // Lines before the one that could not be recorded may have opened pinholes,
+                // and the stream can no longer be rebuilt: the connection is reset.
+                session.abort(&ctx, seg.dir, "too_many_rewrites");
+                Err(DropReason::FtpViolationReset)
+            }
             SegmentPlan::Withhold(reason) => Err(match reason {
                 WithholdReason::PartialLine => DropReason::FtpWithheld,
                 WithholdReason::OutOfOrder => DropReason::FtpOutOfOrder,

@@ -157,7 +157,14 @@ impl LineStream {
 
     /// Forgets what the receiver has acknowledged (`ack` as the receiver sent it, in the
     /// rewritten stream's space).
+    /// An ack beyond what the gateway forwarded counts up to that point only. (A forged ack
+    /// makes the ALG forget early, never forward unchecked bytes: bytes it forgot are not
+    /// forwarded again, see [`plan`](Self::plan).)
     pub fn acknowledged(&mut self, ack: u32) {
+        let ack = match self.next.map(|next| self.adjust.map_seq(next)) {
+            Some(sent_end) if after(ack, sent_end) => sent_end,
+            _ => ack,
+        };
         let adjust = &self.adjust;
         while self
             .rewrites
@@ -233,7 +240,6 @@ impl LineStream {
         if payload.is_empty() {
             return SegmentPlan::Unchanged;
         }
-        let end = seq.wrapping_add(payload.len() as u32);
         let next = *self.next.get_or_insert_with(|| {
             self.line_start = seq;
             self.seen_start = seq;
@@ -242,6 +248,22 @@ impl LineStream {
         if after(seq, next) {
             return SegmentPlan::Withhold(WithholdReason::OutOfOrder);
         }
+        // Bytes the receiver acknowledged are no longer kept, so they are not forwarded
+        // again: the segment starts at the first byte still kept (or carries none).
+        let (seq, payload, trimmed) = if after(self.seen_start, seq) {
+            let skip = (self.seen_start.wrapping_sub(seq) as usize).min(payload.len());
+            (self.seen_start, &payload[skip..], true)
+        } else {
+            (seq, payload, false)
+        };
+        if payload.is_empty() {
+            return SegmentPlan::Rebuilt {
+                start: seq,
+                payload: Vec::new(),
+                lead_in: 0,
+            };
+        }
+        let end = seq.wrapping_add(payload.len() as u32);
         if !self.repeats_what_was_read(seq, payload) {
             return SegmentPlan::Withhold(WithholdReason::Inconsistent);
         }
@@ -281,7 +303,13 @@ impl LineStream {
                 out_end = max_seq(out_end, rewrite.end());
             }
         }
-        if !replaced && !widened && held_before.is_none() && out_start == seq && out_end == end {
+        if !trimmed
+            && !replaced
+            && !widened
+            && held_before.is_none()
+            && out_start == seq
+            && out_end == end
+        {
             return SegmentPlan::Unchanged;
         }
         let lead_in = self

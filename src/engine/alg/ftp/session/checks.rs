@@ -102,6 +102,21 @@ impl Session {
         decision
     }
 
+    /// Gives up on the connection whatever `on_violation` says: the stream can no longer be
+    /// followed (`check` says why). Reported like a violation; the caller resets both ends.
+    pub fn abort(&mut self, ctx: &LineContext<'_>, dir: FlowDir, check: &'static str) {
+        ctx.engine.counters.ftp_violation(check);
+        ctx.engine.emit(Event::FtpViolation {
+            at: ctx.now,
+            control: ctx.control.original,
+            from: dir,
+            check,
+            line: String::new(),
+            outcome: "reset",
+        });
+        self.reset = true;
+    }
+
     /// Refuses a line: it never reaches its receiver. The violation is counted and reported,
     /// and the rule file's outcome applies: the client is owed an error reply for a refused
     /// command, a refused reply is replaced by an error reply, or the connection is reset.
