@@ -84,8 +84,6 @@ drop_reasons! {
     FtpWithheld => "ftp_withheld",
     /// An FTP control segment beyond a gap in its stream: it waits for the retransmission.
     FtpOutOfOrder => "ftp_out_of_order",
-    /// An FTP control segment that cannot be rebuilt consistently (rewrite history exceeded).
-    FtpStreamError => "ftp_stream_error",
     /// An FTP control segment retransmitting bytes the ALG already read with different
     /// content (a TCP-overlap evasion: the copy the gateway checked never reached the receiver).
     FtpInconsistentRetransmission => "ftp_inconsistent_retransmission",

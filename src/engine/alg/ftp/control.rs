@@ -197,20 +197,22 @@ impl FtpControl {
                 payload,
                 lead_in,
             } => Ok(Some((start, payload, lead_in))),
-            SegmentPlan::Withhold(WithholdReason::TooManyRewrites) => {
-                // Lines before the one that could not be recorded may have opened pinholes,
-                // and the stream can no longer be rebuilt: the connection is reset.
-                session.abort(&ctx, seg.dir, "too_many_rewrites");
-                Err(DropReason::FtpViolationReset)
-            }
             SegmentPlan::Withhold(reason) => Err(match reason {
                 WithholdReason::PartialLine => DropReason::FtpWithheld,
                 WithholdReason::OutOfOrder => DropReason::FtpOutOfOrder,
-                WithholdReason::Unrebuildable | WithholdReason::TooManyRewrites => {
-                    DropReason::FtpStreamError
-                }
                 WithholdReason::Inconsistent => DropReason::FtpInconsistentRetransmission,
                 WithholdReason::Backlog => DropReason::FtpBacklog,
+                WithholdReason::TooManyRewrites | WithholdReason::Unrebuildable => {
+                    // The segment's lines were read (and may have opened pinholes) but it
+                    // cannot be forwarded as read: the connection is reset rather than left
+                    // inconsistent.
+                    let check = match reason {
+                        WithholdReason::TooManyRewrites => "too_many_rewrites",
+                        _ => "unrebuildable_segment",
+                    };
+                    session.abort(&ctx, seg.dir, check);
+                    DropReason::FtpViolationReset
+                }
             }),
         }
     }

@@ -161,7 +161,10 @@ impl LineStream {
     /// makes the ALG forget early, never forward unchecked bytes: bytes it forgot are not
     /// forwarded again, see [`plan`](Self::plan).)
     pub fn acknowledged(&mut self, ack: u32) {
-        let ack = match self.next.map(|next| self.adjust.map_seq(next)) {
+        let forwarded = self
+            .next
+            .map(|next| if self.held { self.line_start } else { next });
+        let ack = match forwarded.map(|end| self.adjust.map_seq(end)) {
             Some(sent_end) if after(ack, sent_end) => sent_end,
             _ => ack,
         };
