@@ -384,3 +384,56 @@ fn unacknowledged_bytes_are_bounded_and_new_ones_wait_for_acks() {
         SegmentPlan::Unchanged
     );
 }
+
+#[test]
+fn an_ack_beyond_what_was_forwarded_forgets_nothing_withheld() {
+    let mut s = stream_at(0);
+    let mut seen = Vec::new();
+    assert_eq!(
+        s.plan(
+            0,
+            b"NOOP\r\nPOR",
+            MAX,
+            may_announce,
+            rewrite_port(&mut seen)
+        ),
+        SegmentPlan::Rebuilt {
+            start: 0,
+            payload: b"NOOP\r\n".to_vec(),
+            lead_in: 0,
+        }
+    );
+    // The receiver got 6 bytes; an ack for 9 (or 1000) counts as 6.
+    s.acknowledged(1000);
+    assert_eq!(s.acked(), Some(6));
+    let rest = s.plan(
+        9,
+        b"T 1,2,3,4,5,6\r\n",
+        MAX,
+        may_announce,
+        rewrite_port(&mut seen),
+    );
+    assert_eq!(
+        rest,
+        SegmentPlan::Rebuilt {
+            start: 6,
+            payload: b"PORT NEW\r\n".to_vec(),
+            lead_in: 0,
+        }
+    );
+    // Bytes acknowledged are not forwarded again, whatever a retransmission says; changed
+    // bytes still kept are refused.
+    assert_eq!(
+        s.plan(0, b"PORT 6,6,", MAX, may_announce, rewrite_port(&mut seen)),
+        SegmentPlan::Withhold(WithholdReason::Inconsistent)
+    );
+    s.acknowledged(16);
+    assert_eq!(
+        s.plan(0, b"PORT 6,6,", MAX, may_announce, rewrite_port(&mut seen)),
+        SegmentPlan::Rebuilt {
+            start: 24,
+            payload: Vec::new(),
+            lead_in: 0,
+        }
+    );
+}
