@@ -125,14 +125,15 @@ const MAX_CREDITS: usize = 256;
 const TOLERATE_STREAM_ERROR_LEAK: bool = true;
 
 /// Known engine issue, reported, not yet fixed (reproducers
-/// `artifacts/ftp_session/held-line-desync-port-22` and `min-held-line-desync`): the ALG parses
-/// the first copy of a withheld partial line, but when the segment that completes the line
-/// also carries the withheld part again with other bytes, the gateway forwards those other
-/// bytes. The receiver then reads another announcement than the one the ALG checked and
-/// opened its pinhole for (when the line is not rewritten: a PORT from an outside client to an
-/// inside server, a 227 / 229 from an outside server). While `true`, such an input stops
-/// checking that side's announcements exactly instead of failing; set it to `false` once
-/// the engine forwards what it parsed.
+/// `artifacts/ftp_session/held-line-desync-port-22`, `min-held-line-desync` and
+/// `held-line-desync-in-accepted-segment`): the ALG parses the first copy of a withheld
+/// partial line, but when the segment that completes the line also carries the withheld part
+/// again with other bytes, the gateway forwards those other bytes. The receiver then reads
+/// another announcement than the one the ALG checked and opened its pinhole for (when the line
+/// is not rewritten: a PORT from an outside client to an inside server, a 227 / 229 from an
+/// outside server). While `true`, once a side resends bytes with other content the rest of
+/// the input stops checking that side's announcements exactly instead of failing; set it to
+/// `false` once the engine forwards what it parsed.
 const TOLERATE_HELD_LINE_DESYNC: bool = true;
 
 const ISNS: [u32; 4] = [1000, 0xFFFF_FF00, 0x7FFF_FFF0, 0xDEAD_BEEF];
@@ -654,10 +655,9 @@ struct Tx {
     len: usize,
     /// Highest stream offset sent so far.
     hwm: usize,
-    /// The bytes of segments the gateway consumed but did not forward (withheld as a partial
-    /// line, or dropped as `ftp_stream_error`), per stream offset, first copy.
-    swallowed: Box<[u8]>,
-    swallowed_at: Box<[bool]>,
+    /// Offsets first sent with a changed byte, and that byte (every other byte went out first
+    /// as the script has it).
+    changed: Vec<(usize, u8)>,
 }
 
 impl Tx {
@@ -667,8 +667,7 @@ impl Tx {
             script: vec![0; SCRIPT].into_boxed_slice(),
             len: 0,
             hwm: 0,
-            swallowed: vec![0; SCRIPT].into_boxed_slice(),
-            swallowed_at: vec![false; SCRIPT].into_boxed_slice(),
+            changed: Vec::with_capacity(MAX_OPS),
         }
     }
 
@@ -1202,18 +1201,29 @@ fn send(w: &mut World, side: usize, delta: i8, len: usize, flags: u8, inp: &mut 
     let len = len.min(t.len - start);
     let mut payload = [0u8; 1024];
     payload[..len].copy_from_slice(&t.script[start..start + len]);
+    let mut changed = None;
     if let Some((pos, xor)) = mutate {
         if len > 0 {
-            payload[usize::from(pos) % len] ^= if xor == 0 { 0x20 } else { xor };
+            let at = usize::from(pos) % len;
+            payload[at] ^= if xor == 0 { 0x20 } else { xor };
+            changed = Some((start + at, payload[at]));
         }
     }
     let seq = t.isn.wrapping_add(1).wrapping_add(start as u32);
     let hwm = t.hwm.max(start + len);
-    let differs =
-        (0..len).any(|i| t.swallowed_at[start + i] && t.swallowed[start + i] != payload[i]);
-    if differs && TOLERATE_HELD_LINE_DESYNC {
-        trace!("    known issue: bytes the gateway consumed without forwarding are resent changed");
+    // Bytes sent before, now sent with other content (a changed byte where the script's went
+    // first, or the other way round).
+    let readable = flags & 0x20 == 0 && !(flags & 0x08 != 0 && flags & 0x80 != 0);
+    let resent_changed = changed.is_some_and(|(at, _)| at < t.hwm)
+        || t.changed
+            .iter()
+            .any(|&(at, byte)| (start..start + len).contains(&at) && payload[at - start] != byte);
+    if readable && resent_changed && TOLERATE_HELD_LINE_DESYNC {
+        trace!("    known issue: bytes resent with other content");
         w.desync[side] = true;
+    }
+    if let Some((at, byte)) = changed.filter(|&(at, _)| readable && at >= t.hwm) {
+        w.tx[side].changed.push((at, byte));
     }
     w.tx[side].hwm = hwm;
     let mut tcp_flags = (flags & 0x01) | ((flags & 0x02) << 2) | (flags & 0x04); // FIN, PSH, RST
@@ -1253,20 +1263,7 @@ fn send(w: &mut World, side: usize, delta: i8, len: usize, flags: u8, inp: &mut 
         },
         bad_checksum: flags & 0x20 != 0,
     };
-    let verdict = w.control(side, &spec);
-    let consumed = matches!(
-        verdict,
-        Verdict::Drop(DropReason::FtpWithheld | DropReason::FtpStreamError | DropReason::FtpNoRoom)
-    );
-    if consumed && flags & 0x20 == 0 && tcp_flags & TCP_SYN == 0 {
-        let t = &mut w.tx[side];
-        for i in 0..len {
-            if !t.swallowed_at[start + i] {
-                t.swallowed_at[start + i] = true;
-                t.swallowed[start + i] = payload[i];
-            }
-        }
-    }
+    w.control(side, &spec);
 }
 
 /// A pure ACK from `side`, possibly beyond what it received, possibly with SACK.
@@ -1552,7 +1549,7 @@ fn run(data: &[u8], scratch: Scratch) -> Scratch {
     } = scratch;
     for t in &mut tx {
         t.len = 0;
-        t.swallowed_at[..t.hwm.min(SCRIPT)].fill(false);
+        t.changed.clear();
         t.hwm = 0;
     }
     tx[0].isn = ISNS[usize::from(cfg1 & 3)];
