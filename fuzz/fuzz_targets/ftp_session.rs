@@ -115,14 +115,19 @@ const MAX_DATA: usize = 16;
 /// Most announcements remembered.
 const MAX_CREDITS: usize = 256;
 
-/// Known engine issue, reported, not yet fixed (reproducers `artifacts/ftp_session/min-stream-error`
-/// and `leak-admitted-syn`): a control segment whose lines need more than 32 size-changing
-/// rewrites (one PORT followed by 31 refused lines) is dropped as `ftp_stream_error` after its
-/// PORT already opened a pinhole, so the pinhole admits a data connection although the PORT
-/// never reached the server (and `on_violation: reset` is not applied to that segment).
-/// While `true`, such an input stops checking announcements exactly instead of failing;
-/// set it to `false` once the engine closes that pinhole.
-const TOLERATE_STREAM_ERROR_LEAK: bool = true;
+/// Known engine issue, reported, not yet fixed (reproducers `artifacts/ftp_session/min-stream-error`,
+/// `leak-admitted-syn` and `stream-error-seq-drift`): a control segment whose lines need more
+/// than 32 size-changing rewrites outstanding (say a PORT and 31 refused lines) is dropped as
+/// `ftp_stream_error` when the 33rd cannot be recorded, but what the lines before it did stays:
+/// the PORT's pinhole stays open although the PORT never reached the server (it admits a data
+/// connection), `on_violation: reset` is not applied to that segment, and the sequence
+/// adjustments recorded stay too. The stream does not advance, so the retransmission runs the
+/// same lines again and records their adjustments a second time: the sequence numbers of what
+/// the gateway forwards after it drift, and the receiver reads other lines than the ALG checked.
+/// While `true`, after a side's segment is dropped as `ftp_stream_error` the rest of the input
+/// stops checking that side's announcements exactly instead of failing; set it to `false` once
+/// the engine undoes a failed segment (or records nothing until it succeeds).
+const TOLERATE_STREAM_ERROR_REPLAY: bool = true;
 
 /// Known engine issue, reported, not yet fixed (reproducers
 /// `artifacts/ftp_session/held-line-desync-port-22`, `min-held-line-desync` and
@@ -740,8 +745,8 @@ struct World {
     /// A side retransmitted, with other bytes, bytes the gateway had consumed without
     /// forwarding them (see `TOLERATE_HELD_LINE_DESYNC`).
     desync: [bool; 2],
-    /// A pinhole was left open by a dropped segment (see `TOLERATE_STREAM_ERROR_LEAK`).
-    leaked: bool,
+    /// A side's segment was dropped as `ftp_stream_error` (see `TOLERATE_STREAM_ERROR_REPLAY`).
+    replayed: [bool; 2],
     /// The TCP segment in `packet` as written: its ends and whether its checksum is right.
     sent: Option<(Endpoint, Endpoint, bool)>,
     /// 0: the client's stream, 1: the server's.
@@ -1010,14 +1015,10 @@ impl World {
         let (verdict, out) = self.process(len);
         let Some(seg) = out else {
             let opened = self.pinholes > pinholes;
-            if opened
-                && TOLERATE_STREAM_ERROR_LEAK
-                && verdict == Verdict::Drop(DropReason::FtpStreamError)
+            if TOLERATE_STREAM_ERROR_REPLAY && verdict == Verdict::Drop(DropReason::FtpStreamError)
             {
-                trace!(
-                    "    known issue: pinhole left open by a segment dropped as ftp_stream_error"
-                );
-                self.leaked = true;
+                trace!("    known issue: a segment dropped as ftp_stream_error (pinhole opened: {opened})");
+                self.replayed[side] = true;
             } else if !self.weak && matches!(verdict, Verdict::Drop(_)) {
                 assert!(
                     !opened,
@@ -1043,7 +1044,12 @@ impl World {
             &self.packet,
         );
         self.drain();
-        if !self.weak && !self.desync[side] && !self.rx[side].gap() && self.pinholes > pinholes {
+        if !self.weak
+            && !self.desync[side]
+            && !self.replayed[side]
+            && !self.rx[side].gap()
+            && self.pinholes > pinholes
+        {
             let announcer = self.view(side).0;
             let named = self.credits[credits..]
                 .iter()
@@ -1391,7 +1397,7 @@ fn data_syn(w: &mut World, inp: &mut Input<'_>) {
         out.dst.1
     );
     let exact = !w.weak
-        && !w.leaked
+        && !w.replayed[usize::from(!active)]
         && !w.desync[usize::from(!active)]
         && w.rx.iter().all(|r| !r.lost && !r.gap());
     if exact {
@@ -1573,7 +1579,7 @@ fn run(data: &[u8], scratch: Scratch) -> Scratch {
         now: Duration::from_secs(1000),
         packet,
         sent: None,
-        leaked: false,
+        replayed: [false; 2],
         pinholes: 0,
         desync: [false; 2],
         tx,
