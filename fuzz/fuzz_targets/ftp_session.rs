@@ -47,8 +47,7 @@
 //! announcement the receiver cannot read yet: with the small MTU (a rewrite cut at the MTU
 //! reaches the receiver with the sender's retransmission), while the receiver waits on a hole
 //! (the gateway dropped a segment whose bytes it consumed, and forwarded the next one), when
-//! the reassembly ran out of room; and, for the input's rest, after one of the two known
-//! engine issues below (`TOLERATE_*`).
+//! the reassembly ran out of room.
 //!
 //! `FTP_SESSION_TRACE=1` prints every packet in and out, the verdicts, the engine's own packets,
 //! its events and the announcements delivered: run a reproducer with it to read it.
@@ -66,7 +65,7 @@ use ftpgate::engine::settings::{
     Action, Direction, EngineSettings, ForwardProtocol, Limits, Policy, PortForward, PortRange,
     Rule, RuleProtocol, TlsPolicy, ViolationOutcome,
 };
-use ftpgate::engine::{DropReason, Engine, PacketBuf, Verdict};
+use ftpgate::engine::{Engine, PacketBuf, Verdict};
 use libfuzzer_sys::fuzz_target;
 
 /// `FTP_SESSION_TRACE=1` prints what each packet did (for reading a reproducer).
@@ -115,31 +114,12 @@ const MAX_DATA: usize = 16;
 /// Most announcements remembered.
 const MAX_CREDITS: usize = 256;
 
-/// Known engine issue, reported, not yet fixed (reproducers `artifacts/ftp_session/min-stream-error`,
-/// `leak-admitted-syn` and `stream-error-seq-drift`): a control segment whose lines need more
-/// than 32 size-changing rewrites outstanding (say a PORT and 31 refused lines) is dropped as
-/// `ftp_stream_error` when the 33rd cannot be recorded, but what the lines before it did stays:
-/// the PORT's pinhole stays open although the PORT never reached the server (it admits a data
-/// connection), `on_violation: reset` is not applied to that segment, and the sequence
-/// adjustments recorded stay too. The stream does not advance, so the retransmission runs the
-/// same lines again and records their adjustments a second time: the sequence numbers of what
-/// the gateway forwards after it drift, and the receiver reads other lines than the ALG checked.
-/// While `true`, after a side's segment is dropped as `ftp_stream_error` the rest of the input
-/// stops checking that side's announcements exactly instead of failing; set it to `false` once
-/// the engine undoes a failed segment (or records nothing until it succeeds).
-const TOLERATE_STREAM_ERROR_REPLAY: bool = true;
-
-/// Known engine issue, reported, not yet fixed (reproducers
-/// `artifacts/ftp_session/held-line-desync-port-22`, `min-held-line-desync` and
-/// `held-line-desync-in-accepted-segment`): the ALG parses the first copy of a withheld
-/// partial line, but when the segment that completes the line also carries the withheld part
-/// again with other bytes, the gateway forwards those other bytes. The receiver then reads
-/// another announcement than the one the ALG checked and opened its pinhole for (when the line
-/// is not rewritten: a PORT from an outside client to an inside server, a 227 / 229 from an
-/// outside server). While `true`, once a side resends bytes with other content the rest of
-/// the input stops checking that side's announcements exactly instead of failing; set it to
-/// `false` once the engine forwards what it parsed.
-const TOLERATE_HELD_LINE_DESYNC: bool = true;
+/// A former engine issue, fixed (reproducers `artifacts/ftp_session/held-line-desync-port-22`,
+/// `min-held-line-desync` and `held-line-desync-in-accepted-segment`): a segment completing a
+/// withheld line while carrying its withheld part again with other bytes used to forward
+/// those other bytes; the engine now drops it (`ftp_inconsistent_retransmission`). `true`
+/// would stop checking a side's announcements exactly once it resends changed bytes.
+const TOLERATE_HELD_LINE_DESYNC: bool = false;
 
 const ISNS: [u32; 4] = [1000, 0xFFFF_FF00, 0x7FFF_FFF0, 0xDEAD_BEEF];
 
@@ -745,8 +725,6 @@ struct World {
     /// A side retransmitted, with other bytes, bytes the gateway had consumed without
     /// forwarding them (see `TOLERATE_HELD_LINE_DESYNC`).
     desync: [bool; 2],
-    /// A side's segment was dropped as `ftp_stream_error` (see `TOLERATE_STREAM_ERROR_REPLAY`).
-    replayed: [bool; 2],
     /// The TCP segment in `packet` as written: its ends and whether its checksum is right.
     sent: Option<(Endpoint, Endpoint, bool)>,
     /// 0: the client's stream, 1: the server's.
@@ -1015,11 +993,7 @@ impl World {
         let (verdict, out) = self.process(len);
         let Some(seg) = out else {
             let opened = self.pinholes > pinholes;
-            if TOLERATE_STREAM_ERROR_REPLAY && verdict == Verdict::Drop(DropReason::FtpStreamError)
-            {
-                trace!("    known issue: a segment dropped as ftp_stream_error (pinhole opened: {opened})");
-                self.replayed[side] = true;
-            } else if !self.weak && matches!(verdict, Verdict::Drop(_)) {
+            if !self.weak && matches!(verdict, Verdict::Drop(_)) {
                 assert!(
                     !opened,
                     "a pinhole opened for a control segment the gateway did not forward ({verdict:?})"
@@ -1046,7 +1020,6 @@ impl World {
         self.drain();
         if !self.weak
             && !self.desync[side]
-            && !self.replayed[side]
             && !self.rx[side].gap()
             && self.pinholes > pinholes
         {
@@ -1397,7 +1370,6 @@ fn data_syn(w: &mut World, inp: &mut Input<'_>) {
         out.dst.1
     );
     let exact = !w.weak
-        && !w.replayed[usize::from(!active)]
         && !w.desync[usize::from(!active)]
         && w.rx.iter().all(|r| !r.lost && !r.gap());
     if exact {
@@ -1579,7 +1551,6 @@ fn run(data: &[u8], scratch: Scratch) -> Scratch {
         now: Duration::from_secs(1000),
         packet,
         sent: None,
-        replayed: [false; 2],
         pinholes: 0,
         desync: [false; 2],
         tx,
