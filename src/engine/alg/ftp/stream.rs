@@ -121,6 +121,8 @@ fn min_seq(a: u32, b: u32) -> u32 {
 pub struct LineStream {
     /// Original-space sequence number of the next new byte; `None` before the first one.
     next: Option<u32>,
+    /// The first byte after the sender's SYN, when the SYN was seen.
+    first: Option<u32>,
     /// The current, unterminated line.
     line: Vec<u8>,
     /// Where `line` starts.
@@ -142,12 +144,20 @@ pub struct LineStream {
 }
 
 impl LineStream {
-    /// Starts the stream at the sequence number just after the sender's SYN.
+    /// Starts the stream at the sequence number just after the sender's SYN. A retransmitted
+    /// SYN (same first byte) changes nothing; a SYN with another one starts a new stream, with
+    /// nothing of the old one kept.
     pub fn start_at(&mut self, first_byte: u32) {
-        self.next = Some(first_byte);
-        self.line_start = first_byte;
-        self.seen.clear();
-        self.seen_start = first_byte;
+        if self.first == Some(first_byte) {
+            return;
+        }
+        *self = Self {
+            first: Some(first_byte),
+            next: Some(first_byte),
+            line_start: first_byte,
+            seen_start: first_byte,
+            ..Self::default()
+        };
     }
 
     /// Whether the current partial line is longer than any line the ALG follows.
