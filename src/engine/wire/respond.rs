@@ -119,32 +119,42 @@ pub struct SegmentSpec<'a> {
     pub payload: &'a [u8],
 }
 
+impl SegmentSpec<'_> {
+    /// Bytes of the whole IP packet; `None` when the addresses are of different families or
+    /// it would exceed 65535 bytes.
+    fn total_len(&self) -> Option<usize> {
+        if self.src.0.is_ipv4() != self.dst.0.is_ipv4() {
+            return None;
+        }
+        let total = ip_header_len(self.src.0) + fields::tcp::MIN_HEADER_LEN + self.payload.len();
+        (total <= usize::from(u16::MAX)).then_some(total)
+    }
+
+    /// Writes the packet at the start of `out` (at least `total` bytes), checksums computed.
+    fn write(&self, out: &mut [u8], total: usize) {
+        let l4 = write_ip_header(out, self.src.0, self.dst.0, PROTO_TCP, total);
+        let segment = &mut out[l4..total];
+        segment[..fields::tcp::MIN_HEADER_LEN].fill(0);
+        set_u16(segment, fields::tcp::SRC_PORT, self.src.1);
+        set_u16(segment, fields::tcp::DST_PORT, self.dst.1);
+        set_u32(segment, fields::tcp::SEQ, self.seq);
+        set_u32(segment, fields::tcp::ACK, self.ack);
+        segment[fields::tcp::DATA_OFFSET] = 5 << 4;
+        segment[fields::tcp::FLAGS] = self.flags;
+        set_u16(segment, fields::tcp::WINDOW, self.window);
+        segment[fields::tcp::MIN_HEADER_LEN..].copy_from_slice(self.payload);
+        let sum = pseudo_sum(self.src.0, self.dst.0, PROTO_TCP, segment.len());
+        let checksum = checksum_with(sum, segment);
+        set_u16(segment, fields::tcp::CHECKSUM, checksum);
+    }
+}
+
 /// A complete IP packet holding the TCP segment `spec` describes, checksums computed; `None`
 /// when the addresses are of different families or it would exceed 65535 bytes.
 pub fn tcp_segment(spec: &SegmentSpec<'_>) -> Option<Vec<u8>> {
-    if spec.src.0.is_ipv4() != spec.dst.0.is_ipv4() {
-        return None;
-    }
-    let l4 = ip_header_len(spec.src.0);
-    let segment_len = fields::tcp::MIN_HEADER_LEN + spec.payload.len();
-    let total = l4 + segment_len;
-    if total > usize::from(u16::MAX) {
-        return None;
-    }
+    let total = spec.total_len()?;
     let mut out = vec![0u8; total];
-    write_ip_header(&mut out, spec.src.0, spec.dst.0, PROTO_TCP, total);
-    let segment = &mut out[l4..];
-    set_u16(segment, fields::tcp::SRC_PORT, spec.src.1);
-    set_u16(segment, fields::tcp::DST_PORT, spec.dst.1);
-    set_u32(segment, fields::tcp::SEQ, spec.seq);
-    set_u32(segment, fields::tcp::ACK, spec.ack);
-    segment[fields::tcp::DATA_OFFSET] = 5 << 4;
-    segment[fields::tcp::FLAGS] = spec.flags;
-    set_u16(segment, fields::tcp::WINDOW, spec.window);
-    segment[fields::tcp::MIN_HEADER_LEN..].copy_from_slice(spec.payload);
-    let sum = pseudo_sum(spec.src.0, spec.dst.0, PROTO_TCP, segment_len);
-    let checksum = checksum_with(sum, segment);
-    set_u16(segment, fields::tcp::CHECKSUM, checksum);
+    spec.write(&mut out, total);
     Some(out)
 }
 
@@ -152,10 +162,6 @@ fn build_rst(buf: &mut PacketBuf<'_>, packet: &ParsedPacket) -> bool {
     let Transport::Tcp(tcp) = packet.transport else {
         return false;
     };
-    let total = ip_header_len(packet.src) + fields::tcp::MIN_HEADER_LEN;
-    if buf.capacity() < total {
-        return false;
-    }
     let (seq, ack, flags) = if tcp.has(fields::tcp::ACK_FLAG) {
         (tcp.ack, 0, fields::tcp::RST)
     } else {
@@ -165,24 +171,19 @@ fn build_rst(buf: &mut PacketBuf<'_>, packet: &ParsedPacket) -> bool {
             fields::tcp::RST | fields::tcp::ACK_FLAG,
         )
     };
-    let out = buf.buffer_mut();
-    let l4 = write_ip_header(out, packet.dst, packet.src, PROTO_TCP, total);
-    let segment = &mut out[l4..total];
-    segment.fill(0);
-    set_u16(segment, fields::tcp::SRC_PORT, tcp.dst_port);
-    set_u16(segment, fields::tcp::DST_PORT, tcp.src_port);
-    set_u32(segment, fields::tcp::SEQ, seq);
-    set_u32(segment, fields::tcp::ACK, ack);
-    segment[fields::tcp::DATA_OFFSET] = 5 << 4;
-    segment[fields::tcp::FLAGS] = flags;
-    let sum = pseudo_sum(
-        packet.dst,
-        packet.src,
-        PROTO_TCP,
-        fields::tcp::MIN_HEADER_LEN,
-    );
-    let checksum = checksum_with(sum, segment);
-    set_u16(segment, fields::tcp::CHECKSUM, checksum);
+    let spec = SegmentSpec {
+        src: (packet.dst, tcp.dst_port),
+        dst: (packet.src, tcp.src_port),
+        seq,
+        ack,
+        flags,
+        window: 0,
+        payload: &[],
+    };
+    let Some(total) = spec.total_len().filter(|total| *total <= buf.capacity()) else {
+        return false;
+    };
+    spec.write(buf.buffer_mut(), total);
     buf.set_len(total)
 }
 
