@@ -444,12 +444,7 @@ impl Session {
             Pending::Auth if code == 234 => {
                 self.blind = true;
                 self.close_pinholes(ctx.engine);
-                ctx.engine.emit(Event::FtpNotice {
-                    at: ctx.now,
-                    control: ctx.control.original,
-                    notice: "tls_pass_blind",
-                    line: text(line).escape_debug().to_string(),
-                });
+                ctx.notice("tls_pass_blind", line);
             }
             Pending::Rein if success => {
                 self.user = None;

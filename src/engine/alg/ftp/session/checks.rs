@@ -16,6 +16,37 @@ use crate::engine::conntrack::FlowDir;
 use crate::engine::events::Event;
 use crate::engine::settings::ViolationOutcome;
 
+impl LineContext<'_> {
+    /// Counts and reports a violation of `check` by `line` (sent from `dir`), whose outcome
+    /// is `outcome`.
+    fn violation(&self, dir: FlowDir, check: &'static str, line: &[u8], outcome: &'static str) {
+        self.engine.counters.ftp_violation(check);
+        self.engine.emit(Event::FtpViolation {
+            at: self.now,
+            control: self.control.original,
+            from: dir,
+            check,
+            line: escaped(line),
+            outcome,
+        });
+    }
+
+    /// Reports a line the policy lets through although the ALG cannot vouch for it.
+    pub(super) fn notice(&self, notice: &'static str, line: &[u8]) {
+        self.engine.emit(Event::FtpNotice {
+            at: self.now,
+            control: self.control.original,
+            notice,
+            line: escaped(line),
+        });
+    }
+}
+
+/// A line as events carry it: without its terminator, escaped.
+fn escaped(line: &[u8]) -> String {
+    text(line).escape_debug().to_string()
+}
+
 impl Session {
     #[allow(clippy::too_many_arguments)]
     pub(super) fn announce(
@@ -65,12 +96,7 @@ impl Session {
         }
         let Some((accepted, pinhole)) = prepared else {
             // A server-to-server (FXP) transfer the rule file allows: no pinhole here.
-            ctx.engine.emit(Event::FtpNotice {
-                at: now,
-                control: ctx.control.original,
-                notice: "fxp_allowed",
-                line: text(line).escape_debug().to_string(),
-            });
+            ctx.notice("fxp_allowed", line);
             self.push_pending(Pending::Port);
             return LineDecision::Keep;
         };
@@ -105,15 +131,7 @@ impl Session {
     /// Gives up on the connection whatever `on_violation` says: the stream can no longer be
     /// followed (`check` says why). Reported like a violation; the caller resets both ends.
     pub fn abort(&mut self, ctx: &LineContext<'_>, dir: FlowDir, check: &'static str) {
-        ctx.engine.counters.ftp_violation(check);
-        ctx.engine.emit(Event::FtpViolation {
-            at: ctx.now,
-            control: ctx.control.original,
-            from: dir,
-            check,
-            line: String::new(),
-            outcome: "reset",
-        });
+        ctx.violation(dir, check, b"", "reset");
         self.reset = true;
     }
 
@@ -128,18 +146,11 @@ impl Session {
         line: &[u8],
     ) -> LineDecision {
         let outcome = ctx.engine.settings.ftp.on_violation;
-        ctx.engine.counters.ftp_violation(check);
-        ctx.engine.emit(Event::FtpViolation {
-            at: ctx.now,
-            control: ctx.control.original,
-            from: dir,
-            check,
-            line: text(line).escape_debug().to_string(),
-            outcome: match outcome {
-                ViolationOutcome::Reply => "reply",
-                ViolationOutcome::Reset => "reset",
-            },
-        });
+        let name = match outcome {
+            ViolationOutcome::Reply => "reply",
+            ViolationOutcome::Reset => "reset",
+        };
+        ctx.violation(dir, check, line, name);
         match (outcome, dir) {
             (ViolationOutcome::Reset, _) => {
                 self.reset = true;
