@@ -146,6 +146,11 @@ impl EngineStats {
             .map_or(0, |(_, n)| *n)
     }
 
+    /// FTP lines refused, all checks together.
+    pub fn total_ftp_violations(&self) -> u64 {
+        self.ftp_violations.iter().map(|(_, n)| n).sum()
+    }
+
     /// All packets not forwarded as they were.
     pub fn total_dropped(&self) -> u64 {
         self.dropped.iter().map(|(_, n)| n).sum()
@@ -167,7 +172,7 @@ impl EngineStats {
         for (reason, count) in self.dropped.iter().filter(|(_, n)| *n > 0) {
             writeln!(f, "    {:<22} {count}", reason.name())?;
         }
-        let refused: u64 = self.ftp_violations.iter().map(|(_, n)| n).sum();
+        let refused = self.total_ftp_violations();
         if refused > 0 {
             writeln!(f, "  ftp lines refused {refused}")?;
             for (check, count) in &self.ftp_violations {

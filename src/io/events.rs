@@ -25,8 +25,6 @@ pub struct EventCounts {
     pub rule_hits: u64,
     /// FTP transfers logged.
     pub transfers: u64,
-    /// FTP lines refused.
-    pub ftp_violations: u64,
 }
 
 /// The consumer of engine events.
@@ -125,7 +123,6 @@ impl EventSink {
                 outcome,
                 ..
             } => {
-                self.counts.ftp_violations += 1;
                 tracing::warn!(
                     target: "ftpgate::ftp",
                     control = %control,

@@ -81,8 +81,6 @@ pub struct ReplaySummary {
     pub rule_events: u64,
     /// FTP transfers logged.
     pub transfers: u64,
-    /// FTP lines refused.
-    pub ftp_violations: u64,
     /// The engine's counters at the end.
     pub engine: EngineStats,
     /// A read error that ended the replay early, after the frames before it were processed.
@@ -284,7 +282,6 @@ impl<'e> Replay<'e> {
             frames_generated: self.frames_generated,
             rule_events: counts.rule_hits,
             transfers: counts.transfers,
-            ftp_violations: counts.ftp_violations,
             engine: self.engine.stats(),
             input_error: self.input_error,
         })
@@ -332,7 +329,6 @@ impl fmt::Display for ReplaySummary {
         writeln!(f, "NAT bindings       {}", stats.nat_bindings)?;
         writeln!(f, "rule log events    {}", self.rule_events)?;
         writeln!(f, "FTP transfers      {}", self.transfers)?;
-        writeln!(f, "FTP lines refused  {}", self.ftp_violations)?;
         if let Some(error) = &self.input_error {
             writeln!(f, "input ended early: {error}")?;
         }
