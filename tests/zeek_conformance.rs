@@ -238,6 +238,10 @@ fn five_hundred_foreign_ports_are_all_refused() {
     .unwrap();
     let stats = engine.stats();
     assert_eq!(stats.total_ftp_violations(), 500, "{summary}");
+    assert_eq!(
+        summary.frames_generated, 500,
+        "each refusal answered, and the answer written to the output"
+    );
     assert_eq!(stats.ftp_violations("foreign_address"), 500, "{summary}");
     assert_eq!(engine.pinhole_count(), 0);
     assert!(

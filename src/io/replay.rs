@@ -17,7 +17,7 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::capture::{
-    split_frame, CaptureError, CaptureReader, CaptureWriter, CapturedPacket, LinkType,
+    split_frame, CaptureError, CaptureReader, CaptureWriter, CapturedPacket, FrameParts, LinkType,
 };
 use super::events::{EventSink, LogError};
 use crate::engine::{Engine, EngineSettings, EngineStats, PacketBuf, Verdict};
@@ -240,10 +240,7 @@ impl<'e> Replay<'e> {
                 tracing::debug!(frame = self.frames_read, reason = reason.name(), "dropped");
             }
         }
-        let sender = crate::engine::wire::parse(parts.ip_packet)
-            .ok()
-            .map(|parsed| parsed.src);
-        self.write_generated(now, frame, parts.link_header, sender, writer)
+        self.write_generated(now, frame, &parts, writer)
     }
 
     /// Writes the packets the engine generated for this frame: with the frame's link header
@@ -252,11 +249,17 @@ impl<'e> Replay<'e> {
         &mut self,
         now: Duration,
         frame: &CapturedPacket,
-        link_header: &[u8],
-        sender: Option<std::net::IpAddr>,
+        parts: &FrameParts<'_>,
         writer: &mut CaptureWriter,
     ) -> Result<(), CaptureError> {
+        let link_header = parts.link_header;
+        let mut sender = None; // the frame's source, parsed only when something was generated
         while let Some(generated) = self.engine.poll_transmit() {
+            let sender = *sender.get_or_insert_with(|| {
+                crate::engine::wire::parse(parts.ip_packet)
+                    .ok()
+                    .map(|parsed| parsed.src)
+            });
             let to_sender = crate::engine::wire::parse(&generated)
                 .is_ok_and(|parsed| Some(parsed.dst) == sender);
             let header = if to_sender {

@@ -174,22 +174,19 @@ impl FtpControl {
         let max_line = seg.engine.settings.ftp.max_line;
         let FtpControl { streams, session } = self;
         let stream = &mut streams[seg.dir.index()];
-        let plan = match seg.dir {
-            FlowDir::Original => stream.plan(
-                tcp.seq,
-                payload,
-                max_line,
-                client_may_be_checked,
-                |_, line| session.client_line(&ctx, line),
-            ),
-            FlowDir::Reply => stream.plan(
-                tcp.seq,
-                payload,
-                max_line,
-                server_may_be_checked,
-                |_, line| session.server_line(&ctx, line),
-            ),
+        let client = seg.dir == FlowDir::Original;
+        let may_be_checked = if client {
+            client_may_be_checked
+        } else {
+            server_may_be_checked
         };
+        let plan = stream.plan(tcp.seq, payload, max_line, may_be_checked, |_, line| {
+            if client {
+                session.client_line(&ctx, line)
+            } else {
+                session.server_line(&ctx, line)
+            }
+        });
         match plan {
             SegmentPlan::Unchanged => Ok(None),
             SegmentPlan::Rebuilt {
