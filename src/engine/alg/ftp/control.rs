@@ -156,9 +156,9 @@ impl FtpControl {
         })
     }
 
-    /// Runs the segment's payload through its stream: `Some((start, payload))` when the
-    /// segment must carry other bytes.
-    /// The third value is how many inserted bytes precede original byte `start`.
+    /// Runs the segment's payload through its stream: `Some((start, payload, lead_in))` when
+    /// the segment must carry other bytes, `lead_in` of them inserted before original byte
+    /// `start`.
     fn plan(
         &mut self,
         seg: &ControlSegment<'_, '_>,
