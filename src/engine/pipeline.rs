@@ -320,7 +320,7 @@ fn new_flow(
                 FtpControl::starting_at(tcp.seq.wrapping_add(1))
             } else {
                 // Picked up mid-stream: both streams start at the first byte seen.
-                FtpControl::default()
+                FtpControl::picked_up()
             }))
         }
         _ => AppState::None,
