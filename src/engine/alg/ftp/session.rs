@@ -157,9 +157,10 @@ impl Session {
         }
     }
 
-    /// Whether lines are still read: not blind after TLS, not marked non-FTP.
+    /// Whether lines are still read: not blind after TLS, not marked non-FTP, not being
+    /// reset (nothing after the line that asked for the reset counts).
     pub fn reads_lines(&self) -> bool {
-        !self.blind && !self.non_ftp
+        !self.blind && !self.non_ftp && !self.reset
     }
 
     /// The control connection ended: pinholes close, a transfer still waiting is logged.
