@@ -203,6 +203,13 @@ impl EngineStats {
                 writeln!(f, "    {check:<22} {count}")?;
             }
         }
+        let noticed: u64 = self.ftp_notices.iter().map(|(_, n)| n).sum();
+        if noticed > 0 {
+            writeln!(f, "  ftp notices      {noticed}")?;
+            for (notice, count) in &self.ftp_notices {
+                writeln!(f, "    {notice:<22} {count}")?;
+            }
+        }
         Ok(())
     }
 }
