@@ -46,6 +46,10 @@ pub struct TunSpec {
     pub queues: Option<Spanned<Scalar>>,
     /// Interface MTU.
     pub mtu: Option<Spanned<Scalar>>,
+    /// Transmit queue length: packets the kernel holds for the workers to read.
+    pub txqueuelen: Option<Spanned<Scalar>>,
+    /// Whether to open the device with the virtio-net header and TSO/checksum offloads.
+    pub offload: Option<bool>,
 }
 
 /// One entry of `forwards`.

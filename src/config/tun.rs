@@ -1,6 +1,6 @@
 //! Compilation of the `tun` section into [`TunSettings`]: the device `ftpgate run` opens.
 //!
-//! Owns the interface-name check and the queue and MTU bounds. It looks at no other section;
+//! Owns the interface-name check and the queue, MTU and queue-length bounds. It looks at no other section;
 //! the engine never sees these settings.
 
 use serde_saphyr::Spanned;
@@ -19,6 +19,12 @@ pub struct TunSettings {
     pub queues: usize,
     /// Interface MTU.
     pub mtu: usize,
+    /// Transmit queue length of the device: how many packets the kernel holds for the
+    /// workers while they are busy or descheduled (the kernel's default of 500 overflows).
+    pub txqueuelen: usize,
+    /// Open the device with the virtio-net header and TSO/USO/checksum offloads, so the
+    /// kernel hands over GSO super-packets and partial checksums.
+    pub offload: bool,
 }
 
 impl Default for TunSettings {
@@ -27,6 +33,8 @@ impl Default for TunSettings {
             name: "ftg0".to_owned(),
             queues: 1,
             mtu: 1500,
+            txqueuelen: 5000,
+            offload: true,
         }
     }
 }
@@ -40,6 +48,15 @@ const QUEUES: Bounds = Bounds {
     expected: "a whole number",
 };
 
+/// `txqueuelen`: packets the kernel queues for the device.
+const TXQUEUELEN: Bounds = Bounds {
+    key: "txqueuelen",
+    min: 16,
+    max: 1_000_000,
+    unit: " packets",
+    expected: "a whole number of packets",
+};
+
 /// The settings the section gives, defaults for the keys it omits.
 pub(super) fn compile(cx: Cx<'_>, spec: &TunSpec) -> Result<TunSettings, ConfigError> {
     let mut out = TunSettings::default();
@@ -51,6 +68,12 @@ pub(super) fn compile(cx: Cx<'_>, spec: &TunSpec) -> Result<TunSettings, ConfigE
     }
     if let Some(value) = &spec.mtu {
         out.mtu = whole_number(cx, value, &MTU)?;
+    }
+    if let Some(value) = &spec.txqueuelen {
+        out.txqueuelen = whole_number(cx, value, &TXQUEUELEN)?;
+    }
+    if let Some(offload) = spec.offload {
+        out.offload = offload;
     }
     Ok(out)
 }
@@ -90,6 +113,15 @@ mod test {
             (set.name.as_str(), set.queues, set.mtu),
             ("lab-tun0", 2, 9000)
         );
+        let set = tun("tun:\n  txqueuelen: 20000\n  offload: false\n").unwrap();
+        assert_eq!((set.txqueuelen, set.offload), (20000, false));
+        assert_eq!(
+            (
+                super::TunSettings::default().txqueuelen,
+                super::TunSettings::default().offload
+            ),
+            (5000, true)
+        );
     }
 
     #[test]
@@ -106,6 +138,13 @@ mod test {
             err.starts_with("t.yaml:2:11: `queues` must be from 1 to 16"),
             "{err}"
         );
+        let err = tun("tun:\n  txqueuelen: 2\n").unwrap_err().to_string();
+        assert!(
+            err.starts_with("t.yaml:2:15: `txqueuelen` must be from 16 to 1000000"),
+            "{err}"
+        );
+        let err = tun("tun:\n  offload: 1\n").unwrap_err().to_string();
+        assert!(err.starts_with("t.yaml:2:"), "{err}");
         let err = tun("tun:\n  name: \"a/b\"\n").unwrap_err().to_string();
         assert!(err.starts_with("t.yaml:2:9:"), "{err}");
         let err = tun("tun:\n  device: x\n").unwrap_err().to_string();

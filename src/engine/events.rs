@@ -4,6 +4,7 @@
 //! falls behind, new items are counted as lost.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use parking_lot::Mutex;
@@ -70,9 +71,11 @@ pub enum Event {
     },
 }
 
-/// Bounded FIFO.
+/// Bounded FIFO. Its length is mirrored in an atomic, so polling an empty queue (what every
+/// worker does after every packet) takes no lock.
 pub struct BoundedQueue<T> {
     queue: Mutex<VecDeque<T>>,
+    len: AtomicUsize,
     capacity: usize,
 }
 
@@ -81,6 +84,7 @@ impl<T> BoundedQueue<T> {
     pub fn new(capacity: usize) -> Self {
         Self {
             queue: Mutex::new(VecDeque::new()),
+            len: AtomicUsize::new(0),
             capacity,
         }
     }
@@ -92,11 +96,18 @@ impl<T> BoundedQueue<T> {
             return false;
         }
         queue.push_back(item);
+        self.len.store(queue.len(), Ordering::Release);
         true
     }
 
     /// Takes the oldest item.
     pub fn pop(&self) -> Option<T> {
-        self.queue.lock().pop_front()
+        if self.len.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        let mut queue = self.queue.lock();
+        let item = queue.pop_front();
+        self.len.store(queue.len(), Ordering::Release);
+        item
     }
 }

@@ -73,6 +73,16 @@ impl Engine {
         verdict
     }
 
+    /// Whether a GSO super-packet (one header in front of many segments' payload, as the
+    /// kernel hands it over with offloads on) may go through [`Engine::process`] whole at
+    /// `now`: it is TCP without SYN, FIN or RST, or UDP, of a live flow no ALG follows. Such a
+    /// packet has its headers translated once; the engine checks no checksum on it. Any other
+    /// super-packet must be cut into segments first (`wire::offload::for_each_segment`), so
+    /// that the ALG reads and rewrites the control stream segment by segment, as ever.
+    pub fn passes_whole(&self, now: Duration, packet: &[u8]) -> bool {
+        pipeline::passes_whole(self, now, packet)
+    }
+
     /// Removes every flow idle past its timeout at `now`; returns how many were removed.
     /// Call it periodically (about once a second); lookups also ignore expired flows, so the
     /// call frequency changes memory use, never behaviour.

@@ -38,6 +38,25 @@ pub fn process(engine: &Engine, now: Duration, buf: &mut PacketBuf<'_>) -> Verdi
     }
 }
 
+/// See [`Engine::passes_whole`].
+pub fn passes_whole(engine: &Engine, now: Duration, bytes: &[u8]) -> bool {
+    let Ok(packet) = parse(bytes) else {
+        return false;
+    };
+    match packet.transport {
+        Transport::Tcp(tcp) if tcp.flags & (SYN | FIN | RST) == 0 => {}
+        Transport::Udp { .. } => {}
+        _ => return false,
+    }
+    let Some(key) = FlowKey::of_packet(&packet) else {
+        return false;
+    };
+    match engine.flows.lookup(&key, now) {
+        Lookup::Found(flow, _) => !matches!(flow.lock().app, AppState::FtpControl(_)),
+        Lookup::Expired(_) | Lookup::Missing => false,
+    }
+}
+
 fn direction_of(engine: &Engine, packet: &ParsedPacket) -> Direction {
     if engine.settings.is_inside(packet.src) {
         Direction::Outbound

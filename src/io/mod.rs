@@ -9,3 +9,4 @@ pub mod events;
 pub mod replay;
 pub mod run;
 pub mod tun;
+pub mod vnet;

@@ -52,6 +52,8 @@ pub struct RunSummary {
     pub read_errors: u64,
     /// Failed writes to the device.
     pub write_errors: u64,
+    /// GSO super-packets translated whole, cut into segments, and dropped as unusable.
+    pub super_packets: [u64; 3],
 }
 
 /// Runs the gateway until SIGINT or SIGTERM.
@@ -74,7 +76,7 @@ pub fn run(gateway: Gateway, transfer_log: Option<&Path>) -> Result<RunSummary, 
     let stop = InterruptEvent::new().map_err(RunError::StopEvent)?;
     let engine = Engine::new(gateway.engine);
     let errors = IoErrors::default();
-    let mtu = gateway.tun.mtu;
+    let offload = gateway.tun.offload;
     tracing::info!(device = %gateway.tun.name, queues = queues.len(), "ftpgate running");
 
     let outcome = std::thread::scope(|scope| {
@@ -83,7 +85,7 @@ pub fn run(gateway: Gateway, transfer_log: Option<&Path>) -> Result<RunSummary, 
             std::thread::Builder::new()
                 .name(format!("ftpgate-q{index}"))
                 .spawn_scoped(scope, move || {
-                    tun::worker(engine, device, stop, epoch, mtu, errors)
+                    tun::worker(engine, device, stop, epoch, offload, errors)
                 })
                 .expect("spawning a worker thread");
         }
@@ -103,6 +105,8 @@ pub fn run(gateway: Gateway, transfer_log: Option<&Path>) -> Result<RunSummary, 
         transfers: events.counts.transfers,
         read_errors: errors.reads.load(Ordering::Relaxed),
         write_errors: errors.writes.load(Ordering::Relaxed),
+        super_packets: [&errors.whole, &errors.segmented, &errors.malformed]
+            .map(|counter| counter.load(Ordering::Relaxed)),
     })
 }
 
@@ -135,6 +139,11 @@ impl std::fmt::Display for RunSummary {
         writeln!(f, "flows created      {}", stats.flows_created)?;
         writeln!(f, "FTP transfers      {}", self.transfers)?;
         writeln!(f, "TUN read errors    {}", self.read_errors)?;
-        writeln!(f, "TUN write errors   {}", self.write_errors)
+        writeln!(f, "TUN write errors   {}", self.write_errors)?;
+        let [whole, segmented, malformed] = self.super_packets;
+        writeln!(
+            f,
+            "super-packets      {whole} whole, {segmented} segmented, {malformed} malformed"
+        )
     }
 }
