@@ -1,0 +1,161 @@
+//! One fuzz input from start to end: settings from the first bytes, the handshake, the
+//! operation loop, and the buffers reused between inputs. It must stay allocation-free per
+//! input after the first (speed: thousands of inputs per second).
+
+use super::*;
+
+pub(crate) fn run(data: &[u8], scratch: Scratch) -> Scratch {
+    let mut inp = Input { data, pos: 0 };
+    let (cfg0, cfg1) = (inp.u8(), inp.u8());
+    let settings = settings_for(cfg0, cfg1);
+    let Scratch {
+        packet,
+        mut tx,
+        mut rx,
+        mut credits,
+        mut data,
+    } = scratch;
+    for t in &mut tx {
+        t.len = 0;
+        t.changed.clear();
+        t.hwm = 0;
+    }
+    tx[0].isn = ISNS[usize::from(cfg1 & 3)];
+    tx[1].isn = ISNS[usize::from((cfg1 >> 2) & 3)] ^ 0x5555;
+    for r in &mut rx {
+        r.reset();
+    }
+    credits.clear();
+    data.clear();
+    let mut w = World {
+        min_data_port: settings.ftp.min_data_port,
+        weak: cfg0 & 128 != 0,
+        engine: Engine::new(settings),
+        layout: if cfg0 & 1 != 0 {
+            SERVER_INSIDE
+        } else {
+            CLIENT_INSIDE
+        },
+        c_view_port: CLIENT_PORT,
+        wscale: cfg1 & 16 != 0,
+        now: Duration::from_secs(1000),
+        packet,
+        sent: None,
+        pinholes: 0,
+        desync: [false; 2],
+        tx,
+        rx,
+        credits,
+        data,
+    };
+
+    // The handshake.
+    let syn_options: &[u8] = if w.wscale {
+        &[2, 4, 5, 180, 1, 3, 3, 7]
+    } else {
+        &[2, 4, 5, 180]
+    };
+    let (c_isn, s_isn) = (w.tx[0].isn, w.tx[1].isn);
+    let spec = Spec {
+        src: w.real(0),
+        dst: w.view(1),
+        seq: c_isn,
+        ack: 0,
+        flags: TCP_SYN,
+        window: 65535,
+        options: syn_options,
+        payload: &[],
+        bad_checksum: false,
+    };
+    w.control(0, &spec);
+    let spec = Spec {
+        src: w.real(1),
+        dst: w.view(0),
+        seq: s_isn,
+        ack: c_isn.wrapping_add(1),
+        flags: TCP_SYN | TCP_ACK,
+        options: syn_options,
+        ..spec
+    };
+    w.control(1, &spec);
+    assert!(
+        w.rx[0].started && w.rx[1].started,
+        "the control handshake did not pass"
+    );
+    pure_ack(
+        &mut w,
+        0,
+        &mut Input {
+            data: &[0, 0],
+            pos: 0,
+        },
+    );
+
+    let mut ops = 0;
+    while !inp.done() && ops < MAX_OPS {
+        ops += 1;
+        match inp.u8() % 14 {
+            0 => client_line(&mut w, &mut inp),
+            1 => server_line(&mut w, &mut inp),
+            k @ (2 | 3) => {
+                let n = usize::from(inp.u8() % 64);
+                let bytes = inp.bytes(n);
+                w.tx[usize::from(k == 3)].push(bytes);
+            }
+            k @ (4 | 5) => {
+                let delta = inp.u8() as i8;
+                let len = usize::from(inp.u8());
+                let flags = inp.u8();
+                send(&mut w, usize::from(k == 5), delta, len, flags, &mut inp);
+            }
+            k @ (6 | 7) => {
+                let side = usize::from(k == 7);
+                let len = w.tx[side].len - w.tx[side].hwm.min(w.tx[side].len);
+                send(&mut w, side, 0, len.min(1024), 0x02, &mut inp);
+            }
+            k @ (8 | 9) => pure_ack(&mut w, usize::from(k == 9), &mut inp),
+            10 => data_syn(&mut w, &mut inp),
+            11 => data_follow(&mut w, &mut inp),
+            12 => {
+                let secs = inp.u8();
+                w.now += Duration::from_secs(u64::from(secs));
+                w.engine.expire(w.now);
+                w.drain();
+                w.pinholes = w.engine.pinhole_count();
+            }
+            _ => icmp_error(&mut w, &mut inp),
+        }
+    }
+    w.engine.finish();
+    w.drain();
+    let World {
+        packet,
+        tx,
+        rx,
+        credits,
+        data,
+        ..
+    } = w;
+    Scratch {
+        packet,
+        tx,
+        rx,
+        credits,
+        data,
+    }
+}
+
+/// Runs one fuzz input through the engine and every check; panics on a failed check.
+pub fn check(data: &[u8]) {
+    let scratch = SCRATCH
+        .with(|s| s.borrow_mut().take())
+        .unwrap_or_else(|| Scratch {
+            packet: vec![0; PACKET].into_boxed_slice(),
+            tx: [Tx::new(), Tx::new()],
+            rx: [Rx::new(), Rx::new()],
+            credits: Vec::with_capacity(MAX_CREDITS),
+            data: Vec::with_capacity(MAX_DATA),
+        });
+    let scratch = run(data, scratch);
+    SCRATCH.with(|s| *s.borrow_mut() = Some(scratch));
+}
