@@ -61,95 +61,9 @@ pub(crate) fn numbers(text: &[u8], mut found: impl FnMut(u16)) {
     }
 }
 
-/// Every dotted quad followed (after one or more non-digits) by a number, in `text`.
-pub(crate) fn quads_and_ports(text: &[u8], mut found: impl FnMut(Addr, u16)) {
-    let mut i = 0;
-    while i < text.len() {
-        if !text[i].is_ascii_digit()
-            || (i > 0 && (text[i - 1].is_ascii_digit() || text[i - 1] == b'.'))
-        {
-            i += 1;
-            continue;
-        }
-        let mut j = i;
-        let mut quad = [0u32; 4];
-        let mut parts = 0;
-        while parts < 4 {
-            let start = j;
-            let mut value = 0u32;
-            while j < text.len() && text[j].is_ascii_digit() {
-                value = (value * 10 + u32::from(text[j] - b'0')).min(100_000);
-                j += 1;
-            }
-            if j == start || value > 255 {
-                break;
-            }
-            quad[parts] = value;
-            parts += 1;
-            if parts < 4 {
-                if j < text.len() && text[j] == b'.' {
-                    j += 1;
-                } else {
-                    break;
-                }
-            }
-        }
-        if parts == 4 {
-            let addr = quad.map(|v| v as u8);
-            let mut k = j;
-            while k < text.len() && !text[k].is_ascii_digit() {
-                k += 1;
-            }
-            let mut value = 0u32;
-            let start = k;
-            while k < text.len() && text[k].is_ascii_digit() {
-                value = (value * 10 + u32::from(text[k] - b'0')).min(100_000);
-                k += 1;
-            }
-            if k > start && value <= 0xFFFF {
-                found(addr, value as u16);
-            }
-        }
-        i += 1;
-    }
-}
-
-/// Whether `piece`, past any bytes that are not letters, starts with `verb` (any case).
-pub(crate) fn starts_with_verb(piece: &[u8], verb: &[u8]) -> bool {
-    let skip = piece
-        .iter()
-        .take_while(|b| !b.is_ascii_alphabetic())
-        .count();
-    let rest = &piece[skip..];
-    rest.len() >= verb.len() && rest[..verb.len()].eq_ignore_ascii_case(verb)
-}
-
-/// The announcements in a line the server received (PORT / EPRT, leniently).
-pub(crate) fn client_line_credits(line: &[u8], credits: &mut Vec<Credit>) {
-    let mut push = |addr: Addr, port: u16| {
-        trace!("    delivered to the server: active {}:{port}", ip(addr));
-        if credits.len() < MAX_CREDITS {
-            credits.push(Credit {
-                active: true,
-                addr,
-                port,
-                used: false,
-            });
-        }
-    };
-    for piece in line.split(|&b| b == b'\r' || b == b'\n' || b == 0) {
-        if starts_with_verb(piece, b"PORT") {
-            host_ports(piece, &mut push);
-        }
-        if starts_with_verb(piece, b"EPRT") {
-            quads_and_ports(piece, &mut push);
-        }
-    }
-}
-
 /// The announcements in a line the client received (227 / 229, leniently).
 pub(crate) fn server_line_credits(line: &[u8], credits: &mut Vec<Credit>) {
-    let mut push = |port: u16| {
+    server_line_ports(line, |port| {
         trace!("    delivered to the client: passive port {port}");
         if credits.len() < MAX_CREDITS {
             credits.push(Credit {
@@ -159,7 +73,11 @@ pub(crate) fn server_line_credits(line: &[u8], credits: &mut Vec<Credit>) {
                 used: false,
             });
         }
-    };
+    });
+}
+
+/// Every port a server line may announce (227 / 229, leniently).
+pub(crate) fn server_line_ports(line: &[u8], mut push: impl FnMut(u16)) {
     host_ports(line, |_, port| push(port));
     let code_229 = line
         .iter()

@@ -79,17 +79,23 @@ macro_rules! trace {
     };
 }
 
+mod connection;
 mod lenient;
+mod model_server;
 mod ops;
 mod packet;
 mod run;
+mod script;
 mod stream;
 mod world;
 
+use connection::*;
 use lenient::*;
+use model_server::ModelServer;
 use ops::*;
 use packet::*;
 pub use run::check;
+use script::*;
 use stream::*;
 use world::*;
 

@@ -8,7 +8,10 @@ use super::*;
 /// Client-side templates.
 pub(crate) fn client_line(w: &mut World, inp: &mut Input<'_>) {
     let t = &mut w.tx[0];
-    match inp.u8() % 24 {
+    // Bytes 224.. pick the templates added with the model server; below, each byte picks
+    // what it picked before (older reproducers keep their meaning).
+    let k = inp.u8();
+    match if k >= 224 { 24 + (k - 224) % 8 } else { k % 24 } {
         0 => t.push(b"USER anonymous\r\n"),
         1 => t.push(b"PASS guest\r\n"),
         k @ (2 | 3 | 17) => {
@@ -60,7 +63,37 @@ pub(crate) fn client_line(w: &mut World, inp: &mut Input<'_>) {
         20 => t.push(b"CDUP\r\n"),
         21 => t.push(b"MLSD\r\n"),
         22 => t.push(b"NLST\r\n"),
-        _ => t.push(b"APPE log\r\n"),
+        23 => t.push(b"APPE log\r\n"),
+        // Not FTP: an HTTP request made to port 21 (NAT slipstreaming).
+        24 => t.push(b"POST / HTTP/1.1\r\n"),
+        25 => t.push(b"Host: 198.51.100.2:21\r\nContent-Length: 64\r\n\r\n"),
+        26 => t.push(b"GET /x HTTP/1.1\r\nConnection: keep-alive\r\n\r\n"),
+        // Telnet commands a server strips: interrupt, data mark, an option negotiation.
+        27 => t.push(b"\xff\xf4\xff\xf2"),
+        28 => t.push(b"\xff\xfb\x01\xff\xff"),
+        // A line that fills the model server's line buffer: what follows is its next line.
+        29 => {
+            let pad = w.model.variant.cut.saturating_sub(5);
+            t.push(b"NOOP ");
+            for _ in 0..pad / 64 {
+                t.push(&[b'a'; 64]);
+            }
+            t.push(&[b'a'; 64][..pad % 64]);
+        }
+        // Echo injection: a server repeats the line (500, 257) and its 227 / 229 inside.
+        k @ (30 | 31) => {
+            let port = inp.u16();
+            let s_real = w.layout.s_real;
+            let t = &mut w.tx[0];
+            t.push(if k == 30 {
+                b"X\n227-("
+            } else {
+                b"MKD d\r227 ("
+            });
+            t.push_host_port(s_real, port);
+            t.push(b")\r\n");
+        }
+        _ => unreachable!("a template index below 32"),
     }
 }
 
@@ -363,6 +396,14 @@ pub(crate) fn data_syn(w: &mut World, inp: &mut Input<'_>) {
                 ip(dst)
             ),
         }
+    }
+    if !active {
+        let port_at_server = out.dst.1;
+        assert!(
+            w.intents.take(&w.tx[1], port_at_server),
+            "a passive data connection to the server's port {port_at_server} was admitted that \
+             the server's own bytes never announced (read in bytes it echoed from the client?)"
+        );
     }
     let flow = DataFlow {
         src: (src, sport),

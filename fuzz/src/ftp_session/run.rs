@@ -14,11 +14,11 @@ pub(crate) fn run(data: &[u8], scratch: Scratch) -> Scratch {
         mut rx,
         mut credits,
         mut data,
+        mut model,
+        mut intents,
     } = scratch;
     for t in &mut tx {
-        t.len = 0;
-        t.changed.clear();
-        t.hwm = 0;
+        t.clear();
     }
     tx[0].isn = ISNS[usize::from(cfg1 & 3)];
     tx[1].isn = ISNS[usize::from((cfg1 >> 2) & 3)] ^ 0x5555;
@@ -27,15 +27,24 @@ pub(crate) fn run(data: &[u8], scratch: Scratch) -> Scratch {
     }
     credits.clear();
     data.clear();
+    intents.clear();
+    let layout = if cfg0 & 1 != 0 {
+        SERVER_INSIDE
+    } else {
+        CLIENT_INSIDE
+    };
+    model.start(model_server::Setting {
+        client: layout.c_view,
+        client_translated: layout.c_view != layout.c_real,
+        own: layout.s_real,
+        allow_fxp: settings.ftp.allow_fxp,
+        min_data_port: settings.ftp.min_data_port,
+    });
     let mut w = World {
         min_data_port: settings.ftp.min_data_port,
         weak: cfg0 & 128 != 0,
         engine: Engine::new(settings),
-        layout: if cfg0 & 1 != 0 {
-            SERVER_INSIDE
-        } else {
-            CLIENT_INSIDE
-        },
+        layout,
         c_view_port: CLIENT_PORT,
         wscale: cfg1 & 16 != 0,
         now: Duration::from_secs(1000),
@@ -47,54 +56,25 @@ pub(crate) fn run(data: &[u8], scratch: Scratch) -> Scratch {
         rx,
         credits,
         data,
+        model,
+        intents,
     };
 
-    // The handshake.
-    let syn_options: &[u8] = if w.wscale {
-        &[2, 4, 5, 180, 1, 3, 3, 7]
-    } else {
-        &[2, 4, 5, 180]
-    };
-    let (c_isn, s_isn) = (w.tx[0].isn, w.tx[1].isn);
-    let spec = Spec {
-        src: w.real(0),
-        dst: w.view(1),
-        seq: c_isn,
-        ack: 0,
-        flags: TCP_SYN,
-        window: 65535,
-        options: syn_options,
-        payload: &[],
-        bad_checksum: false,
-    };
-    w.control(0, &spec);
-    let spec = Spec {
-        src: w.real(1),
-        dst: w.view(0),
-        seq: s_isn,
-        ack: c_isn.wrapping_add(1),
-        flags: TCP_SYN | TCP_ACK,
-        options: syn_options,
-        ..spec
-    };
-    w.control(1, &spec);
+    let passed = handshake(&mut w, 0);
     assert!(
-        w.rx[0].started && w.rx[1].started,
+        passed && w.rx[0].started && w.rx[1].started,
         "the control handshake did not pass"
-    );
-    pure_ack(
-        &mut w,
-        0,
-        &mut Input {
-            data: &[0, 0],
-            pos: 0,
-        },
     );
 
     let mut ops = 0;
     while !inp.done() && ops < MAX_OPS {
         ops += 1;
-        match inp.u8() % 14 {
+        let op = inp.u8();
+        // Bytes 224.. are the operations added with the model server; below, each byte means
+        // what it meant before (older reproducers keep their meaning).
+        match if op >= 224 { op } else { op % 14 } {
+            224..=239 => reconnect(&mut w, &mut inp),
+            240..=255 => w.model.variant = model_server::Variant::from_byte(inp.u8()),
             0 => client_line(&mut w, &mut inp),
             1 => server_line(&mut w, &mut inp),
             k @ (2 | 3) => {
@@ -134,6 +114,8 @@ pub(crate) fn run(data: &[u8], scratch: Scratch) -> Scratch {
         rx,
         credits,
         data,
+        model,
+        intents,
         ..
     } = w;
     Scratch {
@@ -142,6 +124,8 @@ pub(crate) fn run(data: &[u8], scratch: Scratch) -> Scratch {
         rx,
         credits,
         data,
+        model,
+        intents,
     }
 }
 
@@ -155,6 +139,8 @@ pub fn check(data: &[u8]) {
             rx: [Rx::new(), Rx::new()],
             credits: Vec::with_capacity(MAX_CREDITS),
             data: Vec::with_capacity(MAX_DATA),
+            model: ModelServer::new(),
+            intents: Intents::new(),
         });
     let scratch = run(data, scratch);
     SCRATCH.with(|s| *s.borrow_mut() = Some(scratch));

@@ -30,69 +30,6 @@ pub(crate) const SERVER_INSIDE: Layout = Layout {
     s_view: GATEWAY,
 };
 
-/// One end of the control connection as a sender.
-pub(crate) struct Tx {
-    pub(crate) isn: u32,
-    pub(crate) script: Box<[u8]>,
-    pub(crate) len: usize,
-    /// Highest stream offset sent so far.
-    pub(crate) hwm: usize,
-    /// Offsets first sent with a changed byte, and that byte (every other byte went out first
-    /// as the script has it).
-    pub(crate) changed: Vec<(usize, u8)>,
-}
-
-impl Tx {
-    pub(crate) fn new() -> Self {
-        Self {
-            isn: 0,
-            script: vec![0; SCRIPT].into_boxed_slice(),
-            len: 0,
-            hwm: 0,
-            changed: Vec::with_capacity(MAX_OPS),
-        }
-    }
-
-    pub(crate) fn push(&mut self, bytes: &[u8]) {
-        let n = bytes.len().min(SCRIPT - self.len);
-        self.script[self.len..self.len + n].copy_from_slice(&bytes[..n]);
-        self.len += n;
-    }
-
-    pub(crate) fn push_num(&mut self, mut v: u32) {
-        let mut digits = [0u8; 10];
-        let mut n = 0;
-        loop {
-            digits[n] = b'0' + (v % 10) as u8;
-            n += 1;
-            v /= 10;
-            if v == 0 {
-                break;
-            }
-        }
-        digits[..n].reverse();
-        self.push(&digits[..n]);
-    }
-
-    pub(crate) fn push_host_port(&mut self, addr: Addr, port: u16) {
-        for (i, part) in addr.iter().chain(&port.to_be_bytes()).enumerate() {
-            if i > 0 {
-                self.push(b",");
-            }
-            self.push_num(u32::from(*part));
-        }
-    }
-
-    pub(crate) fn push_quad(&mut self, addr: Addr) {
-        for (i, part) in addr.iter().enumerate() {
-            if i > 0 {
-                self.push(b".");
-            }
-            self.push_num(u32::from(*part));
-        }
-    }
-}
-
 /// A data connection the engine admitted.
 #[derive(Clone, Copy)]
 pub(crate) struct DataFlow {
@@ -129,6 +66,56 @@ pub(crate) struct World {
     pub(crate) rx: [Rx; 2],
     pub(crate) credits: Vec<Credit>,
     pub(crate) data: Vec<DataFlow>,
+    /// The server, as it reads the client's stream.
+    pub(crate) model: ModelServer,
+    pub(crate) intents: Intents,
+}
+
+/// The server's own passive announcements, used up by admitted passive data connections.
+pub(crate) struct Intents {
+    /// Ports announced by the server's own bytes in earlier connections (a reconnect empties
+    /// the scripts; their pinholes may still be used).
+    pub(crate) archived: Vec<u16>,
+    /// Ports at the server already used by an admitted passive data connection.
+    pub(crate) used: Vec<u16>,
+    /// Reused buffer.
+    pub(crate) scratch: Vec<u16>,
+}
+
+impl Intents {
+    pub(crate) fn new() -> Self {
+        Self {
+            archived: Vec::with_capacity(MAX_CREDITS),
+            used: Vec::with_capacity(MAX_DATA),
+            scratch: Vec::with_capacity(MAX_CREDITS),
+        }
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.archived.clear();
+        self.used.clear();
+    }
+
+    /// Uses one announcement of `port` by the server's own bytes (this connection's script
+    /// or an earlier one's); false when none is left.
+    pub(crate) fn take(&mut self, server: &Tx, port: u16) -> bool {
+        self.scratch.clear();
+        server.own_ports(&mut self.scratch);
+        let count = |v: &[u16]| v.iter().filter(|&&p| p == port).count();
+        let announced = count(&self.scratch) + count(&self.archived);
+        if announced > count(&self.used) {
+            self.used.push(port);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Keeps the announcements of a connection whose script is about to be emptied.
+    pub(crate) fn archive(&mut self, server: &Tx) {
+        server.own_ports(&mut self.archived);
+        self.archived.truncate(MAX_CREDITS);
+    }
 }
 
 pub(crate) fn rule_ftp_out() -> Rule {
@@ -178,6 +165,9 @@ pub(crate) struct Scratch {
     pub(crate) rx: [Rx; 2],
     pub(crate) credits: Vec<Credit>,
     pub(crate) data: Vec<DataFlow>,
+    /// The server, as it reads the client's stream.
+    pub(crate) model: ModelServer,
+    pub(crate) intents: Intents,
 }
 
 pub(crate) fn settings_for(cfg0: u8, cfg1: u8) -> EngineSettings {
@@ -249,32 +239,6 @@ impl<'a> Input<'a> {
     }
 }
 
-/// Feeds a packet the gateway sent on the control connection to its receiver: `from` is the
-/// sending side (0 the client: the server receives it).
-pub(crate) fn deliver(
-    rx: &mut Rx,
-    credits: &mut Vec<Credit>,
-    from: usize,
-    seg: &Seg,
-    packet: &[u8],
-) {
-    if !seg.tcp_ok {
-        return; // the receiver discards it
-    }
-    if seg.flags & TCP_SYN != 0 {
-        rx.restart(seg.seq.wrapping_add(1));
-        return;
-    }
-    let payload = &packet[seg.payload.0..seg.payload.1];
-    rx.receive(seg.seq, payload, |line| {
-        if from == 0 {
-            client_line_credits(line, credits)
-        } else {
-            server_line_credits(line, credits)
-        }
-    });
-}
-
 pub(crate) fn show(p: &[u8]) -> String {
     match inspect(p) {
         Some(s) => format!(
@@ -318,6 +282,44 @@ impl World {
     pub(crate) fn write(&mut self, spec: &Spec<'_>) -> usize {
         self.sent = Some((spec.src, spec.dst, !spec.bad_checksum));
         write_tcp(&mut self.packet, spec)
+    }
+
+    /// Feeds a packet the gateway sent on the control connection to its receiver: `from` is
+    /// the sending side (0 the client: the server receives it and the model server reads
+    /// it).
+    pub(crate) fn deliver(&mut self, from: usize, seg: &Seg, packet: &[u8]) {
+        if !seg.tcp_ok {
+            return; // the receiver discards it
+        }
+        let World {
+            rx,
+            tx,
+            credits,
+            model,
+            ..
+        } = self;
+        let rx = &mut rx[from];
+        if seg.flags & TCP_SYN != 0 {
+            let new_isn = !rx.started || rx.base != seg.seq.wrapping_add(1);
+            rx.restart(seg.seq.wrapping_add(1));
+            if from == 0 && new_isn {
+                model.reconnected();
+                if model.variant.replies {
+                    tx[1].push(b"220 model server ready\r\n");
+                }
+            }
+        }
+        let payload = &packet[seg.payload.0..seg.payload.1];
+        let seq = seg.seq.wrapping_add(u32::from(seg.flags & TCP_SYN != 0));
+        rx.receive(seq, payload, |line| {
+            if from == 0 {
+                model.read(line, &mut tx[1], credits);
+            } else if !model.non_ftp {
+                server_line_credits(line, credits);
+            } else {
+                trace!("    the client received a server line in a non-FTP session");
+            }
+        });
     }
 
     /// Runs the packet in `self.packet[..len]` through the engine and checks what comes out.
@@ -381,7 +383,7 @@ impl World {
                 ends
             );
             let side = usize::from(ends == to_client);
-            deliver(&mut self.rx[side], &mut self.credits, side, &seg, &packet);
+            self.deliver(side, &seg, &packet);
         }
         while let Some(event) = self.engine.poll_event() {
             trace!("    event {event:?}");
@@ -413,13 +415,9 @@ impl World {
             (from, to),
             "control segment translated wrongly"
         );
-        deliver(
-            &mut self.rx[side],
-            &mut self.credits,
-            side,
-            &seg,
-            &self.packet,
-        );
+        let packet = std::mem::take(&mut self.packet);
+        self.deliver(side, &seg, &packet);
+        self.packet = packet;
         self.drain();
         if !self.weak && !self.desync[side] && !self.rx[side].gap() && self.pinholes > pinholes {
             let announcer = self.view(side).0;
