@@ -43,6 +43,8 @@ pub(crate) fn run(data: &[u8], scratch: Scratch) -> Scratch {
     let mut w = World {
         min_data_port: settings.ftp.min_data_port,
         weak: cfg0 & 128 != 0,
+        require_login: settings.ftp.require_login,
+        maybe_logged_in: false,
         engine: Engine::new(settings),
         layout,
         c_view_port: CLIENT_PORT,

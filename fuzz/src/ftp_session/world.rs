@@ -52,6 +52,11 @@ pub(crate) struct World {
     pub(crate) wscale: bool,
     /// Announcements cannot be matched exactly (small MTU).
     pub(crate) weak: bool,
+    /// The rule file requires a login before any announcement.
+    pub(crate) require_login: bool,
+    /// The client received, in this connection, a line that may be a login reply (230 / 232 /
+    /// 235 anywhere in it: a superset of what the ALG may count as a login).
+    pub(crate) maybe_logged_in: bool,
     pub(crate) now: Duration,
     pub(crate) packet: Box<[u8]>,
     /// `engine.pinhole_count()` after the last packet.
@@ -296,12 +301,16 @@ impl World {
             tx,
             credits,
             model,
+            maybe_logged_in,
             ..
         } = self;
         let rx = &mut rx[from];
         if seg.flags & TCP_SYN != 0 {
             let new_isn = !rx.started || rx.base != seg.seq.wrapping_add(1);
             rx.restart(seg.seq.wrapping_add(1));
+            if from == 1 && new_isn {
+                *maybe_logged_in = false; // a new connection: nothing survives
+            }
             if from == 0 && new_isn {
                 model.reconnected();
                 if model.variant.replies {
@@ -315,6 +324,9 @@ impl World {
             if from == 0 {
                 model.read(line, &mut tx[1], credits);
             } else if !model.non_ftp {
+                *maybe_logged_in |= [&b"230"[..], b"232", b"235"]
+                    .iter()
+                    .any(|code| line.windows(3).any(|w| w == *code));
                 server_line_credits(line, credits);
             } else {
                 trace!("    the client received a server line in a non-FTP session");
@@ -419,6 +431,12 @@ impl World {
         self.deliver(side, &seg, &packet);
         self.packet = packet;
         self.drain();
+        if self.pinholes > pinholes && self.require_login {
+            assert!(
+                self.maybe_logged_in,
+                "a pinhole opened in a connection where the client never received a login reply"
+            );
+        }
         if !self.weak && !self.desync[side] && !self.rx[side].gap() && self.pinholes > pinholes {
             let announcer = self.view(side).0;
             let named = self.credits[credits..]
@@ -426,7 +444,9 @@ impl World {
                 .any(|c| c.active == (side == 0) && (!c.active || c.addr == announcer));
             assert!(
                 named,
-                "a pinhole opened for a segment that delivered no announcement naming its sender"
+                "a pinhole opened for a segment that delivered no announcement naming its sender \
+                 (the model server has read a line that is not FTP in this connection: {})",
+                self.model.non_ftp
             );
         }
         verdict
