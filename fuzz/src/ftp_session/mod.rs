@@ -14,7 +14,14 @@
 //! with FIN / RST / SYN, a SACK option, a bad checksum); pure ACKs; data-connection SYNs from
 //! the server, the client, a foreign host, to the gateway, to the inside address, to third
 //! hosts; the packets that follow an admitted data connection; ICMP errors quoting the control
-//! connection; time passing (with `expire`). The policy drops every new flow except outbound
+//! connection; time passing (with `expire`); the model server's variant (operation bytes
+//! 240..); a reconnect on the same 4-tuple with new ISNs, after a RST, a FIN exchange or
+//! none, maybe with data in the SYN (TFO) (bytes 224..239). Client templates include HTTP
+//! request lines (slipstreaming), Telnet commands, a line that fills the model's line buffer,
+//! and echo-injection lines (`X\n227-(...)`, `MKD d\r227 (...)`). The server's side is the
+//! fuzzer's templates and raw bytes mixed with the model server's answers (`model_server`):
+//! a 220 greeting on each new connection, then one reply per line it reads, its own 227 / 229
+//! to PASV / EPSV, echoes in 500 / 257. The policy drops every new flow except outbound
 //! TCP to port 21 (and the forward), so a data connection gets in only through a pinhole.
 //! One engine per input, with a flow table of 8 so that `table_full` is reached too.
 //!
@@ -28,12 +35,25 @@
 //!   packets are translated as their SYN was, replies back to the original tuple; ICMP errors
 //!   reach the real endpoint.
 //!
-//! And the invariant: no data connection is admitted that no delivered announcement predicted.
-//! The oracle reads only what the gateway sent (forwarded segments and its own packets),
-//! reassembled as each receiver gets it (first copy of a byte wins; bad checksums ignored),
-//! and parses announcements leniently (every `h1,...,p2` in a line starting with PORT, every
-//! dotted quad and port in EPRT, every `h1,...,p2` and `(|||port|)` in any server line): a
-//! superset of what the ALG accepts. Every new data flow the engine admits must:
+//! And the invariant: no data connection is admitted that no delivered announcement predicted,
+//! where "announced" is decided by the receiving program's own reading, not ftpgate's. The
+//! oracle reads only what the gateway sent (forwarded segments and its own packets),
+//! reassembled as each receiver gets it (first copy of a byte wins; bad checksums ignored):
+//! - the client -> server stream is read by the model server (Telnet stripped, lines cut at
+//!   2,048 or 512 bytes, bare LF a line end or not): an active announcement is a PORT / EPRT
+//!   it obeys, while the session still behaves as FTP (no line with a verb that is not FTP
+//!   read since the connection began). Every PORT / EPRT it obeys must not be a bounce: it
+//!   names the client as the server sees it (unless `allow_fxp`) and a port at or above the
+//!   floor (`min_data_port`, or 1024 for a translated client's rewritten port);
+//! - the server -> client stream is read leniently (every `h1,...,p2`, `(|||port|)` and 229
+//!   number in any line, none once the client is not FTP), and a passive data connection
+//!   also needs the server's OWN bytes (its script with every byte it echoed from the client
+//!   masked) to have announced the port it lands on: an announcement read in an echo is the
+//!   client's, not the server's;
+//! - with `require_login`, a pinhole needs a 230 / 232 / 235 received by the client in the
+//!   same connection (a new ISN forgets it).
+//!
+//! Every new data flow the engine admits must:
 //! - run between the control peers (server -> the client as the server sees it, or client ->
 //!   the server as the client sees it), whatever `allow_fxp` says;
 //! - land on the announcer's real address, on a port >= `min_data_port`;
