@@ -91,6 +91,31 @@ pub(crate) fn tracing() -> bool {
     *ON.get_or_init(|| std::env::var_os("FTP_SESSION_TRACE").is_some())
 }
 
+/// The checks that `FTP_SESSION_IGNORE` (a comma-separated list of these names) can turn off,
+/// to look for other classes of findings while one class is still open in the engine.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Oracle {
+    /// `non-ftp`: nothing announces once the client sent a line that is not FTP.
+    NonFtp,
+    /// `login`: no pinhole before a login reply in the same connection.
+    Login,
+    /// `bounce`: no PORT / EPRT to another host or a low port reaches the server.
+    Bounce,
+    /// `echo`: a passive data connection needs the server's own announcement.
+    Echo,
+}
+
+/// Whether `FTP_SESSION_IGNORE` turns `oracle` off (read once; never set in CI).
+pub(crate) fn ignored(oracle: Oracle) -> bool {
+    static IGNORED: std::sync::OnceLock<[bool; 4]> = std::sync::OnceLock::new();
+    let names = IGNORED.get_or_init(|| {
+        let list = std::env::var("FTP_SESSION_IGNORE").unwrap_or_default();
+        let has = |name: &str| list.split(',').any(|n| n.trim() == name);
+        [has("non-ftp"), has("login"), has("bounce"), has("echo")]
+    });
+    names[oracle as usize]
+}
+
 macro_rules! trace {
     ($($arg:tt)*) => {
         if tracing() {

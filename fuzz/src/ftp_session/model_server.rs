@@ -291,7 +291,7 @@ impl ModelServer {
             s.min_data_port.max(1)
         };
         assert!(
-            port >= floor && (addr == s.client || s.allow_fxp),
+            ignored(Oracle::Bounce) || port >= floor && (addr == s.client || s.allow_fxp),
             "a bounce line reached the server: it will connect to {}:{port} (the client is {}, \
              data-port floor {floor}, FXP {}): {:?}",
             ip(addr),
@@ -299,7 +299,7 @@ impl ModelServer {
             if s.allow_fxp { "allowed" } else { "refused" },
             String::from_utf8_lossy(line)
         );
-        if self.non_ftp {
+        if self.non_ftp && !ignored(Oracle::NonFtp) {
             trace!("    model server obeys a PORT in a non-FTP session: no credit");
             return;
         }

@@ -397,7 +397,7 @@ pub(crate) fn data_syn(w: &mut World, inp: &mut Input<'_>) {
             ),
         }
     }
-    if !active {
+    if !active && !ignored(Oracle::Echo) {
         let port_at_server = out.dst.1;
         assert!(
             w.intents.take(&w.tx[1], port_at_server),
