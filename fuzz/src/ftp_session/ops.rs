@@ -80,18 +80,24 @@ pub(crate) fn client_line(w: &mut World, inp: &mut Input<'_>) {
             }
             t.push(&[b'a'; 64][..pad % 64]);
         }
-        // Echo injection: a server repeats the line (500, 257) and its 227 / 229 inside.
+        // Echo injection: a server repeats the line (500 for X, 257 for MKD) and the 227 /
+        // 229 after the bare LF or CR inside it.
         k @ (30 | 31) => {
+            let sel = inp.u8();
             let port = inp.u16();
             let s_real = w.layout.s_real;
             let t = &mut w.tx[0];
-            t.push(if k == 30 {
-                b"X\n227-("
+            t.push(if sel & 1 != 0 { b"MKD d" } else { b"X" });
+            t.push(if sel & 2 != 0 { b"\r" } else { b"\n" });
+            if k == 30 {
+                t.push(if sel & 4 != 0 { b"227 (" } else { b"227-(" });
+                t.push_host_port(s_real, port);
+                t.push(b")\r\n");
             } else {
-                b"MKD d\r227 ("
-            });
-            t.push_host_port(s_real, port);
-            t.push(b")\r\n");
+                t.push(b"229 Entering Extended Passive Mode (|||");
+                t.push_num(u32::from(port));
+                t.push(b"|)\r\n");
+            }
         }
         _ => unreachable!("a template index below 32"),
     }
