@@ -83,7 +83,7 @@ use ftpgate::engine::settings::{
     Action, Direction, EngineSettings, ForwardProtocol, Limits, Policy, PortForward, PortRange,
     Rule, RuleProtocol, TlsPolicy, ViolationOutcome,
 };
-use ftpgate::engine::{Engine, PacketBuf, Verdict};
+use ftpgate::engine::{Engine, Event, PacketBuf, Verdict};
 
 /// `FTP_SESSION_TRACE=1` prints what each packet did (for reading a reproducer).
 pub(crate) fn tracing() -> bool {

@@ -18,7 +18,8 @@
 //! (another host than the client, unless FXP is allowed; a port below the floor), and it gives
 //! the oracle one active credit per PORT / EPRT it obeys, none once the client has sent a line
 //! that is not an FTP command (the session no longer behaves as FTP: nothing in it may open a
-//! pinhole). It never looks at the engine, only at bytes the gateway sent.
+//! pinhole). It never looks inside the engine: only at bytes the gateway sent, and at the
+//! notices it publishes (a connection it passes unread by policy is not bounce-checked).
 
 use super::*;
 
@@ -104,6 +105,10 @@ pub(crate) struct ModelServer {
     line: Vec<u8>,
     /// The client sent a line that is not an FTP command in this connection.
     pub(crate) non_ftp: bool,
+    /// The gateway announced (an `FtpNotice`) that it passes this connection unread by
+    /// policy (`tls_pass_blind`; `non_ftp` with the server outside): what the client sends
+    /// then is the server's business, as through any router, and is not checked for bounces.
+    pub(crate) gateway_stopped_reading: bool,
     /// Passive announcements made so far (ports from `MODEL_PASV_FIRST`).
     pasv: u16,
 }
@@ -122,6 +127,7 @@ impl ModelServer {
             telnet: Telnet::Data,
             line: Vec::with_capacity(4096),
             non_ftp: false,
+            gateway_stopped_reading: false,
             pasv: 0,
         }
     }
@@ -139,6 +145,7 @@ impl ModelServer {
         self.telnet = Telnet::Data;
         self.line.clear();
         self.non_ftp = false;
+        self.gateway_stopped_reading = false;
     }
 
     /// Reads bytes the server received in order; answers into `reply` and gives the oracle
@@ -290,8 +297,9 @@ impl ModelServer {
         } else {
             s.min_data_port.max(1)
         };
+        let checked = !ignored(Oracle::Bounce) && !self.gateway_stopped_reading;
         assert!(
-            ignored(Oracle::Bounce) || port >= floor && (addr == s.client || s.allow_fxp),
+            !checked || port >= floor && (addr == s.client || s.allow_fxp),
             "a bounce line reached the server: it will connect to {}:{port} (the client is {}, \
              data-port floor {floor}, FXP {}): {:?}",
             ip(addr),

@@ -385,6 +385,18 @@ impl World {
 
     /// Takes the engine's own packets and events; checks and delivers its packets.
     pub(crate) fn drain(&mut self) {
+        while let Some(event) = self.engine.poll_event() {
+            trace!("    event {event:?}");
+            // The gateway says it no longer reads this connection, by policy: TLS it cannot
+            // read, or (server outside) a client that is not FTP, passed as plain TCP.
+            if let Event::FtpNotice { notice, .. } = event {
+                if notice == "tls_pass_blind"
+                    || (notice == "non_ftp" && self.layout.c_view != self.layout.c_real)
+                {
+                    self.model.gateway_stopped_reading = true;
+                }
+            }
+        }
         while let Some(packet) = self.engine.poll_transmit() {
             trace!(
                 "gen {:?}",
@@ -402,9 +414,6 @@ impl World {
             );
             let side = usize::from(ends == to_client);
             self.deliver(side, &seg, &packet);
-        }
-        while let Some(event) = self.engine.poll_event() {
-            trace!("    event {event:?}");
         }
     }
 
