@@ -3,7 +3,7 @@
 //! The first two input bytes choose the layout and the settings:
 //! - layout: the client inside behind the masquerade and the server outside, or the server
 //!   inside behind a port forward (`outside:21 -> inside:21`) and the client outside;
-//! - `on_violation` reply / reset, `allow_fxp`, `require_login`, `tls` pass_blind / block,
+//! - `on_violation` and `non_ftp` reply-or-pass / reset, `allow_fxp`, `require_login`, `tls` pass_blind / block,
 //!   `max_pinholes` 4 / 1, a NAT range of 101 / 3 ports, an MTU of 65535 / 256, the ISNs of
 //!   both ends (one near the 32-bit wrap), window scaling, `max_line` 512 / 64, a pinhole
 //!   timeout of 120 s / 5 s, `min_data_port` 1024 / 30000.
@@ -80,8 +80,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use ftpgate::engine::settings::{
-    Action, Direction, EngineSettings, ForwardProtocol, Limits, Policy, PortForward, PortRange,
-    Rule, RuleProtocol, TlsPolicy, ViolationOutcome,
+    Action, Direction, EngineSettings, ForwardProtocol, Limits, NonFtpPolicy, Policy, PortForward,
+    PortRange, Rule, RuleProtocol, TlsPolicy, ViolationOutcome,
 };
 use ftpgate::engine::{Engine, Event, PacketBuf, Verdict};
 

@@ -188,6 +188,7 @@ pub(crate) fn settings_for(cfg0: u8, cfg1: u8) -> EngineSettings {
     let ftp = &mut s.ftp;
     if cfg0 & 2 != 0 {
         ftp.on_violation = ViolationOutcome::Reset;
+        ftp.non_ftp = NonFtpPolicy::Reset;
     }
     ftp.allow_fxp = cfg0 & 4 != 0;
     ftp.require_login = cfg0 & 8 == 0;
