@@ -103,15 +103,23 @@ pub(crate) enum Oracle {
     Bounce,
     /// `echo`: a passive data connection needs the server's own announcement.
     Echo,
+    /// `bounce-unread`: bounces after any `non_ftp` notice (also with the server inside).
+    BounceUnread,
 }
 
 /// Whether `FTP_SESSION_IGNORE` turns `oracle` off (read once; never set in CI).
 pub(crate) fn ignored(oracle: Oracle) -> bool {
-    static IGNORED: std::sync::OnceLock<[bool; 4]> = std::sync::OnceLock::new();
+    static IGNORED: std::sync::OnceLock<[bool; 5]> = std::sync::OnceLock::new();
     let names = IGNORED.get_or_init(|| {
         let list = std::env::var("FTP_SESSION_IGNORE").unwrap_or_default();
         let has = |name: &str| list.split(',').any(|n| n.trim() == name);
-        [has("non-ftp"), has("login"), has("bounce"), has("echo")]
+        [
+            has("non-ftp"),
+            has("login"),
+            has("bounce"),
+            has("echo"),
+            has("bounce-unread"),
+        ]
     });
     names[oracle as usize]
 }

@@ -391,8 +391,9 @@ impl World {
             // The gateway says it no longer reads this connection, by policy: TLS it cannot
             // read, or (server outside) a client that is not FTP, passed as plain TCP.
             if let Event::FtpNotice { notice, .. } = event {
+                let client_inside = self.layout.c_view != self.layout.c_real;
                 if notice == "tls_pass_blind"
-                    || (notice == "non_ftp" && self.layout.c_view != self.layout.c_real)
+                    || (notice == "non_ftp" && (client_inside || ignored(Oracle::BounceUnread)))
                 {
                     self.model.gateway_stopped_reading = true;
                 }
