@@ -139,9 +139,9 @@ echo "| --- | --- | ---: | ---: | ---: |"
 cat "$SUMMARY"
 "$LAB" down "$F" --keep-state >/dev/null 2>&1 || true
 STATE=$(FTPGATE_LAB_STATE="${FTPGATE_LAB_STATE:-/tmp/ftpgate-lab}" "$LAB" state "$F" 2>/dev/null || true)
-if [ -n "$STATE" ] && [ -f "$STATE/ftpgate.stdout" ]; then
+if [ -n "$STATE" ] && [ -f "$STATE/ftpgate.stderr" ]; then
     echo
     echo "ftpgate's summary:"
-    sed 's/^/  /' "$STATE/ftpgate.stdout"
+    sed -n '/^packets /,$p' "$STATE/ftpgate.stderr" | sed 's/^/  /'
     rm -rf "$STATE"
 fi

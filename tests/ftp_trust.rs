@@ -169,6 +169,12 @@ fn a_custom_method_named_like_an_ftp_verb_is_caught_at_its_host_header() {
     );
     slipstream(true, &[&request], "Host: 198.51.100.2:21");
     slipstream(false, &[&request], "Host: 198.51.100.2:21");
+    // A proxy-style CONNECT naming the inside host, with the PORT in its "tunnel".
+    let connect = format!(
+        "CONNECT 10.77.0.2:3306 HTTP/1.1\r\n\r\nPORT {}\r\n",
+        six(CLIENT, 3306)
+    );
+    slipstream(true, &[&connect], "CONNECT 10.77.0.2:3306 HTTP/1.1");
 }
 
 #[test]

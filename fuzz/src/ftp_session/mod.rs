@@ -3,7 +3,7 @@
 //! The first two input bytes choose the layout and the settings:
 //! - layout: the client inside behind the masquerade and the server outside, or the server
 //!   inside behind a port forward (`outside:21 -> inside:21`) and the client outside;
-//! - `on_violation` reply / reset, `allow_fxp`, `require_login`, `tls` pass_blind / block,
+//! - `on_violation` and `non_ftp` reply-or-pass / reset, `allow_fxp`, `require_login`, `tls` pass_blind / block,
 //!   `max_pinholes` 4 / 1, a NAT range of 101 / 3 ports, an MTU of 65535 / 256, the ISNs of
 //!   both ends (one near the 32-bit wrap), window scaling, `max_line` 512 / 64, a pinhole
 //!   timeout of 120 s / 5 s, `min_data_port` 1024 / 30000.
@@ -80,8 +80,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use ftpgate::engine::settings::{
-    Action, Direction, EngineSettings, ForwardProtocol, Limits, Policy, PortForward, PortRange,
-    Rule, RuleProtocol, TlsPolicy, ViolationOutcome,
+    Action, Direction, EngineSettings, ForwardProtocol, Limits, NonFtpPolicy, Policy, PortForward,
+    PortRange, Rule, RuleProtocol, TlsPolicy, ViolationOutcome,
 };
 use ftpgate::engine::{Engine, Event, PacketBuf, Verdict};
 
@@ -103,15 +103,23 @@ pub(crate) enum Oracle {
     Bounce,
     /// `echo`: a passive data connection needs the server's own announcement.
     Echo,
+    /// `bounce-unread`: bounces after any `non_ftp` notice (also with the server inside).
+    BounceUnread,
 }
 
 /// Whether `FTP_SESSION_IGNORE` turns `oracle` off (read once; never set in CI).
 pub(crate) fn ignored(oracle: Oracle) -> bool {
-    static IGNORED: std::sync::OnceLock<[bool; 4]> = std::sync::OnceLock::new();
+    static IGNORED: std::sync::OnceLock<[bool; 5]> = std::sync::OnceLock::new();
     let names = IGNORED.get_or_init(|| {
         let list = std::env::var("FTP_SESSION_IGNORE").unwrap_or_default();
         let has = |name: &str| list.split(',').any(|n| n.trim() == name);
-        [has("non-ftp"), has("login"), has("bounce"), has("echo")]
+        [
+            has("non-ftp"),
+            has("login"),
+            has("bounce"),
+            has("echo"),
+            has("bounce-unread"),
+        ]
     });
     names[oracle as usize]
 }

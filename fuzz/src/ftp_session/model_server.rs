@@ -203,14 +203,25 @@ impl ModelServer {
         }
         let verb_len = line.iter().position(|&b| b == b' ').unwrap_or(line.len());
         let (verb, arg) = (&line[..verb_len], line.get(verb_len + 1..).unwrap_or(&[]));
-        let known = FTP_VERBS.iter().any(|v| v.eq_ignore_ascii_case(verb));
+        let known = is_ftp_verb(verb);
+        // Whether the session still behaves as FTP is judged by RFC 959's reading (Telnet
+        // commands are part of the protocol), even by a server that does not strip them.
+        let ftp = known || (!self.variant.telnet && is_ftp_verb(&without_telnet(verb)));
         trace!(
             "    model server reads {:?}{}",
             String::from_utf8_lossy(line),
-            if known { "" } else { " (not FTP)" }
+            if known {
+                ""
+            } else if ftp {
+                " (unknown here, FTP by RFC 959)"
+            } else {
+                " (not FTP)"
+            }
         );
-        if !known {
+        if !ftp {
             self.non_ftp = true;
+        }
+        if !known {
             if self.variant.replies {
                 reply.push(b"500 Command \"");
                 reply.push_echo(line);
@@ -321,6 +332,31 @@ impl ModelServer {
             });
         }
     }
+}
+
+fn is_ftp_verb(verb: &[u8]) -> bool {
+    FTP_VERBS.iter().any(|v| v.eq_ignore_ascii_case(verb))
+}
+
+/// `bytes` with the Telnet commands of RFC 854 taken out (as a Telnet-aware server reads them).
+fn without_telnet(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match (bytes[i], bytes.get(i + 1)) {
+            (IAC, Some(&IAC)) => {
+                out.push(IAC);
+                i += 2;
+            }
+            (IAC, Some(WILL..=DONT)) => i += 3,
+            (IAC, _) => i += 2,
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    out
 }
 
 /// A decimal number of at most 5 digits (servers use atoi-like parsing; longer is refused).

@@ -188,6 +188,7 @@ pub(crate) fn settings_for(cfg0: u8, cfg1: u8) -> EngineSettings {
     let ftp = &mut s.ftp;
     if cfg0 & 2 != 0 {
         ftp.on_violation = ViolationOutcome::Reset;
+        ftp.non_ftp = NonFtpPolicy::Reset;
     }
     ftp.allow_fxp = cfg0 & 4 != 0;
     ftp.require_login = cfg0 & 8 == 0;
@@ -390,8 +391,9 @@ impl World {
             // The gateway says it no longer reads this connection, by policy: TLS it cannot
             // read, or (server outside) a client that is not FTP, passed as plain TCP.
             if let Event::FtpNotice { notice, .. } = event {
+                let client_inside = self.layout.c_view != self.layout.c_real;
                 if notice == "tls_pass_blind"
-                    || (notice == "non_ftp" && self.layout.c_view != self.layout.c_real)
+                    || (notice == "non_ftp" && (client_inside || ignored(Oracle::BounceUnread)))
                 {
                     self.model.gateway_stopped_reading = true;
                 }

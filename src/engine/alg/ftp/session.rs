@@ -429,7 +429,13 @@ impl Session {
         if !self.greeted {
             return self.greeting(ctx, line, code, closes, ended);
         }
-        let expecting = self.pending.front().cloned();
+        // The command this reply answers: the first one the server received (the error
+        // replies owed for refused lines are the gateway's, not the server's).
+        let expecting = self
+            .pending
+            .iter()
+            .find(|p| !matches!(p, Pending::Refused(_)))
+            .cloned();
         // An announcement stands only on the first line of the reply that answers the PASV /
         // EPSV at the head of the queue (or on the final line of a multi-line 227 / 229),
         // where every receiver sees a line start: never on a line inside another reply.
@@ -497,7 +503,12 @@ impl Session {
         if code < 200 {
             return; // preliminary: the command is still running
         }
-        let Some(pending) = self.pending.pop_front() else {
+        // The first command the server received (refused lines' entries are not its).
+        let answered = self
+            .pending
+            .iter()
+            .position(|p| !matches!(p, Pending::Refused(_)));
+        let Some(pending) = answered.and_then(|at| self.pending.remove(at)) else {
             return;
         };
         let success = (200..400).contains(&code);

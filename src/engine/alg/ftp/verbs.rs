@@ -23,7 +23,8 @@ const VERBS: &[&[u8]] = &[
     // common extensions
     b"XCRC", b"XMD5", b"XSHA", b"XSHA1", b"XSHA256", b"XSHA512", b"HASH", b"MFMT", b"MFCT", b"MFF",
     b"CLNT", b"AVBL", b"DSIZ", b"RMDA", b"CSID", b"SPSV", b"MACB", b"RANG", b"COMB", b"THMB",
-    b"XRSQ", b"XRCP", b"XSEM", b"XSEN", b"XMAS", b"ESTA", b"ESTP",
+    b"XRSQ", b"XRCP", b"XSEM", b"XSEN", b"XMAS", b"ESTA", b"ESTP", b"PRET", b"SSCN", b"CPSV",
+    b"XDUPE",
 ];
 
 /// The verb of a (Telnet-stripped) client line: its bytes up to the first space, CR or LF.

@@ -158,6 +158,19 @@ impl Session {
         line: &[u8],
     ) -> LineDecision {
         let outcome = ctx.engine.settings.ftp.on_violation;
+        self.refuse_with(ctx, dir, check, line, outcome)
+    }
+
+    /// Refuses a line with `outcome` (the rule file's `on_violation`, or a reset another
+    /// policy asks for): where every refusal's outcome is applied.
+    pub(super) fn refuse_with(
+        &mut self,
+        ctx: &LineContext<'_>,
+        dir: FlowDir,
+        check: &'static str,
+        line: &[u8],
+        outcome: ViolationOutcome,
+    ) -> LineDecision {
         let name = match outcome {
             ViolationOutcome::Reply => "reply",
             ViolationOutcome::Reset => "reset",

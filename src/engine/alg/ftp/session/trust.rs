@@ -13,7 +13,7 @@ use std::net::IpAddr;
 use super::{LineContext, Session};
 use crate::engine::alg::ftp::stream::LineDecision;
 use crate::engine::conntrack::FlowDir;
-use crate::engine::settings::NonFtpPolicy;
+use crate::engine::settings::{NonFtpPolicy, ViolationOutcome};
 
 /// Why a complete client line is framed ambiguously: a bare LF ending it (a receiver that
 /// wants CRLF reads on into the next line), or a CR inside it (one that ends lines at CR
@@ -89,9 +89,7 @@ impl Session {
         line: &[u8],
     ) -> LineDecision {
         if ctx.engine.settings.ftp.non_ftp == NonFtpPolicy::Reset {
-            ctx.violation(dir, "not_ftp", line, "reset");
-            self.reset = true;
-            return LineDecision::Replace(Vec::new());
+            return self.refuse_with(ctx, dir, "not_ftp", line, ViolationOutcome::Reset);
         }
         if dir == FlowDir::Original && self.server_inside(ctx) {
             return self.refuse(ctx, dir, "not_ftp", line);
