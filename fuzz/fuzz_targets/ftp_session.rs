@@ -764,6 +764,7 @@ fn base_settings() -> EngineSettings {
         limits: Limits {
             max_flows: 8,
             tcp_pickup: false,
+            ..Limits::default()
         },
         ..EngineSettings::default()
     }

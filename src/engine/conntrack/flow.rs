@@ -117,7 +117,7 @@ impl FlowState {
 
     /// Pushes the expiry out by the current state's timeout from `now`.
     pub fn refresh(&mut self, now: Duration, timeouts: &Timeouts) {
-        self.expires_at = now + self.timeout(timeouts);
+        self.expires_at = now.saturating_add(self.timeout(timeouts));
     }
 }
 

@@ -72,7 +72,7 @@ impl Announcement<'_> {
                 DataMode::Passive => Err(Refusal("reply_redirect")),
             };
         }
-        let expires_at = self.now + settings.pinhole_timeout;
+        let expires_at = self.now.saturating_add(settings.pinhole_timeout);
         let id = self.engine.pinholes.next_id();
         let control = Arc::downgrade(flow);
         let (key, pinhole, rewrite_to) = match (own, own_translated) {
