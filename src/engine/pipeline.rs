@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::alg::ftp::{announce, ControlSegment, FtpControl, Pinhole, PinholeKey};
-use super::conntrack::tcp::{valid_flags, TcpState, TcpTracker};
+use super::conntrack::tcp::{valid_flags, TcpState, TcpTracker, TcpUpdate};
 use super::conntrack::{
     AppState, Flow, FlowDir, FlowKey, FlowNat, FlowState, InsertError, Lookup, ProtoState,
 };
@@ -96,8 +96,16 @@ fn on_flow(
                 if changes_state && !transport_checksum_ok(buf.bytes(), packet) {
                     return Verdict::Drop(DropReason::BadChecksum);
                 }
-                if let Err(reason) = tracker.update(dir.index(), segment) {
-                    return Verdict::Drop(reason);
+                match tracker.update(dir.index(), segment) {
+                    Err(reason) => return Verdict::Drop(reason),
+                    Ok(TcpUpdate::Challenged(challenge)) => {
+                        // RFC 5961: the endpoint answers it; the gateway keeps everything.
+                        engine.counters.challenged(challenge);
+                        drop(guard);
+                        nat::apply(buf.bytes_mut(), packet, flow, dir);
+                        return Verdict::Accept;
+                    }
+                    Ok(TcpUpdate::Applied) => {}
                 }
                 let closed = matches!(tracker.state(), TcpState::Close | TcpState::TimeWait);
                 let closing = tracker.closing();

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use parking_lot::Mutex;
 
+use super::conntrack::tcp::Challenge;
 use super::verdict::{DropReason, Verdict};
 
 /// Live counters, updated by every worker.
@@ -19,6 +20,8 @@ pub struct Counters {
     /// FTP lines refused, per check (rare: a lock is fine).
     ftp_violations: Mutex<BTreeMap<&'static str, u64>>,
     transmit_lost: AtomicU64,
+    rst_challenged: AtomicU64,
+    syn_challenged: AtomicU64,
 }
 
 impl Default for Counters {
@@ -33,6 +36,8 @@ impl Default for Counters {
             events_lost: AtomicU64::new(0),
             ftp_violations: Mutex::default(),
             transmit_lost: AtomicU64::new(0),
+            rst_challenged: AtomicU64::new(0),
+            syn_challenged: AtomicU64::new(0),
         }
     }
 }
@@ -71,6 +76,14 @@ impl Counters {
         *self.ftp_violations.lock().entry(check).or_default() += 1;
     }
 
+    /// Counts a segment passed unapplied under RFC 5961 (see [`Challenge`]).
+    pub fn challenged(&self, challenge: Challenge) {
+        match challenge {
+            Challenge::InexactRst => self.rst_challenged.fetch_add(1, Relaxed),
+            Challenge::SynOnSynchronized => self.syn_challenged.fetch_add(1, Relaxed),
+        };
+    }
+
     /// Counts a generated packet that did not fit the transmit queue.
     pub fn transmit_lost(&self) {
         self.transmit_lost.fetch_add(1, Relaxed);
@@ -98,6 +111,8 @@ impl Counters {
                 .map(|(check, n)| (*check, *n))
                 .collect(),
             transmit_lost: self.transmit_lost.load(Relaxed),
+            rst_challenged: self.rst_challenged.load(Relaxed),
+            syn_challenged: self.syn_challenged.load(Relaxed),
         }
     }
 }
@@ -127,6 +142,11 @@ pub struct EngineStats {
     pub ftp_violations: Vec<(&'static str, u64)>,
     /// Generated packets (FTP error replies, RSTs) discarded because nobody polled them.
     pub transmit_lost: u64,
+    /// RSTs inside the window but not exact: passed to the endpoint (which answers with a
+    /// challenge ACK), the flow kept as it was (RFC 5961).
+    pub rst_challenged: u64,
+    /// SYNs on synchronized flows: passed to the endpoint, the flow kept as it was.
+    pub syn_challenged: u64,
 }
 
 impl EngineStats {
@@ -171,6 +191,13 @@ impl EngineStats {
         )?;
         for (reason, count) in self.dropped.iter().filter(|(_, n)| *n > 0) {
             writeln!(f, "    {:<22} {count}", reason.name())?;
+        }
+        if self.rst_challenged + self.syn_challenged > 0 {
+            writeln!(
+                f,
+                "  passed unapplied {} RST not exact, {} SYN on an open flow (RFC 5961)",
+                self.rst_challenged, self.syn_challenged
+            )?;
         }
         let refused = self.total_ftp_violations();
         if refused > 0 {

@@ -63,10 +63,11 @@ drop_reasons! {
     TcpNoFlow => "tcp_no_flow",
     /// TCP flags that no valid segment carries (SYN+FIN, SYN+RST, none at all...).
     TcpInvalidFlags => "tcp_invalid_flags",
-    /// A TCP segment that is invalid in the flow's state (a SYN on an established flow, a
-    /// handshake answer with the wrong ack).
+    /// A TCP segment that is invalid in the flow's state (a handshake answer with the wrong
+    /// ack, data before the SYN/ACK). A SYN on an established flow is passed, not dropped.
     TcpInvalidState => "tcp_invalid_state",
-    /// A RST whose sequence number lies outside the receiver's window.
+    /// A RST whose sequence number lies outside the receiver's window. (One inside it but
+    /// not exact is passed to its receiver and changes nothing: `EngineStats::rst_challenged`.)
     RstOutOfWindow => "rst_out_of_window",
     /// An ICMP error whose quoted packet belongs to no tracked flow.
     IcmpErrorNoFlow => "icmp_error_no_flow",
