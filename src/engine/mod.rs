@@ -14,6 +14,7 @@ pub mod stats;
 pub mod verdict;
 pub mod wire;
 
+mod admission;
 mod events;
 mod outside_view;
 mod pipeline;
@@ -27,6 +28,7 @@ pub use stats::EngineStats;
 pub use verdict::{DropReason, Verdict};
 
 use alg::ftp::Pinholes;
+use conntrack::eviction::Embryonic;
 use conntrack::{AppState, Flow, FlowTable};
 use events::{BoundedQueue, EVENT_CAPACITY, TRANSMIT_CAPACITY};
 use nat::Nat;
@@ -38,6 +40,7 @@ pub struct Engine {
     settings: EngineSettings,
     policy: CompiledPolicy,
     flows: FlowTable,
+    embryonic: Embryonic,
     nat: Nat,
     pinholes: Pinholes,
     counters: Counters,
@@ -51,6 +54,10 @@ impl Engine {
         Self {
             policy: CompiledPolicy::new(&settings),
             flows: FlowTable::new(settings.limits.max_flows),
+            embryonic: Embryonic::new(
+                settings.limits.max_flows,
+                settings.limits.max_embryonic_per_source,
+            ),
             nat: Nat::new(&settings),
             pinholes: Pinholes::default(),
             counters: Counters::default(),
@@ -87,6 +94,7 @@ impl Engine {
 
     /// Gives back what a flow that left the table held: its binding, its pinholes.
     fn forget(&self, flow: &Flow) {
+        self.embryonic.forget(flow);
         self.nat.release(flow);
         let mut state = flow.lock();
         if let AppState::FtpControl(control) = &mut state.app {

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::admission::{self, Refused};
 use super::alg::ftp::{announce, ControlSegment, FtpControl, Pinhole, PinholeKey};
 use super::conntrack::tcp::{valid_flags, TcpState, TcpTracker, TcpUpdate};
 use super::conntrack::{
@@ -166,6 +167,7 @@ fn on_flow(
             }
             _ => {}
         }
+        engine.embryonic.settle(flow, &state.proto);
         state.refresh(now, &engine.settings.timeouts);
     }
     if let Some(control) = report_closing {
@@ -310,7 +312,16 @@ fn new_flow(
     };
     let (reply, translation) = match translated {
         Ok(found) => found,
-        Err(reason) => return Ok(Verdict::Drop(reason)),
+        Err(refused) => {
+            if refused.report {
+                engine.emit(Event::LimitReached {
+                    at: now,
+                    limit: refused.reason.name(),
+                    host: packet.src,
+                });
+            }
+            return Ok(Verdict::Drop(refused.reason));
+        }
     };
     let proto = match packet.transport {
         Transport::Tcp(tcp) if tcp.has(SYN) => ProtoState::Tcp(TcpTracker::from_syn(&tcp)),
@@ -342,7 +353,7 @@ fn new_flow(
     };
     state.refresh(now, &engine.settings.timeouts);
     let flow = Arc::new(Flow::new(key, reply, translation, state));
-    match engine.flows.insert(flow.clone()) {
+    match admission::insert(engine, now, &flow, inbound, admitted.is_none()) {
         Ok(()) => {
             engine.counters.flow_created();
             if let Some((pinhole_key, pinhole)) = &admitted {
@@ -355,12 +366,12 @@ fn new_flow(
             nat::apply(buf.bytes_mut(), packet, &flow, FlowDir::Original);
             Ok(Verdict::Accept)
         }
-        Err(error) => {
+        Err(refused) => {
             engine.nat.release_nat(translation);
-            match error {
-                InsertError::Full => Ok(Verdict::Drop(DropReason::TableFull)),
-                InsertError::ReplyTaken => Ok(Verdict::Drop(DropReason::TupleConflict)),
-                InsertError::Exists(existing, dir) => Err((existing, dir)),
+            match (refused.reason(), refused) {
+                (Some(reason), _) => Ok(Verdict::Drop(reason)),
+                (None, Refused::Insert(InsertError::Exists(existing, dir))) => Err((existing, dir)),
+                (None, _) => Ok(Verdict::Drop(DropReason::TupleConflict)),
             }
         }
     }

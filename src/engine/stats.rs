@@ -16,6 +16,7 @@ pub struct Counters {
     drops: [AtomicU64; DropReason::COUNT],
     flows_created: AtomicU64,
     flows_expired: AtomicU64,
+    flows_evicted: AtomicU64,
     events_lost: AtomicU64,
     /// FTP lines refused, per check (rare: a lock is fine).
     ftp_violations: Mutex<BTreeMap<&'static str, u64>>,
@@ -33,6 +34,7 @@ impl Default for Counters {
             drops: std::array::from_fn(|_| AtomicU64::new(0)),
             flows_created: AtomicU64::new(0),
             flows_expired: AtomicU64::new(0),
+            flows_evicted: AtomicU64::new(0),
             events_lost: AtomicU64::new(0),
             ftp_violations: Mutex::default(),
             transmit_lost: AtomicU64::new(0),
@@ -64,6 +66,11 @@ impl Counters {
     /// Counts flows leaving the table on timeout.
     pub fn flows_expired(&self, count: usize) {
         self.flows_expired.fetch_add(count as u64, Relaxed);
+    }
+
+    /// Counts a flow evicted to make room for a new one (early drop).
+    pub fn flow_evicted(&self) {
+        self.flows_evicted.fetch_add(1, Relaxed);
     }
 
     /// Counts an event that did not fit the queue.
@@ -103,6 +110,7 @@ impl Counters {
             nat_bindings,
             flows_created: self.flows_created.load(Relaxed),
             flows_expired: self.flows_expired.load(Relaxed),
+            flows_evicted: self.flows_evicted.load(Relaxed),
             events_lost: self.events_lost.load(Relaxed),
             ftp_violations: self
                 .ftp_violations
@@ -136,6 +144,8 @@ pub struct EngineStats {
     pub flows_created: u64,
     /// Flows removed on timeout since start.
     pub flows_expired: u64,
+    /// Flows that never became established, evicted to make room for a new flow.
+    pub flows_evicted: u64,
     /// Events discarded because nobody polled them in time.
     pub events_lost: u64,
     /// FTP lines refused, per check that fired (only checks that fired are listed).

@@ -73,13 +73,20 @@ drop_reasons! {
     IcmpErrorNoFlow => "icmp_error_no_flow",
     /// An ICMP message that starts no flow and belongs to none (an unsolicited echo reply...).
     IcmpUnsolicited => "icmp_unsolicited",
-    /// The flow table is full; the new flow was refused.
+    /// The flow table is full and no flow that never became established could be evicted
+    /// for the new one (see `conntrack::eviction`); the new flow was refused.
     TableFull => "table_full",
     /// A new flow whose reply tuple is already another flow's (or its own: a "land" packet
     /// from an address and port to the same address and port).
     TupleConflict => "tuple_conflict",
+    /// The source already holds `limits.max_embryonic_per_source` flows that were never
+    /// answered; its new flow was refused.
+    SourceFlowCap => "source_flow_cap",
     /// No outside port was free for a new masqueraded flow.
     NatPortsExhausted => "nat_ports_exhausted",
+    /// The inside host holds `limits.nat_ports_per_host` outside ports of the protocol
+    /// (bindings and FTP pinhole ports): its new flow was refused; other hosts are unaffected.
+    NatHostQuota => "nat_host_quota",
     /// FTP control bytes withheld: they end inside a line that may still be a PORT, EPRT,
     /// 227 or 229, and go on with the segment that completes it.
     FtpWithheld => "ftp_withheld",

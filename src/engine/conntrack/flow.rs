@@ -1,5 +1,6 @@
 //! One tracked flow: its two tuples, its translation, and its mutable protocol state.
 
+use std::sync::atomic::AtomicBool;
 use std::sync::Weak;
 use std::time::Duration;
 
@@ -130,6 +131,8 @@ pub struct Flow {
     pub reply: FlowKey,
     /// Translation applied.
     pub nat: FlowNat,
+    /// Whether the flow is charged to its source as embryonic (see `eviction`).
+    pub embryonic: AtomicBool,
     state: Mutex<FlowState>,
 }
 
@@ -140,6 +143,7 @@ impl Flow {
             original,
             reply,
             nat,
+            embryonic: AtomicBool::new(false),
             state: Mutex::new(state),
         }
     }

@@ -81,7 +81,7 @@ impl Announcement<'_> {
                     .engine
                     .nat
                     .acquire_port(PROTO_TCP, (inside, self.port))
-                    .ok_or(Refusal("nat_ports_exhausted"))?;
+                    .map_err(|shortage| Refusal(shortage.name()))?;
                 let key = PinholeKey {
                     src: peer,
                     dst: IpAddr::V4(outside),
