@@ -43,6 +43,7 @@ pub struct Engine {
     embryonic: Embryonic,
     nat: Nat,
     pinholes: Pinholes,
+    ftp_budget: std::sync::Arc<alg::ftp::control::budget::ControlBudget>,
     counters: Counters,
     events: BoundedQueue<Event>,
     transmit: BoundedQueue<Vec<u8>>,
@@ -60,6 +61,7 @@ impl Engine {
             ),
             nat: Nat::new(&settings),
             pinholes: Pinholes::default(),
+            ftp_budget: Default::default(),
             counters: Counters::default(),
             events: BoundedQueue::new(EVENT_CAPACITY),
             transmit: BoundedQueue::new(TRANSMIT_CAPACITY),
@@ -89,6 +91,7 @@ impl Engine {
         for pinhole in self.pinholes.expire(now) {
             alg::ftp::announce::release(self, &pinhole);
         }
+        alg::ftp::control::budget::age_out(self, now);
         removed
     }
 
@@ -133,6 +136,11 @@ impl Engine {
     /// it after every `process` until it returns `None`.
     pub fn poll_transmit(&self) -> Option<Vec<u8>> {
         self.transmit.pop()
+    }
+
+    /// FTP control-stream bytes held and kept by all control connections now.
+    pub fn ftp_buffered(&self) -> usize {
+        self.ftp_budget.used()
     }
 
     /// Number of FTP data-connection pinholes open.

@@ -98,6 +98,11 @@ drop_reasons! {
     /// New FTP control bytes beyond the unacknowledged bytes the ALG keeps (64 KiB): they
     /// wait for the receiver's acknowledgments.
     FtpBacklog => "ftp_unacked_backlog",
+    /// New FTP control bytes that would take their connection past
+    /// `limits.ftp_buffer_per_connection`, or all control connections past
+    /// `limits.ftp_buffer_total`: dropped unread; the sender's retransmission passes once
+    /// acknowledgments have freed room.
+    FtpBufferBudget => "ftp_buffer_budget",
     /// An FTP rewrite that does not fit the packet buffer.
     FtpNoRoom => "ftp_no_room",
     /// An FTP control line broke the ALG's policy and `on_violation: reset` is set: the
