@@ -26,6 +26,7 @@ pub fn settings(max_flows: usize) -> EngineSettings {
         limits: Limits {
             max_flows,
             tcp_pickup: false,
+            ..Limits::default()
         },
         ..EngineSettings::default()
     }

@@ -321,6 +321,9 @@ fn a_full_table_refuses_new_flows_and_keeps_old_ones() {
             run(&engine, secs(1), &udp((CLIENT, port), (SERVER, 53), b"q")).verdict,
             Verdict::Accept
         );
+        // Answered: no longer a flow that early drop may evict.
+        let answer = run(&engine, secs(1), &udp((SERVER, 53), (OUTSIDE, port), b"r"));
+        assert_eq!(answer.verdict, Verdict::Accept);
     }
     let refused = run(&engine, secs(1), &udp((CLIENT, 40003), (SERVER, 53), b"q"));
     assert_eq!(refused.verdict, Verdict::Drop(DropReason::TableFull));

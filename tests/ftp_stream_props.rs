@@ -80,6 +80,8 @@ proptest! {
         let mut settings = lab_settings();
         settings.ftp.require_login = false; // the client's stream starts at the PORT
         settings.ftp.max_pinholes = 64; // every PORT of the plan is accepted
+        // A second per action: a line may stay partial for the whole run without aging out.
+        settings.limits.ftp_held_timeout = secs(300);
         let engine = Engine::new(settings);
         let (client, server) = ((CLIENT, 40000), (SERVER, 21));
         prop_assert_eq!(run(&engine, secs(1), &tcp(client, server, SYN, ISN.wrapping_sub(1), 0, b"")).verdict, Verdict::Accept);

@@ -171,7 +171,8 @@ fn analysis_translates_nothing_and_accepts_everything() {
         s.limits,
         Limits {
             max_flows: 1_000_000,
-            tcp_pickup: true
+            tcp_pickup: true,
+            ..Limits::default()
         }
     );
     assert_eq!(s.timeouts, Default::default());

@@ -16,7 +16,7 @@ use super::error::{ConfigError, Problem};
 use super::parse;
 use super::schema::{ActionSpec, LimitsSpec, RuleFile, TimeoutsSpec};
 use super::value::{Items, Scalar};
-use super::{forwards, ftp, rules, tun};
+use super::{forwards, ftp, limits, rules, tun};
 use crate::engine::settings::{Action, EngineSettings, Limits, Timeouts};
 
 /// What every check needs to report an error: the file's name.
@@ -198,6 +198,14 @@ fn apply_timeouts(cx: Cx<'_>, spec: &TimeoutsSpec, out: &mut Timeouts) -> Result
         if duration.is_zero() {
             return Err(cx.error(value.referenced, Problem::ZeroTimeout(name.to_owned())));
         }
+        if duration > limits::MAX_TIMEOUT {
+            let problem = Problem::TimeoutTooLong {
+                key: name.to_owned(),
+                seconds: duration.as_secs(),
+                max: limits::MAX_TIMEOUT.as_secs(),
+            };
+            return Err(cx.error(value.referenced, problem));
+        }
         *slot = duration;
     }
     Ok(())
@@ -218,13 +226,15 @@ fn apply_limits(cx: Cx<'_>, spec: &LimitsSpec, out: &mut Limits) -> Result<(), C
                 return Err(cx.error(at, problem));
             }
         };
-        out.max_flows = usize::try_from(count)
-            .map_err(|_| cx.error(at, Problem::MaxFlowsTooLarge(count.to_string())))?;
+        out.max_flows = match usize::try_from(count) {
+            Ok(n) if n <= limits::MAX_FLOWS => n,
+            _ => return Err(cx.error(at, Problem::MaxFlowsTooLarge(count.to_string()))),
+        };
     }
     if let Some(pickup) = spec.tcp_pickup {
         out.tcp_pickup = pickup;
     }
-    Ok(())
+    limits::apply(cx, spec, out)
 }
 
 /// A whole-number key and the inclusive range it allows.
@@ -318,7 +328,8 @@ mod test {
             settings.limits,
             Limits {
                 max_flows: 5,
-                tcp_pickup: true
+                tcp_pickup: true,
+                ..Limits::default()
             }
         );
     }

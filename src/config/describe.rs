@@ -83,6 +83,24 @@ fn render(out: &mut String, s: &EngineSettings) -> std::fmt::Result {
     writeln!(out, "limits:")?;
     writeln!(out, "  max_flows        {}", s.limits.max_flows)?;
     writeln!(out, "  tcp_pickup       {}", on_off(s.limits.tcp_pickup))?;
+    let l = &s.limits;
+    writeln!(
+        out,
+        "  max_embryonic_per_source {}",
+        l.max_embryonic_per_source
+    )?;
+    writeln!(out, "  nat_ports_per_host {}", l.nat_ports_per_host)?;
+    writeln!(out, "  ftp_buffer_total {} bytes", l.ftp_buffer_total)?;
+    writeln!(
+        out,
+        "  ftp_buffer_per_connection {} bytes",
+        l.ftp_buffer_per_connection
+    )?;
+    writeln!(
+        out,
+        "  ftp_held_timeout {}",
+        duration_text(l.ftp_held_timeout)
+    )?;
     let ftp = &s.ftp;
     writeln!(out, "ftp:")?;
     if ftp.control_ports.is_empty() {

@@ -229,8 +229,18 @@ pub enum Problem {
     /// `max_flows: 0`, or a negative number.
     #[error("max_flows must be at least 1")]
     ZeroMaxFlows,
+    /// A timeout longer than the longest the engine accepts.
+    #[error("timeout `{key}` of {seconds} s is too long: it must be at most {max} s")]
+    TimeoutTooLong {
+        /// The key, as written in the file.
+        key: String,
+        /// The timeout asked for, in seconds.
+        seconds: u64,
+        /// The longest allowed, in seconds.
+        max: u64,
+    },
     /// `max_flows` larger than this machine can address.
-    #[error("max_flows {0} is too large")]
+    #[error("max_flows {0} is too large: it must be at most 16777216")]
     MaxFlowsTooLarge(String),
     /// Text where a single port number is needed (an FTP control port): not a number, or a range.
     #[error("invalid port `{0}` (write a single port number like 21)")]

@@ -16,6 +16,7 @@ mod describe;
 mod error;
 mod forwards;
 mod ftp;
+mod limits;
 mod parse;
 mod rules;
 mod schema;

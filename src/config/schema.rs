@@ -180,6 +180,16 @@ pub struct LimitsSpec {
     pub max_flows: Option<Spanned<Scalar>>,
     /// Track TCP flows first seen mid-connection.
     pub tcp_pickup: Option<bool>,
+    /// Most embryonic flows per source address.
+    pub max_embryonic_per_source: Option<Spanned<Scalar>>,
+    /// Most outside ports per inside host and protocol.
+    pub nat_ports_per_host: Option<Spanned<Scalar>>,
+    /// FTP control bytes held and kept, all connections together.
+    pub ftp_buffer_total: Option<Spanned<Scalar>>,
+    /// FTP control bytes held and kept, per connection.
+    pub ftp_buffer_per_connection: Option<Spanned<Scalar>>,
+    /// How long a control connection may hold bytes without progress.
+    pub ftp_held_timeout: Option<Spanned<Scalar>>,
 }
 
 /// The `ftp` mapping: how the FTP ALG finds control connections and opens data connections.

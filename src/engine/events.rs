@@ -1,10 +1,11 @@
 //! Events the engine reports to its driver through `poll_event`: rule hits with `log: true`,
-//! FTP transfers, FTP security violations and policy notices.
+//! FTP transfers, FTP security violations and policy notices, resource limits a host reached.
 //! The bounded queue they (and the packets the engine writes itself) wait in: when the driver
 //! falls behind, new items are counted as lost.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::net::IpAddr;
 use std::time::Duration;
 
 use parking_lot::Mutex;
@@ -57,6 +58,16 @@ pub enum Event {
         line: String,
         /// What happened to the connection: `reply` (an FTP error reply instead) or `reset`.
         outcome: &'static str,
+    },
+    /// A host reached a resource limit (`nat_host_quota`): reported once per episode, until
+    /// the host falls below the limit again; every refusal is counted.
+    LimitReached {
+        /// Engine time.
+        at: Duration,
+        /// The limit (snake_case, as its drop reason is named).
+        limit: &'static str,
+        /// The host that reached it.
+        host: IpAddr,
     },
     /// An FTP line the policy lets through although the ALG cannot vouch for it.
     FtpNotice {

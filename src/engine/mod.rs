@@ -14,6 +14,7 @@ pub mod stats;
 pub mod verdict;
 pub mod wire;
 
+mod admission;
 mod events;
 mod outside_view;
 mod pipeline;
@@ -27,6 +28,7 @@ pub use stats::EngineStats;
 pub use verdict::{DropReason, Verdict};
 
 use alg::ftp::Pinholes;
+use conntrack::eviction::Embryonic;
 use conntrack::{AppState, Flow, FlowTable};
 use events::{BoundedQueue, EVENT_CAPACITY, TRANSMIT_CAPACITY};
 use nat::Nat;
@@ -38,8 +40,10 @@ pub struct Engine {
     settings: EngineSettings,
     policy: CompiledPolicy,
     flows: FlowTable,
+    embryonic: Embryonic,
     nat: Nat,
     pinholes: Pinholes,
+    ftp_budget: std::sync::Arc<alg::ftp::control::budget::ControlBudget>,
     counters: Counters,
     events: BoundedQueue<Event>,
     transmit: BoundedQueue<Vec<u8>>,
@@ -51,8 +55,13 @@ impl Engine {
         Self {
             policy: CompiledPolicy::new(&settings),
             flows: FlowTable::new(settings.limits.max_flows),
+            embryonic: Embryonic::new(
+                settings.limits.max_flows,
+                settings.limits.max_embryonic_per_source,
+            ),
             nat: Nat::new(&settings),
             pinholes: Pinholes::default(),
+            ftp_budget: Default::default(),
             counters: Counters::default(),
             events: BoundedQueue::new(EVENT_CAPACITY),
             transmit: BoundedQueue::new(TRANSMIT_CAPACITY),
@@ -92,11 +101,13 @@ impl Engine {
         for pinhole in self.pinholes.expire(now) {
             alg::ftp::announce::release(self, &pinhole);
         }
+        alg::ftp::control::budget::age_out(self, now);
         removed
     }
 
     /// Gives back what a flow that left the table held: its binding, its pinholes.
     fn forget(&self, flow: &Flow) {
+        self.embryonic.forget(flow);
         self.nat.release(flow);
         let mut state = flow.lock();
         if let AppState::FtpControl(control) = &mut state.app {
@@ -135,6 +146,11 @@ impl Engine {
     /// it after every `process` until it returns `None`.
     pub fn poll_transmit(&self) -> Option<Vec<u8>> {
         self.transmit.pop()
+    }
+
+    /// FTP control-stream bytes held and kept by all control connections now.
+    pub fn ftp_buffered(&self) -> usize {
+        self.ftp_budget.used()
     }
 
     /// Number of FTP data-connection pinholes open.

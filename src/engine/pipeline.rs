@@ -4,8 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::admission::{self, Refused};
 use super::alg::ftp::{announce, ControlSegment, FtpControl, Pinhole, PinholeKey};
-use super::conntrack::tcp::{valid_flags, TcpState, TcpTracker};
+use super::conntrack::tcp::{valid_flags, TcpState, TcpTracker, TcpUpdate};
 use super::conntrack::{
     AppState, Flow, FlowDir, FlowKey, FlowNat, FlowState, InsertError, Lookup, ProtoState,
 };
@@ -115,8 +116,16 @@ fn on_flow(
                 if changes_state && !transport_checksum_ok(buf.bytes(), packet) {
                     return Verdict::Drop(DropReason::BadChecksum);
                 }
-                if let Err(reason) = tracker.update(dir.index(), segment) {
-                    return Verdict::Drop(reason);
+                match tracker.update(dir.index(), segment) {
+                    Err(reason) => return Verdict::Drop(reason),
+                    Ok(TcpUpdate::Challenged(challenge)) => {
+                        // RFC 5961: the endpoint answers it; the gateway keeps everything.
+                        engine.counters.challenged(challenge);
+                        drop(guard);
+                        nat::apply(buf.bytes_mut(), packet, flow, dir);
+                        return Verdict::Accept;
+                    }
+                    Ok(TcpUpdate::Applied) => {}
                 }
                 let closed = matches!(tracker.state(), TcpState::Close | TcpState::TimeWait);
                 let closing = tracker.closing();
@@ -177,6 +186,7 @@ fn on_flow(
             }
             _ => {}
         }
+        engine.embryonic.settle(flow, &state.proto);
         state.refresh(now, &engine.settings.timeouts);
     }
     if let Some(control) = report_closing {
@@ -321,7 +331,16 @@ fn new_flow(
     };
     let (reply, translation) = match translated {
         Ok(found) => found,
-        Err(reason) => return Ok(Verdict::Drop(reason)),
+        Err(refused) => {
+            if refused.report {
+                engine.emit(Event::LimitReached {
+                    at: now,
+                    limit: refused.reason.name(),
+                    host: packet.src,
+                });
+            }
+            return Ok(Verdict::Drop(refused.reason));
+        }
     };
     let proto = match packet.transport {
         Transport::Tcp(tcp) if tcp.has(SYN) => ProtoState::Tcp(TcpTracker::from_syn(&tcp)),
@@ -355,7 +374,7 @@ fn new_flow(
     };
     state.refresh(now, &engine.settings.timeouts);
     let flow = Arc::new(Flow::new(key, reply, translation, state));
-    match engine.flows.insert(flow.clone()) {
+    match admission::insert(engine, now, &flow, inbound, admitted.is_none()) {
         Ok(()) => {
             engine.counters.flow_created();
             if let Some((pinhole_key, pinhole)) = &admitted {
@@ -368,12 +387,12 @@ fn new_flow(
             nat::apply(buf.bytes_mut(), packet, &flow, FlowDir::Original);
             Ok(Verdict::Accept)
         }
-        Err(error) => {
+        Err(refused) => {
             engine.nat.release_nat(translation);
-            match error {
-                InsertError::Full => Ok(Verdict::Drop(DropReason::TableFull)),
-                InsertError::ReplyTaken => Ok(Verdict::Drop(DropReason::TupleConflict)),
-                InsertError::Exists(existing, dir) => Err((existing, dir)),
+            match (refused.reason(), refused) {
+                (Some(reason), _) => Ok(Verdict::Drop(reason)),
+                (None, Refused::Insert(InsertError::Exists(existing, dir))) => Err((existing, dir)),
+                (None, _) => Ok(Verdict::Drop(DropReason::TupleConflict)),
             }
         }
     }

@@ -335,6 +335,20 @@ pub struct Limits {
     /// Track a TCP flow first seen mid-connection (no SYN). Off on a border: only handshakes
     /// create TCP flows. On for analysing captures that start mid-stream.
     pub tcp_pickup: bool,
+    /// Most embryonic flows (TCP before its handshake completes, UDP never answered) one
+    /// source address may hold at once; a new flow beyond it is refused (`source_flow_cap`).
+    pub max_embryonic_per_source: usize,
+    /// Most outside ports (masquerade bindings, FTP pinhole ports included) one inside host
+    /// may hold per protocol (RFC 6888 REQ-4); beyond it, `nat_host_quota`.
+    pub nat_ports_per_host: usize,
+    /// Most FTP control-stream bytes held (a withheld partial line) and kept (read, not yet
+    /// acknowledged) by all control connections together.
+    pub ftp_buffer_total: usize,
+    /// The same bound for one control connection (both directions together).
+    pub ftp_buffer_per_connection: usize,
+    /// How long a control connection may hold bytes without progress (a partial line not
+    /// completed, bytes not acknowledged) before it is reset.
+    pub ftp_held_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -342,6 +356,11 @@ impl Default for Limits {
         Self {
             max_flows: 262_144,
             tcp_pickup: false,
+            max_embryonic_per_source: 512,
+            nat_ports_per_host: 4096,
+            ftp_buffer_total: 32 * 1024 * 1024,
+            ftp_buffer_per_connection: 64 * 1024,
+            ftp_held_timeout: Duration::from_secs(30),
         }
     }
 }

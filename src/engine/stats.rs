@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use parking_lot::Mutex;
 
+use super::conntrack::tcp::Challenge;
 use super::verdict::{DropReason, Verdict};
 
 /// Live counters, updated by every worker.
@@ -15,12 +16,15 @@ pub struct Counters {
     drops: [AtomicU64; DropReason::COUNT],
     flows_created: AtomicU64,
     flows_expired: AtomicU64,
+    flows_evicted: AtomicU64,
     events_lost: AtomicU64,
     /// FTP lines refused, per check (rare: a lock is fine).
     ftp_violations: Mutex<BTreeMap<&'static str, u64>>,
     /// FTP notices (lines let through the ALG cannot vouch for), per notice.
     ftp_notices: Mutex<BTreeMap<&'static str, u64>>,
     transmit_lost: AtomicU64,
+    rst_challenged: AtomicU64,
+    syn_challenged: AtomicU64,
 }
 
 impl Default for Counters {
@@ -32,10 +36,13 @@ impl Default for Counters {
             drops: std::array::from_fn(|_| AtomicU64::new(0)),
             flows_created: AtomicU64::new(0),
             flows_expired: AtomicU64::new(0),
+            flows_evicted: AtomicU64::new(0),
             events_lost: AtomicU64::new(0),
             ftp_violations: Mutex::default(),
             ftp_notices: Mutex::default(),
             transmit_lost: AtomicU64::new(0),
+            rst_challenged: AtomicU64::new(0),
+            syn_challenged: AtomicU64::new(0),
         }
     }
 }
@@ -64,6 +71,11 @@ impl Counters {
         self.flows_expired.fetch_add(count as u64, Relaxed);
     }
 
+    /// Counts a flow evicted to make room for a new one (early drop).
+    pub fn flow_evicted(&self) {
+        self.flows_evicted.fetch_add(1, Relaxed);
+    }
+
     /// Counts an event that did not fit the queue.
     pub fn event_lost(&self) {
         self.events_lost.fetch_add(1, Relaxed);
@@ -77,6 +89,14 @@ impl Counters {
     /// Counts an FTP notice.
     pub fn ftp_notice(&self, notice: &'static str) {
         *self.ftp_notices.lock().entry(notice).or_default() += 1;
+    }
+
+    /// Counts a segment passed unapplied under RFC 5961 (see [`Challenge`]).
+    pub fn challenged(&self, challenge: Challenge) {
+        match challenge {
+            Challenge::InexactRst => self.rst_challenged.fetch_add(1, Relaxed),
+            Challenge::SynOnSynchronized => self.syn_challenged.fetch_add(1, Relaxed),
+        };
     }
 
     /// Counts a generated packet that did not fit the transmit queue.
@@ -98,6 +118,7 @@ impl Counters {
             nat_bindings,
             flows_created: self.flows_created.load(Relaxed),
             flows_expired: self.flows_expired.load(Relaxed),
+            flows_evicted: self.flows_evicted.load(Relaxed),
             events_lost: self.events_lost.load(Relaxed),
             ftp_violations: self
                 .ftp_violations
@@ -112,6 +133,8 @@ impl Counters {
                 .map(|(notice, n)| (*notice, *n))
                 .collect(),
             transmit_lost: self.transmit_lost.load(Relaxed),
+            rst_challenged: self.rst_challenged.load(Relaxed),
+            syn_challenged: self.syn_challenged.load(Relaxed),
         }
     }
 }
@@ -135,6 +158,8 @@ pub struct EngineStats {
     pub flows_created: u64,
     /// Flows removed on timeout since start.
     pub flows_expired: u64,
+    /// Flows that never became established, evicted to make room for a new flow.
+    pub flows_evicted: u64,
     /// Events discarded because nobody polled them in time.
     pub events_lost: u64,
     /// FTP lines refused, per check that fired (only checks that fired are listed).
@@ -143,6 +168,11 @@ pub struct EngineStats {
     pub ftp_notices: Vec<(&'static str, u64)>,
     /// Generated packets (FTP error replies, RSTs) discarded because nobody polled them.
     pub transmit_lost: u64,
+    /// RSTs inside the window but not exact: passed to the endpoint (which answers with a
+    /// challenge ACK), the flow kept as it was (RFC 5961).
+    pub rst_challenged: u64,
+    /// SYNs on synchronized flows: passed to the endpoint, the flow kept as it was.
+    pub syn_challenged: u64,
 }
 
 impl EngineStats {
@@ -195,6 +225,13 @@ impl EngineStats {
         )?;
         for (reason, count) in self.dropped.iter().filter(|(_, n)| *n > 0) {
             writeln!(f, "    {:<22} {count}", reason.name())?;
+        }
+        if self.rst_challenged + self.syn_challenged > 0 {
+            writeln!(
+                f,
+                "  passed unapplied {} RST not exact, {} SYN on an open flow (RFC 5961)",
+                self.rst_challenged, self.syn_challenged
+            )?;
         }
         let refused = self.total_ftp_violations();
         if refused > 0 {

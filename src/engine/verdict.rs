@@ -63,22 +63,30 @@ drop_reasons! {
     TcpNoFlow => "tcp_no_flow",
     /// TCP flags that no valid segment carries (SYN+FIN, SYN+RST, none at all...).
     TcpInvalidFlags => "tcp_invalid_flags",
-    /// A TCP segment that is invalid in the flow's state (a SYN on an established flow, a
-    /// handshake answer with the wrong ack).
+    /// A TCP segment that is invalid in the flow's state (a handshake answer with the wrong
+    /// ack, data before the SYN/ACK). A SYN on an established flow is passed, not dropped.
     TcpInvalidState => "tcp_invalid_state",
-    /// A RST whose sequence number lies outside the receiver's window.
+    /// A RST whose sequence number lies outside the receiver's window. (One inside it but
+    /// not exact is passed to its receiver and changes nothing: `EngineStats::rst_challenged`.)
     RstOutOfWindow => "rst_out_of_window",
     /// An ICMP error whose quoted packet belongs to no tracked flow.
     IcmpErrorNoFlow => "icmp_error_no_flow",
     /// An ICMP message that starts no flow and belongs to none (an unsolicited echo reply...).
     IcmpUnsolicited => "icmp_unsolicited",
-    /// The flow table is full; the new flow was refused.
+    /// The flow table is full and no flow that never became established could be evicted
+    /// for the new one (see `conntrack::eviction`); the new flow was refused.
     TableFull => "table_full",
     /// A new flow whose reply tuple is already another flow's (or its own: a "land" packet
     /// from an address and port to the same address and port).
     TupleConflict => "tuple_conflict",
+    /// The source already holds `limits.max_embryonic_per_source` flows that were never
+    /// answered; its new flow was refused.
+    SourceFlowCap => "source_flow_cap",
     /// No outside port was free for a new masqueraded flow.
     NatPortsExhausted => "nat_ports_exhausted",
+    /// The inside host holds `limits.nat_ports_per_host` outside ports of the protocol
+    /// (bindings and FTP pinhole ports): its new flow was refused; other hosts are unaffected.
+    NatHostQuota => "nat_host_quota",
     /// FTP control bytes withheld: they end inside a line that may still be a PORT, EPRT,
     /// 227 or 229, and go on with the segment that completes it.
     FtpWithheld => "ftp_withheld",
@@ -90,6 +98,11 @@ drop_reasons! {
     /// New FTP control bytes beyond the unacknowledged bytes the ALG keeps (64 KiB): they
     /// wait for the receiver's acknowledgments.
     FtpBacklog => "ftp_unacked_backlog",
+    /// New FTP control bytes that would take their connection past
+    /// `limits.ftp_buffer_per_connection`, or all control connections past
+    /// `limits.ftp_buffer_total`: dropped unread; the sender's retransmission passes once
+    /// acknowledgments have freed room.
+    FtpBufferBudget => "ftp_buffer_budget",
     /// An FTP rewrite that does not fit the packet buffer.
     FtpNoRoom => "ftp_no_room",
     /// An FTP control line broke the ALG's policy and `on_violation: reset` is set: the

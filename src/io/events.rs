@@ -133,6 +133,9 @@ impl EventSink {
                     "ftp line refused"
                 );
             }
+            Event::LimitReached { limit, host, .. } => {
+                tracing::warn!(target: "ftpgate::limits", limit, host = %host, "limit reached");
+            }
             Event::FtpNotice {
                 control,
                 notice,

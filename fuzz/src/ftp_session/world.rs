@@ -153,6 +153,7 @@ pub(crate) fn base_settings() -> EngineSettings {
         limits: Limits {
             max_flows: 8,
             tcp_pickup: false,
+            ..Limits::default()
         },
         ..EngineSettings::default()
     }

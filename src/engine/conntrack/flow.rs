@@ -1,5 +1,6 @@
 //! One tracked flow: its two tuples, its translation, and its mutable protocol state.
 
+use std::sync::atomic::AtomicBool;
 use std::sync::Weak;
 use std::time::Duration;
 
@@ -117,7 +118,7 @@ impl FlowState {
 
     /// Pushes the expiry out by the current state's timeout from `now`.
     pub fn refresh(&mut self, now: Duration, timeouts: &Timeouts) {
-        self.expires_at = now + self.timeout(timeouts);
+        self.expires_at = now.saturating_add(self.timeout(timeouts));
     }
 }
 
@@ -130,6 +131,8 @@ pub struct Flow {
     pub reply: FlowKey,
     /// Translation applied.
     pub nat: FlowNat,
+    /// Whether the flow is charged to its source as embryonic (see `eviction`).
+    pub embryonic: AtomicBool,
     state: Mutex<FlowState>,
 }
 
@@ -140,6 +143,7 @@ impl Flow {
             original,
             reply,
             nat,
+            embryonic: AtomicBool::new(false),
             state: Mutex::new(state),
         }
     }

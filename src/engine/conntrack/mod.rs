@@ -1,8 +1,10 @@
 //! Connection tracking: flow tuples, the concurrent flow table, per-flow protocol state
 //! (the TCP state machine, UDP and ICMP) and idle timeouts. Knows nothing of NAT policy or
-//! rules; it stores whatever tuples the pipeline gives it. `seqadj` keeps the sequence-number
+//! rules; it stores whatever tuples the pipeline gives it. `eviction` chooses which never-answered
+//! flow makes room when the table is full, and charges embryonic flows to their source. `seqadj` keeps the sequence-number
 //! shifts an ALG payload rewrite implies.
 
+pub mod eviction;
 mod flow;
 mod key;
 pub mod seqadj;

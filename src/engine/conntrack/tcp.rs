@@ -1,8 +1,13 @@
 //! The TCP state machine of one flow: handshake, data, the two FINs, RST in window.
 //!
 //! Modelled on netfilter's tracker but smaller: it follows how far each side has sent
-//! (`end`) and the largest window each side advertised, which is enough to tell a RST inside
-//! the receiver's window from a blind one, and to walk the close sequence.
+//! (`end`), the highest ack each side sent and the largest window each side advertised, which
+//! is enough to tell an exact RST from a blind one, and to walk the close sequence.
+//!
+//! RFC 5961's idea, from the middle of the path: only a RST at exactly the sequence number
+//! its receiver expects ends the flow; one merely inside the window, or a SYN on a
+//! synchronized connection, is passed to the endpoint unchanged (it answers with a challenge
+//! ACK, and a genuine peer then resets exactly) and changes nothing here.
 
 use crate::engine::verdict::DropReason;
 use crate::engine::wire::fields::tcp::{ACK_FLAG, FIN, RST, SYN, URG};
@@ -29,6 +34,25 @@ pub enum TcpState {
     Close,
 }
 
+/// What a valid segment did to the tracker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TcpUpdate {
+    /// The segment was applied.
+    Applied,
+    /// The segment passes to its receiver, which will answer with a challenge ACK, but the
+    /// tracker (and everything else the gateway keeps for the flow) stays as it was.
+    Challenged(Challenge),
+}
+
+/// Why a segment passes without being applied (RFC 5961).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Challenge {
+    /// A RST inside the window but not at the exact expected sequence number.
+    InexactRst,
+    /// A SYN on a connection whose handshake is complete.
+    SynOnSynchronized,
+}
+
 /// Index of the initiator's side in per-side arrays.
 pub const ORIGINAL: usize = 0;
 /// Index of the responder's side.
@@ -42,6 +66,8 @@ struct Side {
     isn: Option<u32>,
     /// Sequence number just past the highest byte (or SYN/FIN) this side sent.
     end: u32,
+    /// The highest acknowledgment this side sent: the next byte it expects (its RCV.NXT).
+    max_ack: Option<u32>,
     /// Largest window this side advertised, scaled.
     max_win: u32,
     /// The window field of this side's latest segment, as sent (unscaled).
@@ -122,7 +148,7 @@ impl TcpTracker {
 
     /// Feeds one segment travelling from side `from` (ORIGINAL or REPLY). An `Err` means the
     /// segment is invalid for the flow and must be dropped; the state is then unchanged.
-    pub fn update(&mut self, from: usize, segment: &TcpInfo) -> Result<(), DropReason> {
+    pub fn update(&mut self, from: usize, segment: &TcpInfo) -> Result<TcpUpdate, DropReason> {
         if !valid_flags(segment.flags) {
             return Err(DropReason::TcpInvalidFlags);
         }
@@ -138,17 +164,43 @@ impl TcpTracker {
         }
         if self.state == TcpState::Close {
             // After a reset, only a new SYN reopens the tuple; stray segments pass untracked.
-            return Ok(());
+            return Ok(TcpUpdate::Applied);
         }
         self.advance(from, segment);
         if self.state == TcpState::SynRecv && from == ORIGINAL && segment.has(ACK_FLAG) {
             self.state = TcpState::Established;
         }
         self.apply_fin_and_ack(from, segment);
-        Ok(())
+        Ok(TcpUpdate::Applied)
     }
 
-    fn on_syn(&mut self, from: usize, segment: &TcpInfo) -> Result<(), DropReason> {
+    /// Whether the handshake is complete and the connection not yet closed: a SYN here is
+    /// never a new connection.
+    fn synchronized(&self) -> bool {
+        matches!(
+            self.state,
+            TcpState::Established | TcpState::FinWait | TcpState::CloseWait | TcpState::LastAck
+        )
+    }
+
+    fn on_syn(&mut self, from: usize, segment: &TcpInfo) -> Result<TcpUpdate, DropReason> {
+        if self.synchronized() && !self.retransmitted_syn_ack(from, segment) {
+            // RFC 5961 section 4: the endpoint answers with a challenge ACK; nothing here
+            // is reset or replaced, whatever the SYN's sequence number.
+            return Ok(TcpUpdate::Challenged(Challenge::SynOnSynchronized));
+        }
+        self.apply_syn(from, segment).map(|()| TcpUpdate::Applied)
+    }
+
+    /// The responder's SYN/ACK repeated after the handshake (the initiator's ACK was lost).
+    fn retransmitted_syn_ack(&self, from: usize, segment: &TcpInfo) -> bool {
+        from == REPLY
+            && segment.has(ACK_FLAG)
+            && self.state == TcpState::Established
+            && self.sides[REPLY].isn == Some(segment.seq)
+    }
+
+    fn apply_syn(&mut self, from: usize, segment: &TcpInfo) -> Result<(), DropReason> {
         let with_ack = segment.has(ACK_FLAG);
         match (from, with_ack, self.state) {
             // Retransmitted SYN, or a new ISN before any answer.
@@ -243,7 +295,7 @@ impl TcpTracker {
         )
     }
 
-    fn on_rst(&mut self, from: usize, segment: &TcpInfo) -> Result<(), DropReason> {
+    fn on_rst(&mut self, from: usize, segment: &TcpInfo) -> Result<TcpUpdate, DropReason> {
         let acceptable = if self.state == TcpState::SynSent {
             if from == REPLY {
                 // RFC 793: a RST answering a SYN is valid only if it acknowledges the SYN.
@@ -257,8 +309,19 @@ impl TcpTracker {
         if !acceptable {
             return Err(DropReason::RstOutOfWindow);
         }
+        if self.state != TcpState::SynSent && !self.exact_rst(from, segment.seq) {
+            return Ok(TcpUpdate::Challenged(Challenge::InexactRst));
+        }
         self.state = TcpState::Close;
-        Ok(())
+        Ok(TcpUpdate::Applied)
+    }
+
+    /// Whether a RST from `from` carries exactly the sequence number its receiver expects:
+    /// the next byte the sender would send, or the receiver's latest acknowledgment (they
+    /// differ while data is in flight). A side never seen (a picked-up flow) is not checked.
+    fn exact_rst(&self, from: usize, seq: u32) -> bool {
+        let sender = &self.sides[from];
+        !sender.seen || seq == sender.end || self.sides[1 - from].max_ack == Some(seq)
     }
 
     /// Whether `seq`, sent by `from`, lies within the window the other side can accept.
@@ -311,6 +374,13 @@ impl TcpTracker {
             }
         }
         if segment.has(ACK_FLAG) {
+            let own = &mut self.sides[from];
+            if own
+                .max_ack
+                .is_none_or(|acked| seq_after(segment.ack, acked))
+            {
+                own.max_ack = Some(segment.ack);
+            }
             let other = &mut self.sides[1 - from];
             if let Some(fin_end) = other.fin_end {
                 if !seq_after(fin_end, segment.ack) {
@@ -380,14 +450,36 @@ mod test {
     }
 
     #[test]
-    fn rst_inside_window_closes_and_outside_is_refused() {
+    fn only_an_exact_rst_closes_an_inexact_one_is_challenged_and_outside_is_refused() {
         let mut t = established();
         assert_eq!(
             t.update(REPLY, &seg(RST, 501 + 50_000, 0, 0)),
             Err(DropReason::RstOutOfWindow)
         );
         assert_eq!(t.state(), TcpState::Established);
-        t.update(REPLY, &seg(RST, 501 + 10, 0, 0)).unwrap();
+        for off in [1u32, 10, 999, u32::MAX] {
+            assert_eq!(
+                t.update(REPLY, &seg(RST, 501u32.wrapping_add(off), 0, 0)),
+                Ok(TcpUpdate::Challenged(Challenge::InexactRst)),
+                "{off}"
+            );
+            assert_eq!(t.state(), TcpState::Established);
+        }
+        t.update(REPLY, &seg(RST, 501, 0, 0)).unwrap();
+        assert_eq!(t.state(), TcpState::Close);
+    }
+
+    #[test]
+    fn a_rst_at_the_receivers_ack_is_exact_while_data_is_in_flight() {
+        let mut t = established();
+        // The server sent 100 bytes the client has not acknowledged yet.
+        t.update(REPLY, &seg(ACK_FLAG, 501, 101, 100)).unwrap();
+        assert_eq!(
+            t.update(REPLY, &seg(RST, 550, 0, 0)),
+            Ok(TcpUpdate::Challenged(Challenge::InexactRst))
+        );
+        // The client's last ack (501) is what it expects; a RST there is exact.
+        t.update(REPLY, &seg(RST, 501, 0, 0)).unwrap();
         assert_eq!(t.state(), TcpState::Close);
     }
 
@@ -435,11 +527,24 @@ mod test {
     }
 
     #[test]
-    fn syn_on_established_flow_is_invalid_but_reopens_after_close() {
+    fn syn_on_established_flow_is_challenged_but_reopens_after_close() {
         let mut t = established();
+        for (from, flags, seq) in [
+            (ORIGINAL, SYN, 7000),
+            (ORIGINAL, SYN, 100),
+            (REPLY, SYN, 9),
+            (REPLY, SYN | ACK_FLAG, 12345),
+        ] {
+            assert_eq!(
+                t.update(from, &seg(flags, seq, 101, 0)),
+                Ok(TcpUpdate::Challenged(Challenge::SynOnSynchronized))
+            );
+            assert_eq!(t.state(), TcpState::Established);
+        }
+        // The responder's own SYN/ACK, repeated, is still a plain retransmission.
         assert_eq!(
-            t.update(ORIGINAL, &seg(SYN, 7000, 0, 0)),
-            Err(DropReason::TcpInvalidState)
+            t.update(REPLY, &seg(SYN | ACK_FLAG, 500, 101, 0)),
+            Ok(TcpUpdate::Applied)
         );
         t.update(ORIGINAL, &seg(RST, 101, 0, 0)).unwrap();
         t.update(ORIGINAL, &seg(SYN, 7000, 0, 0)).unwrap();
@@ -466,7 +571,7 @@ mod test {
             .unwrap();
         t.update(ORIGINAL, &seg(ACK_FLAG, u32::MAX - 9, 6, 100))
             .unwrap();
-        // The originator's end wrapped to 90; a RST near it is in window.
+        // The originator's end wrapped to 90; a RST exactly there closes.
         t.update(ORIGINAL, &seg(RST, 90, 0, 0)).unwrap();
         assert_eq!(t.state(), TcpState::Close);
     }

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
 
+use super::quota::HostQuota;
 use crate::engine::settings::PortRange;
 
 type Hasher = foldhash::fast::RandomState;
@@ -23,9 +24,32 @@ struct Binding {
     refs: u32,
 }
 
+/// Why no outside port was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortShortage {
+    /// Every port of the range is taken.
+    RangeExhausted,
+    /// The inside host holds its quota (`report`: first refusal of the episode).
+    HostQuota {
+        /// Log this one.
+        report: bool,
+    },
+}
+
+impl PortShortage {
+    /// The counted name: `nat_ports_exhausted` or `nat_host_quota`.
+    pub fn name(self) -> &'static str {
+        match self {
+            PortShortage::RangeExhausted => "nat_ports_exhausted",
+            PortShortage::HostQuota { .. } => "nat_host_quota",
+        }
+    }
+}
+
 /// The binding table and port allocator.
 pub struct Bindings {
     range: PortRange,
+    quota: HostQuota,
     reserved: Vec<(u8, PortRange)>,
     by_outside: DashMap<(u8, u16), Binding, Hasher>,
     by_inside: DashMap<InsideKey, u16, Hasher>,
@@ -41,7 +65,19 @@ impl Bindings {
             by_outside: DashMap::with_hasher(Hasher::default()),
             by_inside: DashMap::with_hasher(Hasher::default()),
             cursor: AtomicU32::new(0),
+            quota: HostQuota::new(usize::MAX),
         }
+    }
+
+    /// The same allocator with at most `quota` ports per inside host and protocol.
+    pub fn with_host_quota(mut self, quota: usize) -> Self {
+        self.quota = HostQuota::new(quota);
+        self
+    }
+
+    /// Ports `host` holds for `protocol`.
+    pub fn held_by(&self, protocol: u8, host: Ipv4Addr) -> u32 {
+        self.quota.held_by(protocol, host)
     }
 
     /// Number of live bindings.
@@ -56,20 +92,28 @@ impl Bindings {
 
     /// The outside port for a new flow from `inside`: its existing binding, else the inside
     /// port itself when free and in range, else the next free port of the range. `None` when
-    /// the range is exhausted.
-    pub fn acquire(&self, protocol: u8, inside: (Ipv4Addr, u16)) -> Option<u16> {
+    /// the range is exhausted or the host holds its quota of ports.
+    pub fn acquire(&self, protocol: u8, inside: (Ipv4Addr, u16)) -> Result<u16, PortShortage> {
         match self.by_inside.entry((protocol, inside.0, inside.1)) {
             Entry::Occupied(existing) => {
                 let port = *existing.get();
                 if let Some(mut binding) = self.by_outside.get_mut(&(protocol, port)) {
                     binding.refs += 1;
                 }
-                Some(port)
+                Ok(port)
             }
             Entry::Vacant(vacant) => {
-                let port = self.claim_free_port(protocol, inside)?;
+                self.quota
+                    .take(protocol, inside.0)
+                    .map_err(|over| PortShortage::HostQuota {
+                        report: over.report,
+                    })?;
+                let Some(port) = self.claim_free_port(protocol, inside) else {
+                    self.quota.give_back(protocol, inside.0);
+                    return Err(PortShortage::RangeExhausted);
+                };
                 vacant.insert(port);
-                Some(port)
+                Ok(port)
             }
         }
     }
@@ -94,6 +138,7 @@ impl Bindings {
                     .remove_if(&(protocol, outside_port), |_, binding| binding.refs == 0);
                 if removed.is_some() {
                     entry.remove();
+                    self.quota.give_back(protocol, inside.0);
                 }
             }
         }
@@ -158,8 +203,8 @@ mod test {
             },
             vec![],
         );
-        assert_eq!(b.acquire(TCP, (host(2), 40000)), Some(40000));
-        assert_eq!(b.acquire(TCP, (host(2), 40000)), Some(40000));
+        assert_eq!(b.acquire(TCP, (host(2), 40000)), Ok(40000));
+        assert_eq!(b.acquire(TCP, (host(2), 40000)), Ok(40000));
         assert_eq!(b.len(), 1);
         b.release(TCP, 40000);
         assert_eq!(b.len(), 1, "still referenced by one flow");
@@ -196,8 +241,12 @@ mod test {
         let a = b.acquire(TCP, (host(2), 80)).unwrap();
         let c = b.acquire(TCP, (host(3), 5001)).unwrap();
         assert!([5000, 5002].contains(&a) && [5000, 5002].contains(&c) && a != c);
-        assert_eq!(b.acquire(TCP, (host(4), 9)), None);
+        assert_eq!(
+            b.acquire(TCP, (host(4), 9)),
+            Err(PortShortage::RangeExhausted)
+        );
+        assert_eq!(b.held_by(TCP, host(4)), 0, "a refused host holds nothing");
         // Another protocol has its own port space.
-        assert_eq!(b.acquire(17, (host(4), 5000)), Some(5000));
+        assert_eq!(b.acquire(17, (host(4), 5000)), Ok(5000));
     }
 }

@@ -5,10 +5,11 @@
 
 mod bindings;
 mod icmp_error;
+pub mod quota;
 
 use std::net::{IpAddr, Ipv4Addr};
 
-pub use bindings::Bindings;
+pub use bindings::{Bindings, PortShortage};
 pub use icmp_error::translate_icmp_error;
 
 use crate::engine::conntrack::{Flow, FlowDir, FlowKey, FlowNat};
@@ -17,6 +18,15 @@ use crate::engine::verdict::DropReason;
 use crate::engine::wire::parse::{PROTO_ICMP, PROTO_TCP, PROTO_UDP};
 use crate::engine::wire::write::rewrite_endpoints;
 use crate::engine::wire::ParsedPacket;
+
+/// Why a new flow got no translation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NatRefused {
+    /// The counted reason.
+    pub reason: DropReason,
+    /// The first refusal of a host's quota episode: the driver should log it.
+    pub report: bool,
+}
 
 /// The translator.
 pub struct Nat {
@@ -43,8 +53,14 @@ impl Nat {
         Self {
             outside: settings.outside_address,
             forwards: settings.forwards.clone(),
-            bindings: Bindings::new(settings.nat_ports, reserved),
+            bindings: Bindings::new(settings.nat_ports, reserved)
+                .with_host_quota(settings.limits.nat_ports_per_host),
         }
+    }
+
+    /// Outside ports an inside host holds for a protocol (bindings and pinhole ports).
+    pub fn ports_held_by(&self, protocol: u8, host: Ipv4Addr) -> u32 {
+        self.bindings.held_by(protocol, host)
     }
 
     /// Number of live masquerade bindings.
@@ -75,14 +91,23 @@ impl Nat {
         key: &FlowKey,
         masquerade: bool,
         inbound: bool,
-    ) -> Result<(FlowKey, FlowNat), DropReason> {
+    ) -> Result<(FlowKey, FlowNat), NatRefused> {
         if masquerade {
             if let (Some(outside), IpAddr::V4(src)) = (self.outside, key.src) {
                 if matches!(key.protocol, PROTO_TCP | PROTO_UDP | PROTO_ICMP) {
                     let port = self
                         .bindings
                         .acquire(key.protocol, (src, key.src_port))
-                        .ok_or(DropReason::NatPortsExhausted)?;
+                        .map_err(|shortage| match shortage {
+                            PortShortage::RangeExhausted => NatRefused {
+                                reason: DropReason::NatPortsExhausted,
+                                report: false,
+                            },
+                            PortShortage::HostQuota { report } => NatRefused {
+                                reason: DropReason::NatHostQuota,
+                                report,
+                            },
+                        })?;
                     let translated = FlowKey {
                         src: IpAddr::V4(outside),
                         src_port: port,
@@ -111,7 +136,7 @@ impl Nat {
 
     /// Holds an outside TCP/UDP port for an inside endpoint outside any flow (an FTP data
     /// connection announced but not yet made); give it back with [`Nat::release_port`].
-    pub fn acquire_port(&self, protocol: u8, inside: (Ipv4Addr, u16)) -> Option<u16> {
+    pub fn acquire_port(&self, protocol: u8, inside: (Ipv4Addr, u16)) -> Result<u16, PortShortage> {
         self.bindings.acquire(protocol, inside)
     }
 

@@ -72,7 +72,7 @@ impl Announcement<'_> {
                 DataMode::Passive => Err(Refusal("reply_redirect")),
             };
         }
-        let expires_at = self.now + settings.pinhole_timeout;
+        let expires_at = self.now.saturating_add(settings.pinhole_timeout);
         let id = self.engine.pinholes.next_id();
         let control = Arc::downgrade(flow);
         let (key, pinhole, rewrite_to) = match (own, own_translated) {
@@ -81,7 +81,7 @@ impl Announcement<'_> {
                     .engine
                     .nat
                     .acquire_port(PROTO_TCP, (inside, self.port))
-                    .ok_or(Refusal("nat_ports_exhausted"))?;
+                    .map_err(|shortage| Refusal(shortage.name()))?;
                 let key = PinholeKey {
                     src: peer,
                     dst: IpAddr::V4(outside),

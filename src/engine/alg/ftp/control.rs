@@ -9,6 +9,9 @@ use std::cell::Cell;
 use std::sync::Arc;
 use std::time::Duration;
 
+#[path = "budget.rs"]
+pub mod budget;
+
 use super::mangle::{recompute_tcp_checksum, replace_payload};
 use super::session::{server_may_be_checked, LineContext, Session};
 use super::stream::{LineStream, SegmentPlan, WithholdReason};
@@ -30,6 +33,8 @@ pub struct FtpControl {
     streams: [LineStream; 2],
     /// What the connection has said.
     pub session: Session,
+    /// Its part of the control-stream memory budget.
+    budget: budget::BudgetShare,
 }
 
 /// One segment of a control connection, as the pipeline hands it over.
@@ -78,6 +83,15 @@ impl FtpControl {
     /// was refused under `on_violation: reset`; the caller answers the sender with a RST and
     /// sends [`receiver_reset`](Self::receiver_reset) to the other end.
     pub fn on_segment(&mut self, seg: ControlSegment<'_, '_>) -> Result<(), DropReason> {
+        self.budget_admit(&seg)?;
+        let now = seg.now;
+        let result = self.follow(seg);
+        self.budget_account(now);
+        result
+    }
+
+    /// [`on_segment`](Self::on_segment) within the budget.
+    fn follow(&mut self, seg: ControlSegment<'_, '_>) -> Result<(), DropReason> {
         let (from, to) = (seg.dir.index(), 1 - seg.dir.index());
         let tcp = seg.tcp;
         if tcp.has(SYN) {
@@ -209,7 +223,9 @@ impl FtpControl {
             now: seg.now,
         };
         let max_line = seg.engine.settings.ftp.max_line;
-        let FtpControl { streams, session } = self;
+        let FtpControl {
+            streams, session, ..
+        } = self;
         let stream = &mut streams[seg.dir.index()];
         let client = seg.dir == FlowDir::Original;
         // While lines are read, every partial client line is withheld (any of them may be

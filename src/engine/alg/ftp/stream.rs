@@ -226,6 +226,47 @@ impl LineStream {
         self.acked
     }
 
+    /// Bytes the stream holds for the budget: read and not yet acknowledged, the current
+    /// partial line, and the stored replacements.
+    pub fn buffered(&self) -> usize {
+        let rewrites: usize = self.rewrites.iter().map(|r| r.bytes.len()).sum();
+        self.seen.len() + self.line.len() + rewrites
+    }
+
+    /// Changes whenever held bytes move on: an ack frees kept bytes, a held line is released.
+    pub fn progress_mark(&self) -> (u32, bool) {
+        (self.seen_start, self.held)
+    }
+
+    /// How many bytes of a segment of `len` bytes at `seq` are new (beyond those read).
+    pub fn fresh_len(&self, seq: u32, len: usize) -> usize {
+        match self.next {
+            Some(next) => {
+                let end = seq.wrapping_add(len as u32);
+                if after(end, next) {
+                    (end.wrapping_sub(next) as usize).min(len)
+                } else {
+                    0
+                }
+            }
+            None => len,
+        }
+    }
+
+    /// The end of what the receiver was given, in the sender's original space: the next
+    /// byte, or the start of a withheld line.
+    pub fn forwarded_end(&self) -> Option<u32> {
+        self.next
+            .map(|next| if self.held { self.line_start } else { next })
+    }
+
+    /// Frees every byte held: the connection is being reset and nothing more is forwarded.
+    pub fn release_buffers(&mut self) {
+        self.seen = VecDeque::new();
+        self.line = Vec::new();
+        self.rewrites = VecDeque::new();
+    }
+
     /// Whether the stream stands between two lines (nothing of a line read yet).
     pub fn at_line_boundary(&self) -> bool {
         self.next.is_some() && self.line.is_empty() && !self.overlong

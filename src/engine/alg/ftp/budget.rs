@@ -1,0 +1,221 @@
+//! The memory budget of FTP control streams: the bytes the ALG holds (a withheld partial
+//! line) and keeps (read, not yet acknowledged, for the retransmission check), per connection
+//! (`limits.ftp_buffer_per_connection`) and for all connections together
+//! (`limits.ftp_buffer_total`, an engine-wide atomic count).
+//!
+//! - A segment whose new bytes would take its connection or the gateway past a budget is
+//!   dropped (`ftp_buffer_budget`) before the ALG reads it; the sender retransmits it, and it
+//!   passes once acknowledgments have freed room. Other connections are untouched.
+//! - A connection that withholds a partial line without progress for `limits.ftp_held_timeout`
+//!   is reset: a RST to both ends, its bytes freed, reported as the violation `held_timeout`.
+//!   Once half the global budget is in use, the same applies to a connection whose kept bytes
+//!   have not been acknowledged for as long (a receiver that never acknowledges pins them); below
+//!   that, kept bytes wait for their acknowledgment however slow it is. This happens on the
+//!   connection's next segment or, if none comes, in the periodic sweep (`Engine::expire`).
+//!
+//! It is a child of `control` (it reads the streams' sizes); it never parses lines and never
+//! decides what a line means.
+
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{ControlSegment, FtpControl};
+use crate::engine::alg::ftp::session::LineContext;
+use crate::engine::conntrack::{AppState, Flow, FlowDir, ProtoState};
+use crate::engine::events::Event;
+use crate::engine::verdict::DropReason;
+use crate::engine::wire::fields::tcp::{ACK_FLAG, RST, SYN};
+use crate::engine::wire::respond::{tcp_segment, SegmentSpec};
+use crate::engine::Engine;
+
+/// The check name a connection reset for holding bytes too long is reported under.
+pub const HELD_TIMEOUT: &str = "held_timeout";
+
+/// Control-stream bytes held by all connections together.
+#[derive(Debug, Default)]
+pub struct ControlBudget {
+    used: AtomicUsize,
+}
+
+impl ControlBudget {
+    /// Bytes held now.
+    pub fn used(&self) -> usize {
+        self.used.load(Relaxed)
+    }
+}
+
+/// One connection's part of the budget; given back when the connection's state is dropped.
+#[derive(Debug, Default)]
+pub struct BudgetShare {
+    global: Option<Arc<ControlBudget>>,
+    held: usize,
+    /// Since when bytes have been held without progress.
+    stalled_since: Option<Duration>,
+    /// The streams' progress marks when last seen.
+    mark: [(u32, bool); 2],
+}
+
+impl BudgetShare {
+    fn set(&mut self, held: usize) {
+        if let Some(global) = &self.global {
+            if held > self.held {
+                global.used.fetch_add(held - self.held, Relaxed);
+            } else {
+                global.used.fetch_sub(self.held - held, Relaxed);
+            }
+        }
+        self.held = held;
+    }
+}
+
+impl Drop for BudgetShare {
+    fn drop(&mut self) {
+        self.set(0);
+    }
+}
+
+impl FtpControl {
+    /// Before a segment is read: resets a connection stalled past its hold timeout, and
+    /// refuses new bytes beyond the budgets.
+    pub(super) fn budget_admit(&mut self, seg: &ControlSegment<'_, '_>) -> Result<(), DropReason> {
+        let limits = &seg.engine.settings.limits;
+        if self.budget.global.is_none() {
+            self.budget.global = Some(seg.engine.ftp_budget.clone());
+        }
+        if self.held_too_long(seg.engine, seg.now) {
+            let ctx = LineContext {
+                engine: seg.engine,
+                control: seg.flow,
+                now: seg.now,
+            };
+            self.session.abort(&ctx, self.holder(), HELD_TIMEOUT);
+            self.release_all();
+            return Err(DropReason::FtpViolationReset);
+        }
+        let tcp = seg.tcp;
+        if tcp.payload_len == 0 || tcp.has(SYN) {
+            return Ok(());
+        }
+        let fresh = self.streams[seg.dir.index()].fresh_len(tcp.seq, tcp.payload_len);
+        if fresh == 0 {
+            return Ok(());
+        }
+        let total = seg.engine.ftp_budget.used();
+        if self.budget.held.saturating_add(fresh) > limits.ftp_buffer_per_connection
+            || total.saturating_add(fresh) > limits.ftp_buffer_total
+        {
+            return Err(DropReason::FtpBufferBudget);
+        }
+        Ok(())
+    }
+
+    /// After a segment: the connection's share follows what its streams hold, and the
+    /// stall clock restarts whenever held bytes move on.
+    pub(super) fn budget_account(&mut self, now: Duration) {
+        let held = self.streams[0].buffered() + self.streams[1].buffered();
+        self.budget.set(held);
+        let mark = [
+            self.streams[0].progress_mark(),
+            self.streams[1].progress_mark(),
+        ];
+        if held == 0 {
+            self.budget.stalled_since = None;
+        } else if self.budget.stalled_since.is_none() || mark != self.budget.mark {
+            self.budget.stalled_since = Some(now);
+        }
+        self.budget.mark = mark;
+    }
+
+    /// Whether the connection has held bytes without progress for too long at `now`: a
+    /// withheld partial line always counts; kept bytes only under pressure (half the global
+    /// budget in use).
+    fn held_too_long(&self, engine: &Engine, now: Duration) -> bool {
+        let limits = &engine.settings.limits;
+        let stalled = self.budget.held > 0
+            && self
+                .budget
+                .stalled_since
+                .is_some_and(|since| now.saturating_sub(since) >= limits.ftp_held_timeout);
+        let withholding = self.budget.mark.iter().any(|(_, held)| *held);
+        stalled && (withholding || engine.ftp_budget.used() >= limits.ftp_buffer_total / 2)
+    }
+
+    /// The side whose stream holds more.
+    fn holder(&self) -> FlowDir {
+        if self.streams[1].buffered() > self.streams[0].buffered() {
+            FlowDir::Reply
+        } else {
+            FlowDir::Original
+        }
+    }
+
+    /// Frees every byte held (the connection is being reset).
+    fn release_all(&mut self) {
+        for stream in &mut self.streams {
+            stream.release_buffers();
+        }
+        self.budget.set(0);
+        self.budget.stalled_since = None;
+    }
+
+    /// The RST telling the receiver of side `from`'s stream that the connection is gone, in
+    /// `from`'s name, at the next sequence number the receiver expects as far as the gateway
+    /// knows; `None` when the stream never started.
+    fn reset_towards_receiver_of(&self, flow: &Flow, from: FlowDir) -> Option<Vec<u8>> {
+        let (sender, receiver) = (from.index(), 1 - from.index());
+        let end = self.streams[sender].forwarded_end()?;
+        let key = flow.translated_key(from);
+        tcp_segment(&SegmentSpec {
+            src: (key.src, key.src_port),
+            dst: (key.dst, key.dst_port),
+            seq: self.streams[sender].adjust.map_seq(end),
+            ack: self.streams[receiver].forwarded_end().unwrap_or(0),
+            flags: RST | ACK_FLAG,
+            window: 0,
+            payload: &[],
+        })
+    }
+}
+
+/// The sweep: resets every control connection that has held bytes without progress past
+/// `limits.ftp_held_timeout` and sent nothing since. Returns how many. Costs nothing while
+/// no connection holds bytes.
+pub fn age_out(engine: &Engine, now: Duration) -> usize {
+    if engine.ftp_budget.used() == 0 {
+        return 0;
+    }
+    let mut reset = 0;
+    engine.flows.for_each(|flow| {
+        let mut guard = flow.lock();
+        let state = &mut *guard;
+        let AppState::FtpControl(control) = &mut state.app else {
+            return;
+        };
+        if !control.held_too_long(engine, now) {
+            return;
+        }
+        for from in [FlowDir::Original, FlowDir::Reply] {
+            if let Some(rst) = control.reset_towards_receiver_of(flow, from) {
+                engine.transmit(rst);
+            }
+        }
+        engine.counters.ftp_violation(HELD_TIMEOUT);
+        engine.emit(Event::FtpViolation {
+            at: now,
+            control: flow.original,
+            from: control.holder(),
+            check: HELD_TIMEOUT,
+            line: String::new(),
+            outcome: "reset",
+        });
+        control.release_all();
+        control.session.end(engine, flow);
+        if let ProtoState::Tcp(tracker) = &mut state.proto {
+            tracker.reset();
+        }
+        state.refresh(now, &engine.settings.timeouts);
+        reset += 1;
+    });
+    reset
+}

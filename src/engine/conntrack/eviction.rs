@@ -1,0 +1,182 @@
+//! Early drop, as netfilter does it, and a per-source cap on embryonic flows.
+//!
+//! A flow is *embryonic* from its creation until it is answered: TCP before its handshake
+//! completes (SYN_SENT, SYN_RECV), UDP until a reply is seen. Every embryonic flow is charged
+//! to its source address, which may hold at most `limits.max_embryonic_per_source` of them, so
+//! one source cannot fill the table. When the table is full, a new flow may evict the oldest
+//! flow that never became established (still embryonic, or closed/TIME_WAIT) instead of being
+//! refused:
+//! - a new *outbound* flow (from an inside host) evicts an inbound one first, then an outbound
+//!   one;
+//! - a new *inbound* flow evicts only inbound ones.
+//!
+//! So a flood arriving from outside (spoofed SYNs at a forward, UDP to anything) can fill the
+//! table only with flows that inside hosts' new connections displace; it never displaces them.
+//! Established flows are never evicted. This module owns the creation-order queues and the
+//! per-source counts; it never decides policy and never touches NAT (the caller releases what
+//! an evicted flow held).
+
+use std::collections::VecDeque;
+use std::net::IpAddr;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Duration;
+
+use dashmap::mapref::entry::Entry;
+use dashmap::DashMap;
+use parking_lot::Mutex;
+
+use super::flow::{Flow, FlowDir, ProtoState};
+use super::key::FlowKey;
+use super::table::{FlowTable, Lookup};
+use super::tcp::TcpState;
+
+/// Most queue entries examined to find one victim (entries of flows that became established
+/// or left the table are discarded on the way).
+const MAX_EXAMINED: usize = 64;
+
+/// Whether a flow's protocol state is embryonic: never answered.
+pub fn is_embryonic(proto: &ProtoState) -> bool {
+    match proto {
+        ProtoState::Tcp(tcp) => matches!(tcp.state(), TcpState::SynSent | TcpState::SynRecv),
+        ProtoState::Udp { replied } => !replied,
+        ProtoState::Icmp => false,
+    }
+}
+
+/// Whether a flow may be evicted to make room: it never became established (or is over).
+fn is_evictable(proto: &ProtoState) -> bool {
+    match proto {
+        ProtoState::Tcp(tcp) => matches!(
+            tcp.state(),
+            TcpState::SynSent | TcpState::SynRecv | TcpState::Close | TcpState::TimeWait
+        ),
+        ProtoState::Udp { replied } => !replied,
+        ProtoState::Icmp => false,
+    }
+}
+
+/// What happened to a queue entry when looking for a victim.
+pub enum Victim {
+    /// A live flow that never became established: remove it.
+    Evict(Arc<Flow>),
+    /// A flow past its timeout, not swept yet: remove it as expired.
+    Expired(Arc<Flow>),
+}
+
+/// The embryonic-flow book-keeping of one engine.
+pub struct Embryonic {
+    inbound: Mutex<VecDeque<FlowKey>>,
+    outbound: Mutex<VecDeque<FlowKey>>,
+    per_source: DashMap<IpAddr, u32, foldhash::fast::RandomState>,
+    cap_per_source: u32,
+    /// A queue longer than this is compacted (twice the table size: amortised O(1)).
+    compact_at: usize,
+}
+
+impl Embryonic {
+    /// Book-keeping for a table of `max_flows`, `cap_per_source` embryonic flows per source.
+    pub fn new(max_flows: usize, cap_per_source: usize) -> Self {
+        Self {
+            inbound: Mutex::default(),
+            outbound: Mutex::default(),
+            per_source: DashMap::with_hasher(foldhash::fast::RandomState::default()),
+            cap_per_source: u32::try_from(cap_per_source).unwrap_or(u32::MAX),
+            compact_at: max_flows.saturating_mul(2).max(64),
+        }
+    }
+
+    /// Charges one embryonic flow to `src`; false when `src` holds its cap already.
+    pub fn admit(&self, src: IpAddr) -> bool {
+        match self.per_source.entry(src) {
+            Entry::Occupied(held) if *held.get() >= self.cap_per_source => false,
+            Entry::Occupied(mut held) => {
+                *held.get_mut() += 1;
+                true
+            }
+            Entry::Vacant(vacant) => {
+                vacant.insert(1);
+                true
+            }
+        }
+    }
+
+    /// Gives back a charge taken by [`admit`](Self::admit).
+    pub fn release(&self, src: IpAddr) {
+        if let Entry::Occupied(mut held) = self.per_source.entry(src) {
+            if *held.get() <= 1 {
+                held.remove();
+            } else {
+                *held.get_mut() -= 1;
+            }
+        }
+    }
+
+    /// Number of embryonic flows charged to `src`.
+    pub fn held_by(&self, src: IpAddr) -> u32 {
+        self.per_source.get(&src).map_or(0, |held| *held)
+    }
+
+    /// Records a flow just inserted (charged with `admit`, marked embryonic) as an eviction
+    /// candidate, in creation order.
+    pub fn track(&self, flow: &Flow, inbound: bool, table: &FlowTable, now: Duration) {
+        let queue = if inbound {
+            &self.inbound
+        } else {
+            &self.outbound
+        };
+        let mut queue = queue.lock();
+        queue.push_back(flow.original);
+        if queue.len() >= self.compact_at {
+            queue.retain(|key| match table.lookup(key, now) {
+                Lookup::Found(flow, FlowDir::Original) => is_evictable(&flow.lock().proto),
+                _ => false,
+            });
+        }
+    }
+
+    /// A flow's state changed: once it is no longer embryonic, its source's charge ends.
+    pub fn settle(&self, flow: &Flow, proto: &ProtoState) {
+        if flow.embryonic.load(Relaxed)
+            && !is_embryonic(proto)
+            && flow.embryonic.swap(false, Relaxed)
+        {
+            self.release(flow.original.src);
+        }
+    }
+
+    /// A flow left the table: its charge ends if it still held one.
+    pub fn forget(&self, flow: &Flow) {
+        if flow.embryonic.swap(false, Relaxed) {
+            self.release(flow.original.src);
+        }
+    }
+
+    /// Finds the oldest flow that may be evicted for a new flow (`inbound` says which way the
+    /// new flow comes; see the module doc for the order). The caller removes it.
+    pub fn victim(&self, table: &FlowTable, now: Duration, inbound: bool) -> Option<Victim> {
+        let queues: &[&Mutex<VecDeque<FlowKey>>] = if inbound {
+            &[&self.inbound]
+        } else {
+            &[&self.inbound, &self.outbound]
+        };
+        for queue in queues {
+            let mut queue = queue.lock();
+            for _ in 0..MAX_EXAMINED {
+                let Some(key) = queue.pop_front() else { break };
+                match table.lookup(&key, now) {
+                    Lookup::Found(flow, FlowDir::Original)
+                        if flow.original == key && is_evictable(&flow.lock().proto) =>
+                    {
+                        return Some(Victim::Evict(flow));
+                    }
+                    Lookup::Expired(flow) if flow.original == key => {
+                        return Some(Victim::Expired(flow));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        None
+    }
+}
