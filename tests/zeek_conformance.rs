@@ -107,8 +107,16 @@ fn record_from_json(value: &serde_json::Value) -> TransferRecord {
         },
         announced_by: None,
         bytes: value["bytes"].as_u64().unwrap(),
+        missing_bytes: value["missing_bytes"].as_u64().unwrap(),
         reply_code: value["reply_code"].as_u64().unwrap() as u16,
         reply: text("reply").unwrap(),
+        violations: value["violations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|name| &*Box::leak(name.as_str().unwrap().to_string().into_boxed_str()))
+            .collect(),
+        incomplete: value["incomplete"].as_bool().unwrap(),
     }
 }
 
@@ -222,11 +230,13 @@ fn multiline_banner_then_retr() {
 }
 
 /// Zeek's expected-data-channel-cap capture: 500 PORT commands naming 10.0.0.200, a host that
-/// is not the client (10.0.0.1). Every one is refused and removed, and no pinhole stays open.
+/// is not the client (10.0.0.1). Replayed with `on_violation: reply` (a gateway), every one is
+/// refused, answered and removed, and no pinhole stays open.
 #[test]
-fn five_hundred_foreign_ports_are_all_refused() {
+fn five_hundred_foreign_ports_are_all_refused_by_a_gateway() {
     let Some(zeek) = zeek_dir() else { return };
-    let settings = ftpgate::config::load_file(Path::new("rules/analysis.yaml")).unwrap();
+    let mut settings = ftpgate::config::load_file(Path::new("rules/analysis.yaml")).unwrap();
+    settings.ftp.on_violation = ftpgate::engine::settings::ViolationOutcome::Reply;
     let engine = ftpgate::engine::Engine::new(settings);
     let dir = tempfile::tempdir().unwrap();
     let summary = ftpgate::io::replay::replay_with(
@@ -249,4 +259,28 @@ fn five_hundred_foreign_ports_are_all_refused() {
         "one control connection, nothing else: {summary}"
     );
     assert_eq!(engine.stats().nat_bindings, 0);
+}
+
+/// The same capture in analysis mode (`on_violation: monitor`): every PORT is reported and
+/// counted, nothing is removed or inserted (frames in = frames out), and the pinholes the
+/// monitor follows them with stay within the per-session cap.
+#[test]
+fn five_hundred_foreign_ports_are_all_reported_by_the_monitor() {
+    let Some(zeek) = zeek_dir() else { return };
+    let settings = ftpgate::config::load_file(Path::new("rules/analysis.yaml")).unwrap();
+    let cap = settings.ftp.max_pinholes;
+    let engine = ftpgate::engine::Engine::new(settings);
+    let dir = tempfile::tempdir().unwrap();
+    let summary = ftpgate::io::replay::replay_with(
+        &engine,
+        &zeek.join("pcaps/ftp-many-port-expected.pcap"),
+        &dir.path().join("out.pcap"),
+        &ReplayOptions::default(),
+    )
+    .unwrap();
+    let stats = engine.stats();
+    assert_eq!(stats.ftp_violations("foreign_address"), 500, "{summary}");
+    assert_eq!(summary.frames_generated, 0, "{summary}");
+    assert_eq!(summary.frames_written, summary.frames_read, "{summary}");
+    assert!(engine.pinhole_count() <= cap, "{summary}");
 }

@@ -98,6 +98,7 @@ fn outcome_of(spec: ViolationSpec) -> ViolationOutcome {
     match spec {
         ViolationSpec::Reply => ViolationOutcome::Reply,
         ViolationSpec::Reset => ViolationOutcome::Reset,
+        ViolationSpec::Monitor => ViolationOutcome::Monitor,
     }
 }
 
@@ -114,6 +115,7 @@ pub(crate) fn outcome_name(outcome: ViolationOutcome) -> &'static str {
     match outcome {
         ViolationOutcome::Reply => "reply",
         ViolationOutcome::Reset => "reset",
+        ViolationOutcome::Monitor => "monitor",
     }
 }
 
@@ -257,7 +259,7 @@ mod test {
             problem("ftp: {on_violation: drop}\n"),
             Some(Problem::UnknownChoice {
                 value: "drop".into(),
-                expected: "reply, reset".into()
+                expected: "reply, reset, monitor".into()
             })
         );
     }
@@ -277,7 +279,7 @@ mod test {
             problem("ftp: {on_violation: 1}\n"),
             Some(Problem::UnknownChoice {
                 value: "1".into(),
-                expected: "reply, reset".into()
+                expected: "reply, reset, monitor".into()
             })
         );
         assert_eq!(

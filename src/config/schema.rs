@@ -222,6 +222,8 @@ pub enum ViolationSpec {
     Reply,
     /// `reset`
     Reset,
+    /// `monitor`
+    Monitor,
 }
 
 #[cfg(test)]

@@ -7,5 +7,6 @@
 pub mod capture;
 pub mod events;
 pub mod replay;
+pub mod replay_checksums;
 pub mod run;
 pub mod tun;

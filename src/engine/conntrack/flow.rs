@@ -96,6 +96,14 @@ impl FlowState {
         }
     }
 
+    /// Sequence space skipped over without a segment carrying it, both directions, for TCP.
+    pub fn tcp_missing(&self) -> u64 {
+        match &self.proto {
+            ProtoState::Tcp(tcp) => tcp.payload_missing(0) + tcp.payload_missing(1),
+            _ => 0,
+        }
+    }
+
     /// Idle timeout for the flow's current state.
     pub fn timeout(&self, timeouts: &Timeouts) -> Duration {
         match &self.proto {

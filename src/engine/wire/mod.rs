@@ -7,6 +7,7 @@
 
 pub mod checksum;
 pub mod fields;
+pub mod offload;
 pub mod parse;
 pub mod respond;
 pub mod tcp_adjust;

@@ -73,6 +73,8 @@ pub struct Session {
     transfer: Option<Transfer>,
     finished: Option<Finished>,
     pinholes: VecDeque<(PinholeKey, u64)>,
+    /// Checks violated since the last transfer command (or by it), for its record.
+    violations: Vec<&'static str>,
 }
 
 /// What a line handler needs from the outside world.
@@ -150,6 +152,27 @@ impl Session {
         if let Some(finished) = self.finished.take() {
             self.emit(engine, control, finished);
         }
+    }
+
+    /// The input ended (the end of a replay): the transfer waiting for its data connection to
+    /// close and the one waiting for its final reply are logged with what was seen, marked
+    /// incomplete; the pinholes close.
+    pub fn flush_at_end(&mut self, engine: &Engine, control: &Flow, now: Duration) {
+        if let Some(mut finished) = self.finished.take() {
+            finished.incomplete = true;
+            self.emit(engine, control, finished);
+        }
+        if let Some(transfer) = self.transfer.take() {
+            let finished = Finished {
+                transfer,
+                code: 0,
+                reply: String::new(),
+                at: now,
+                incomplete: true,
+            };
+            self.emit(engine, control, finished);
+        }
+        self.close_pinholes(engine);
     }
 
     /// A data connection is closing: its transfer, if its final reply has passed, is logged.
@@ -235,6 +258,9 @@ impl Session {
         }
         if !line.ends_with(b"\n") {
             // Longer than `max_line`: only its prefix is known.
+            if let Some(decision) = self.monitor_overlong(ctx, line) {
+                return decision;
+            }
             if client_may_be_checked(line) {
                 return self.refuse(ctx, FlowDir::Original, "line_too_long", line);
             }
@@ -255,7 +281,9 @@ impl Session {
         if announces && self.announcement_unconsumed() {
             // Two announcements awaiting replies with no transfer between them: which data
             // connection the next transfer uses would depend on how the server answers.
-            return self.refuse(ctx, FlowDir::Original, "pipelined_announcement", line);
+            if let Some(refused) = self.enforce(ctx, "pipelined_announcement", line) {
+                return refused;
+            }
         }
         let pending = match command {
             Command::Port(hp) => {
@@ -334,6 +362,7 @@ impl Session {
             arg,
             started: ctx.now,
             announced: self.announced.take(),
+            violations: std::mem::take(&mut self.violations),
         });
     }
 
@@ -475,6 +504,7 @@ impl Session {
             code,
             reply: text(line.get(4..).unwrap_or_default()),
             at: ctx.now,
+            incomplete: false,
         };
         if still_open {
             self.finished = Some(finished);
