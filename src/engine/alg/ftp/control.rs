@@ -11,6 +11,7 @@ use super::session::{client_may_be_checked, server_may_be_checked, LineContext, 
 use super::stream::{LineStream, SegmentPlan, WithholdReason};
 use crate::engine::conntrack::{Flow, FlowDir};
 use crate::engine::packet::PacketBuf;
+use crate::engine::settings::ViolationOutcome;
 use crate::engine::verdict::DropReason;
 use crate::engine::wire::fields::tcp::{ACK_FLAG, PSH, RST, SEQ, SYN};
 use crate::engine::wire::fields::{get_u32, set_u32};
@@ -180,6 +181,11 @@ impl FtpControl {
         } else {
             server_may_be_checked
         };
+        let monitor = seg.engine.settings.ftp.on_violation == ViolationOutcome::Monitor;
+        if monitor && stream.skip_gap(tcp.seq) {
+            // Bytes the capture does not hold: a monitor reads on from here.
+            ctx.notice("stream_gap", b"");
+        }
         let plan = stream.plan(tcp.seq, payload, max_line, may_be_checked, |_, line| {
             if client {
                 session.client_line(&ctx, line)

@@ -35,7 +35,7 @@ impl LineContext<'_> {
     }
 
     /// Reports a line the policy lets through although the ALG cannot vouch for it.
-    pub(super) fn notice(&self, notice: &'static str, line: &[u8]) {
+    pub(crate) fn notice(&self, notice: &'static str, line: &[u8]) {
         self.engine.emit(Event::FtpNotice {
             at: self.now,
             control: self.control.original,
