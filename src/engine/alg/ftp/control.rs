@@ -78,7 +78,13 @@ impl FtpControl {
             self.streams[to].acknowledged(tcp.ack);
         }
         let readable = tcp.payload_len > 0 && transport_checksum_ok(seg.buf.bytes(), seg.packet);
-        let planned = if readable { self.plan(&seg)? } else { None };
+        let planned = match readable.then(|| self.plan(&seg)) {
+            // A monitor reads every segment and changes none: nothing is withheld, trimmed or
+            // dropped for the stream's sake (its decisions never replace a line).
+            Some(_) if seg.engine.settings.ftp.on_violation == ViolationOutcome::Monitor => None,
+            Some(planned) => planned?,
+            None => None,
+        };
         if self.session.reset_requested() {
             return Err(DropReason::FtpViolationReset);
         }
@@ -176,12 +182,13 @@ impl FtpControl {
         let FtpControl { streams, session } = self;
         let stream = &mut streams[seg.dir.index()];
         let client = seg.dir == FlowDir::Original;
-        let may_be_checked = if client {
-            client_may_be_checked
-        } else {
-            server_may_be_checked
-        };
         let monitor = seg.engine.settings.ftp.on_violation == ViolationOutcome::Monitor;
+        let may_be_checked = match (monitor, client) {
+            // A monitor withholds nothing: a partial line passes and is judged when complete.
+            (true, _) => |_: &[u8]| false,
+            (false, true) => client_may_be_checked,
+            (false, false) => server_may_be_checked,
+        };
         if monitor && stream.skip_gap(tcp.seq) {
             // Bytes the capture does not hold: a monitor reads on from here.
             ctx.notice("stream_gap", b"");

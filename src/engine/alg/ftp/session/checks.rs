@@ -118,7 +118,8 @@ impl Session {
             self.push_pending(Pending::Port);
             return LineDecision::Keep;
         };
-        let decision = match accepted.rewrite_to.map(rewrite) {
+        // A monitor rewrites nothing (it is meant for analysis, with no translation).
+        let decision = match accepted.rewrite_to.filter(|_| !monitor).map(rewrite) {
             Some(Some((range, with))) => {
                 LineDecision::Replace(splice(line, range, with.as_bytes()))
             }
