@@ -265,6 +265,58 @@ fn a_transfer_cut_by_the_end_of_the_capture_is_flushed_incomplete() {
     }
 }
 
+/// The cut capture with its first data segment left out (a gap, as when a capture misses
+/// packets): the record's bytes are what the capture holds, and the gap is missing_bytes.
+#[test]
+fn a_gap_in_the_data_connection_counts_as_missing_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let gapped = dir.path().join("gapped.pcap");
+    let mut reader = CaptureReader::open(capture("v4-cut.pcap")).unwrap();
+    let mut writer =
+        ftpgate::io::capture::CaptureWriter::create(&gapped, reader.format()).unwrap();
+    let mut frame = CapturedPacket::default();
+    let (mut data_segments, mut left_out) = (0, 0);
+    while reader.next_packet(&mut frame).unwrap() {
+        let parts = split_frame(frame.link_type, &frame.data).unwrap().unwrap();
+        let packet = parse(parts.ip_packet).unwrap();
+        if let Transport::Tcp(tcp) = packet.transport {
+            if tcp.src_port >= 40000 && tcp.payload_len > 0 {
+                data_segments += 1;
+                if data_segments == 1 {
+                    left_out = tcp.payload_len as u64;
+                    continue;
+                }
+            }
+        }
+        writer
+            .write_packet(frame.timestamp, frame.interface, &frame.data, &[])
+            .unwrap();
+    }
+    writer.finish().unwrap();
+    assert!(data_segments >= 2 && left_out > 0);
+
+    let full = payload_present(&capture("v4-cut.pcap"));
+    let present = payload_present(&gapped);
+    let settings = ftpgate::config::load_file(Path::new("rules/analysis.yaml")).unwrap();
+    let log = dir.path().join("log.jsonl");
+    let options = ReplayOptions {
+        transfer_log: Some(log.clone()),
+        ..ReplayOptions::default()
+    };
+    let engine = Engine::new(settings);
+    replay_with(&engine, &gapped, &dir.path().join("out.pcap"), &options).unwrap();
+    let record: serde_json::Value =
+        serde_json::from_str(std::fs::read_to_string(&log).unwrap().lines().next().unwrap())
+            .unwrap();
+    let ends = (
+        record["data_orig"].as_str().unwrap().to_string(),
+        record["data_resp"].as_str().unwrap().to_string(),
+    );
+    assert_eq!(present[&ends] + left_out, full[&ends]);
+    assert_eq!(record["bytes"], present[&ends], "{record}");
+    assert_eq!(record["missing_bytes"], left_out, "{record}");
+}
+
 /// A bounce the server obeyed (PORT naming 10.77.0.3, not the client's 10.77.0.2): analysis
 /// mode reports it and logs the transfer with the data connection the capture holds; a
 /// gateway refuses it, answers the client, and the data connection never gets in.
