@@ -272,8 +272,7 @@ fn a_gap_in_the_data_connection_counts_as_missing_bytes() {
     let dir = tempfile::tempdir().unwrap();
     let gapped = dir.path().join("gapped.pcap");
     let mut reader = CaptureReader::open(capture("v4-cut.pcap")).unwrap();
-    let mut writer =
-        ftpgate::io::capture::CaptureWriter::create(&gapped, reader.format()).unwrap();
+    let mut writer = ftpgate::io::capture::CaptureWriter::create(&gapped, reader.format()).unwrap();
     let mut frame = CapturedPacket::default();
     let (mut data_segments, mut left_out) = (0, 0);
     while reader.next_packet(&mut frame).unwrap() {
@@ -305,9 +304,14 @@ fn a_gap_in_the_data_connection_counts_as_missing_bytes() {
     };
     let engine = Engine::new(settings);
     replay_with(&engine, &gapped, &dir.path().join("out.pcap"), &options).unwrap();
-    let record: serde_json::Value =
-        serde_json::from_str(std::fs::read_to_string(&log).unwrap().lines().next().unwrap())
-            .unwrap();
+    let record: serde_json::Value = serde_json::from_str(
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
     let ends = (
         record["data_orig"].as_str().unwrap().to_string(),
         record["data_resp"].as_str().unwrap().to_string(),

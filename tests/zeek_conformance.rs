@@ -1,8 +1,9 @@
 //! Conformance with the Zeek monitor on real captures (../shared/captures/zeek): replayed in
 //! analysis mode (rules/analysis.yaml), the transfer log must agree with Zeek's ftp.log on
 //! data channels (passive or active, initiator, responder and port) and on transfers (command,
-//! user, reply code, byte count where the capture holds the data). Skipped, saying so, where
-//! ../shared is absent.
+//! user, reply code, byte count where the capture holds the data), and analysis mode drops
+//! and changes nothing. Skipped, saying so, where ../shared is absent (a failure under
+//! CI=true).
 
 mod support;
 
@@ -17,6 +18,11 @@ fn zeek_dir() -> Option<PathBuf> {
     if dir.is_dir() {
         Some(dir)
     } else {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "../shared is absent, so the Zeek captures are not there"
+        );
         println!("skipped: ../shared is absent, so the Zeek captures are not there");
         None
     }
@@ -204,6 +210,18 @@ fn a_session_picked_up_mid_stream() {
     );
 }
 
+/// 688 PASV + RETR whose 227s name the server's public address (a server behind NAT, a
+/// `reply_redirect` to a gateway), and a control stream with segments the capture lacks: the
+/// monitor reports the redirects and reads past the gaps, so every RETR is logged.
+#[test]
+fn gaps_and_redirected_replies_lose_no_transfer() {
+    check(
+        "scripts.base.protocols.ftp.cwd-navigation",
+        "cwd-navigation.pcap",
+        687,
+    );
+}
+
 #[test]
 fn ipv6_retr_from_samba() {
     check(
@@ -256,12 +274,11 @@ fn five_hundred_foreign_ports_are_all_refused_by_a_gateway() {
 
 /// The same capture in analysis mode (`on_violation: monitor`): every PORT is reported and
 /// counted, nothing is removed or inserted (frames in = frames out), and the pinholes the
-/// monitor follows them with stay within the per-session cap.
+/// monitor follows them with are all closed when the replay ends.
 #[test]
 fn five_hundred_foreign_ports_are_all_reported_by_the_monitor() {
     let Some(zeek) = zeek_dir() else { return };
     let settings = ftpgate::config::load_file(Path::new("rules/analysis.yaml")).unwrap();
-    let cap = settings.ftp.max_pinholes;
     let engine = ftpgate::engine::Engine::new(settings);
     let dir = tempfile::tempdir().unwrap();
     let summary = ftpgate::io::replay::replay_with(
@@ -275,5 +292,5 @@ fn five_hundred_foreign_ports_are_all_reported_by_the_monitor() {
     assert_eq!(stats.ftp_violations("foreign_address"), 500, "{summary}");
     assert_eq!(summary.frames_generated, 0, "{summary}");
     assert_eq!(summary.frames_written, summary.frames_read, "{summary}");
-    assert!(engine.pinhole_count() <= cap, "{summary}");
+    assert_eq!(engine.pinhole_count(), 0, "{summary}");
 }
