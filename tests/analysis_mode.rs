@@ -227,3 +227,36 @@ fn untracked_protocols_pass_analysis_and_follow_a_gateways_policy() {
     assert_eq!(passed.verdict, Verdict::Accept);
     assert_eq!(passed.bytes, inside_to_inside, "passed untranslated");
 }
+
+/// A data segment reordered behind the FIN and the 226 (as multi-queue forwarding does):
+/// the record waits for it, and counts every byte with nothing missing.
+#[test]
+fn a_segment_reordered_behind_the_fin_is_counted_before_the_record_is_written() {
+    let engine = analysis();
+    let mut c = picked_up_at_syn_ack(&engine);
+    c.says(
+        "PASV\r\n",
+        "227 Entering Passive Mode (198,51,100,2,156,64).\r\n",
+    );
+    c.says("RETR a\r\n", "150 here it comes\r\n");
+    let data = |flags, seq, payload: &[u8]| {
+        let packet = tcp((SERVER, 40000), (CLIENT, 40001), flags, seq, 7001, payload);
+        run(&engine, secs(3), &packet).verdict
+    };
+    let client = |flags, seq, ack| {
+        let packet = tcp((CLIENT, 40001), (SERVER, 40000), flags, seq, ack, b"");
+        run(&engine, secs(3), &packet).verdict
+    };
+    assert_eq!(client(SYN, 7000, 0), Verdict::Accept);
+    assert_eq!(data(SYN | ACK, 9000, b""), Verdict::Accept);
+    assert_eq!(client(ACK, 7001, 9001), Verdict::Accept);
+    assert_eq!(data(ACK | PSH, 9101, &[b'b'; 100]), Verdict::Accept);
+    assert_eq!(data(FIN | ACK, 9201, b""), Verdict::Accept);
+    assert_eq!(c.server(ACK | PSH, b"226 done\r\n"), Verdict::Accept);
+    assert!(transfers(&engine).is_empty(), "100 bytes still missing");
+    assert_eq!(data(ACK | PSH, 9001, &[b'a'; 100]), Verdict::Accept);
+    let log = transfers(&engine);
+    assert_eq!(log.len(), 1);
+    assert_eq!((log[0].bytes, log[0].missing_bytes), (200, 0));
+    assert!(!log[0].incomplete);
+}

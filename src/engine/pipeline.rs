@@ -101,7 +101,9 @@ fn on_flow(
                     return Verdict::Drop(reason);
                 }
                 let closed = matches!(tracker.state(), TcpState::Close | TcpState::TimeWait);
-                let closing = tracker.closing();
+                // A data connection's transfer is logged once it closes with nothing missing:
+                // segments reordered behind the FIN still count.
+                let closing = tracker.closing() && !tracker.has_gaps();
                 if let AppState::FtpControl(control) = &mut state.app {
                     let tcp = segment;
                     let segment = ControlSegment {

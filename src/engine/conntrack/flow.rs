@@ -46,7 +46,7 @@ pub enum FlowNat {
 }
 
 /// Protocol-specific tracking state.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum ProtoState {
     /// TCP with its state machine.
     Tcp(TcpTracker),

@@ -34,7 +34,7 @@ pub const ORIGINAL: usize = 0;
 /// Index of the responder's side.
 pub const REPLY: usize = 1;
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 struct Side {
     /// Whether a segment from this side has been seen.
     seen: bool,
@@ -58,48 +58,56 @@ struct Side {
     /// Sequence space this side advanced over without a segment carrying it (a gap in the
     /// capture, or a loss the gateway never saw repaired), less what later segments filled.
     missing: u64,
-    /// The latest gaps, as sequence ranges, so a late segment can fill them.
-    holes: [Option<(u32, u32)>; MAX_HOLES],
+    /// The gaps not filled yet, as sequence ranges, so a late segment (reordered on the way,
+    /// or retransmitted) can fill them. Empty, and unallocated, while nothing is missing.
+    holes: Vec<(u32, u32)>,
 }
 
-/// Gaps remembered per side; an older one left out stays counted as missing.
-const MAX_HOLES: usize = 4;
+/// Gaps remembered per side; past it the oldest is forgotten and stays counted as missing.
+const MAX_HOLES: usize = 64;
 
 impl Side {
     /// A gap from `start` to `end` was skipped.
     fn skipped(&mut self, start: u32, end: u32) {
         self.missing += u64::from(end.wrapping_sub(start));
-        if let Some(slot) = self.holes.iter_mut().find(|hole| hole.is_none()) {
-            *slot = Some((start, end));
+        if self.holes.len() == MAX_HOLES {
+            self.holes.remove(0);
         }
+        self.holes.push((start, end));
     }
 
     /// A segment carried `start..end` (before `self.end`): what it fills of a gap is no
     /// longer missing.
     fn filled(&mut self, start: u32, end: u32) {
-        for slot in &mut self.holes {
-            let Some((a, b)) = *slot else { continue };
+        if self.holes.is_empty() {
+            return;
+        }
+        let mut left = Vec::with_capacity(self.holes.len() + 1);
+        for &(a, b) in &self.holes {
             let from = if seq_after(start, a) { start } else { a };
             let to = if seq_after(end, b) { b } else { end };
             if !seq_after(to, from) {
+                left.push((a, b));
                 continue;
             }
             self.missing = self
                 .missing
                 .saturating_sub(u64::from(to.wrapping_sub(from)));
-            // What is left of the gap: its end part if the segment filled its start, else
-            // its start part (a middle fill forgets the end part, which stays missing).
-            *slot = if from == a {
-                seq_after(b, to).then_some((to, b))
-            } else {
-                Some((a, from))
-            };
+            // What is left of the gap: the part before the segment and the part after it.
+            if seq_after(from, a) {
+                left.push((a, from));
+            }
+            if seq_after(b, to) {
+                left.push((to, b));
+            }
         }
+        left.truncate(MAX_HOLES);
+        self.holes = left;
     }
 }
 
 /// TCP tracking state of one flow.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct TcpTracker {
     state: TcpState,
     sides: [Side; 2],
@@ -133,7 +141,7 @@ impl TcpTracker {
     pub fn from_syn(segment: &TcpInfo) -> Self {
         let mut tracker = Self {
             state: TcpState::SynSent,
-            sides: [Side::default(); 2],
+            sides: Default::default(),
             picked_up: false,
         };
         tracker.init_side(ORIGINAL, segment);
@@ -144,7 +152,7 @@ impl TcpTracker {
     pub fn picked_up(segment: &TcpInfo) -> Self {
         let mut tracker = Self {
             state: TcpState::Established,
-            sides: [Side::default(); 2],
+            sides: Default::default(),
             picked_up: true,
         };
         tracker.sides[ORIGINAL].seen = true;
@@ -162,7 +170,7 @@ impl TcpTracker {
     pub fn before_syn_ack(syn_ack: &TcpInfo) -> Self {
         let mut tracker = Self {
             state: TcpState::SynSent,
-            sides: [Side::default(); 2],
+            sides: Default::default(),
             picked_up: true,
         };
         let initiator = &mut tracker.sides[ORIGINAL];
@@ -278,6 +286,11 @@ impl TcpTracker {
     /// `missing_bytes`).
     pub fn payload_missing(&self, side: usize) -> u64 {
         self.sides[side].missing
+    }
+
+    /// Whether either side skipped sequence space that no segment has filled yet.
+    pub fn has_gaps(&self) -> bool {
+        self.sides.iter().any(|side| !side.holes.is_empty())
     }
 
     /// The window field `side` sent last, for a segment the gateway writes in its name.

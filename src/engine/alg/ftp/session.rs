@@ -159,7 +159,15 @@ impl Session {
     /// incomplete; the pinholes close.
     pub fn flush_at_end(&mut self, engine: &Engine, control: &Flow, now: Duration) {
         if let Some(mut finished) = self.finished.take() {
-            finished.incomplete = true;
+            // Its final reply passed; it is incomplete if its data connection is still open.
+            finished.incomplete =
+                finished
+                    .transfer
+                    .data()
+                    .is_some_and(|data| match &data.lock().proto {
+                        ProtoState::Tcp(tcp) => !tcp.closing(),
+                        _ => false,
+                    });
             self.emit(engine, control, finished);
         }
         if let Some(transfer) = self.transfer.take() {
@@ -493,10 +501,11 @@ impl Session {
             // The transfer is over: its data connection can no longer come.
             self.close_pinhole(ctx.engine, unused.key, unused.id);
         }
+        // Open, or closed with segments still missing (reordered behind its FIN).
         let still_open = transfer
             .data()
             .is_some_and(|data| match &data.lock().proto {
-                ProtoState::Tcp(tcp) => !tcp.closing(),
+                ProtoState::Tcp(tcp) => !tcp.closing() || tcp.has_gaps(),
                 _ => false,
             });
         let finished = Finished {
