@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what the namespace lab (scripts/lab.sh, tests/lab.rs) needs: iproute2, nftables,
-# curl, lftp, procps (sysctl), util-linux (setsid), iputils-ping, tcpdump, vsftpd (the second
+# curl, lftp, procps (sysctl), util-linux (setsid), iputils-ping, tcpdump, tshark (checks the
+# checksums and TCP analysis of replay output, tests/replay_captures.rs), vsftpd (the second
 # obliging server of tests/lab_attacks.rs), iperf3 (scripts/bench-lab.sh), ethtool (the
-# offload lab test turns checksum offload off on a veth), and pyftpdlib for the python3 on PATH. Idempotent and quiet: it installs only what is missing and prints one
+# offload lab test turns checksum offload off on a veth), and pyftpdlib for the python3 on
+# PATH. Idempotent and quiet: it installs only what is missing and prints one
 # line per thing it installed. Needs root for apt-get; without root it only reports.
 # Exit status: 0 when everything is there afterwards, 1 otherwise.
 set -euo pipefail
@@ -17,6 +19,7 @@ declare -A PACKAGES=(
     [setsid]=util-linux
     [ping]=iputils-ping
     [tcpdump]=tcpdump
+    [tshark]=tshark
     [sha256sum]=coreutils
     [vsftpd]=vsftpd
     [iperf3]=iperf3

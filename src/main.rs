@@ -32,6 +32,17 @@ enum Recorded {
     Inside,
 }
 
+/// `--checksums`: what replay does with transport checksums offload left unfinished.
+#[derive(Clone, Copy, ValueEnum)]
+enum Checksums {
+    /// Find hosts whose checksums were left to the NIC and finish theirs.
+    Auto,
+    /// Change nothing; packets with bad checksums are dropped where the gateway verifies.
+    Verify,
+    /// Finish every wrong TCP/UDP checksum.
+    Ignore,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the gateway on the TUN device named in the rule file, until SIGINT or SIGTERM.
@@ -66,6 +77,11 @@ enum Command {
         /// Write the FTP transfer log (JSON lines) to this file (`-`: standard output).
         #[arg(long)]
         log: Option<PathBuf>,
+        /// Transport checksums left unfinished by offload (captures taken on the sending
+        /// host): `auto` finishes those of hosts found offloading, `verify` changes nothing,
+        /// `ignore` finishes every wrong one.
+        #[arg(long, value_enum, default_value_t = Checksums::Auto)]
+        checksums: Checksums,
     },
 }
 
@@ -95,7 +111,8 @@ fn main() -> ExitCode {
             out,
             recorded_at,
             log,
-        } => replay(&rules, &input, &out, recorded_at, log),
+            checksums,
+        } => replay(&rules, &input, &out, recorded_at, log, checksums),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -125,8 +142,10 @@ fn replay(
     out: &std::path::Path,
     recorded_at: Recorded,
     log: Option<PathBuf>,
+    checksums: Checksums,
 ) -> anyhow::Result<()> {
     use ftpgate::io::replay::{replay_file, RecordedAt, ReplayOptions};
+    use ftpgate::io::replay_checksums::ChecksumMode;
     let settings = ftpgate::config::load_file(rules)?;
     let recorded_at = match recorded_at {
         Recorded::Gateway => RecordedAt::Gateway,
@@ -136,6 +155,11 @@ fn replay(
     let options = ReplayOptions {
         recorded_at,
         transfer_log: log,
+        checksums: match checksums {
+            Checksums::Auto => ChecksumMode::Auto,
+            Checksums::Verify => ChecksumMode::Verify,
+            Checksums::Ignore => ChecksumMode::Ignore,
+        },
     };
     let summary = replay_file(settings, input, out, &options)?;
     if log_on_stdout {

@@ -159,7 +159,9 @@ fn replay_of_a_real_capture_with_the_client_behind_nat() {
     let log = std::fs::read_to_string(&log_path).unwrap();
     assert_eq!(log.lines().count(), 4);
     assert!(
-        log.contains(r#""mode":"active""#) && log.contains(r#""data_resp":"198.51.100.1:33582""#),
+        log.contains(r#""mode":"active""#)
+            && log.contains(r#""data_resp":"141.142.220.235:33582""#)
+            && log.contains(r#""data_resp_translated":"198.51.100.1:33582""#),
         "{log}"
     );
 }

@@ -563,7 +563,7 @@ fn ftp_unknown_on_violation_word() {
         "ftp:\n  on_violation: drop\n",
         2,
         17,
-        "unknown value `drop` (expected one of: reply, reset)",
+        "unknown value `drop` (expected one of: reply, reset, monitor)",
     );
     assert!(matches!(err.problem(), Some(Problem::UnknownChoice { .. })));
 }

@@ -168,9 +168,15 @@ fn active_download_with_the_client_behind_nat() {
     assert_eq!(record.client, "10.77.0.2:40000");
     assert_eq!(record.client_translated, "198.51.100.1:40000");
     assert_eq!(record.data_orig.as_deref(), Some("198.51.100.2:20"));
+    // As for the control connection: each end as it sent, and as the other end saw it.
+    assert_eq!(record.data_resp.as_deref(), Some("10.77.0.2:30000"));
     assert_eq!(
         record.data_resp_translated.as_deref(),
-        Some("10.77.0.2:30000")
+        Some("198.51.100.1:30000")
+    );
+    assert_eq!(
+        record.data_orig_translated.as_deref(),
+        Some("198.51.100.2:20")
     );
     assert_eq!(engine.pinhole_count(), 0);
 }

@@ -195,6 +195,7 @@ fn client_line_refused(
         let name = match outcome {
             ViolationOutcome::Reply => "reply",
             ViolationOutcome::Reset => "reset",
+            ViolationOutcome::Monitor => unreachable!("a gateway's outcomes only"),
         };
         assert_eq!(seen.len(), 1, "{line:?}: {seen:?}");
         assert_eq!((seen[0].0, seen[0].1), (check, name), "{line:?}");
@@ -207,6 +208,7 @@ fn client_line_refused(
                 assert_client_answered(&mut c, line, check, code);
             }
             ViolationOutcome::Reset => assert_reset(&mut c, &out, true),
+            ViolationOutcome::Monitor => unreachable!("a gateway's outcomes only"),
         }
         another_session_works(&engine);
     }
@@ -381,6 +383,7 @@ fn a_reply_that_redirects_the_data_connection_is_replaced() {
                 assert_streams_consistent(&mut c);
             }
             ViolationOutcome::Reset => assert_reset(&mut c, &out, false),
+            ViolationOutcome::Monitor => unreachable!("a gateway's outcomes only"),
         }
         let probe = run(
             &engine,

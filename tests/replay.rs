@@ -276,7 +276,7 @@ fn a_capture_recorded_inside_is_replayed_as_the_outside_wire() {
         &output_path,
         &ReplayOptions {
             recorded_at: RecordedAt::Inside,
-            transfer_log: None,
+            ..ReplayOptions::default()
         },
     )
     .unwrap();

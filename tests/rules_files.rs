@@ -181,6 +181,7 @@ fn analysis_translates_nothing_and_accepts_everything() {
         FtpSettings {
             control_ports: vec![21],
             require_login: false,
+            on_violation: ftpgate::engine::settings::ViolationOutcome::Monitor,
             ..FtpSettings::default()
         }
     );

@@ -108,6 +108,7 @@ fn outcome_of(spec: ViolationSpec) -> ViolationOutcome {
     match spec {
         ViolationSpec::Reply => ViolationOutcome::Reply,
         ViolationSpec::Reset => ViolationOutcome::Reset,
+        ViolationSpec::Monitor => ViolationOutcome::Monitor,
     }
 }
 
@@ -132,6 +133,7 @@ pub(crate) fn outcome_name(outcome: ViolationOutcome) -> &'static str {
     match outcome {
         ViolationOutcome::Reply => "reply",
         ViolationOutcome::Reset => "reset",
+        ViolationOutcome::Monitor => "monitor",
     }
 }
 
@@ -297,7 +299,7 @@ mod test {
             problem("ftp: {on_violation: drop}\n"),
             Some(Problem::UnknownChoice {
                 value: "drop".into(),
-                expected: "reply, reset".into()
+                expected: "reply, reset, monitor".into()
             })
         );
     }
@@ -317,7 +319,7 @@ mod test {
             problem("ftp: {on_violation: 1}\n"),
             Some(Problem::UnknownChoice {
                 value: "1".into(),
-                expected: "reply, reset".into()
+                expected: "reply, reset, monitor".into()
             })
         );
         assert_eq!(

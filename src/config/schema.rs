@@ -250,6 +250,8 @@ pub enum ViolationSpec {
     Reply,
     /// `reset`
     Reset,
+    /// `monitor`
+    Monitor,
 }
 
 #[cfg(test)]

@@ -125,6 +125,21 @@ impl Engine {
         });
     }
 
+    /// The input ended (the end of a replay): every FTP transfer still open is logged with
+    /// what was seen and marked incomplete (`incomplete: true`), and its session's pinholes
+    /// close. The events each control connection produced are handed to `drain` before the
+    /// next one is flushed, so none is lost to the queue's bound. Sessions stay in the table.
+    pub fn flush(&self, now: Duration, mut drain: impl FnMut(Event)) {
+        self.flows.for_each(|flow| {
+            if let AppState::FtpControl(control) = &mut flow.lock().app {
+                control.session.flush_at_end(self, flow, now);
+            }
+            while let Some(event) = self.events.pop() {
+                drain(event);
+            }
+        });
+    }
+
     /// Queues an event, counting it as lost when the queue is full.
     fn emit(&self, event: Event) {
         if !self.events.push(event) {

@@ -26,6 +26,7 @@ use super::Engine;
 pub fn process(engine: &Engine, now: Duration, buf: &mut PacketBuf<'_>) -> Verdict {
     let packet = match parse(buf.bytes()) {
         Ok(packet) => packet,
+        Err(DropReason::UnsupportedProtocol) => return other_protocol(engine, buf.bytes()),
         Err(reason) => return Verdict::Drop(reason),
     };
     if buf.len() > packet.ip_len {
@@ -128,7 +129,9 @@ fn on_flow(
                     Ok(TcpUpdate::Applied) => {}
                 }
                 let closed = matches!(tracker.state(), TcpState::Close | TcpState::TimeWait);
-                let closing = tracker.closing();
+                // A data connection's transfer is logged once it closes with nothing missing:
+                // segments reordered behind the FIN still count.
+                let closing = tracker.closing() && !tracker.has_gaps();
                 if let AppState::FtpControl(control) = &mut state.app {
                     let tcp = segment;
                     let segment = ControlSegment {
@@ -299,6 +302,11 @@ fn new_flow(
     if !transport_checksum_ok(buf.bytes(), packet) {
         return Ok(Verdict::Drop(DropReason::BadChecksum));
     }
+    if let Transport::Tcp(tcp) = packet.transport {
+        if tcp.has(SYN | ACK_FLAG) {
+            return Ok(syn_ack_pickup(engine, now, buf, packet, &tcp, key));
+        }
+    }
     let direction = direction_of(engine, packet);
     let inbound = direction == Direction::Inbound;
     let admitted = take_pinhole(engine, now, packet, &key);
@@ -398,6 +406,68 @@ fn new_flow(
     }
 }
 
+/// A flow first seen at its SYN/ACK (`limits.tcp_pickup`; the SYN was not captured): the
+/// flow is created as the SYN would have created it, initiator first, and the SYN/ACK then
+/// follows as the responder's answer. Only where no translation applies (a translated
+/// connection's SYN/ACK cannot be matched to a binding that was never made).
+fn syn_ack_pickup(
+    engine: &Engine,
+    now: Duration,
+    buf: &mut PacketBuf<'_>,
+    packet: &ParsedPacket,
+    tcp: &super::wire::TcpInfo,
+    reply: FlowKey,
+) -> Verdict {
+    let original = reply.inverse();
+    let inside = |addr| engine.settings.is_inside(addr);
+    let direction = if inside(original.src) {
+        Direction::Outbound
+    } else {
+        Direction::Inbound
+    };
+    let translated = match direction {
+        Direction::Outbound => engine.settings.outside_address.is_some() && !inside(original.dst),
+        Direction::Inbound => engine.nat.forward_for(&original).is_some(),
+    };
+    if translated {
+        return Verdict::Drop(DropReason::TcpNoFlow);
+    }
+    let candidate = Candidate {
+        direction,
+        protocol: packet.protocol,
+        src: original.src,
+        dst: original.dst,
+        ports: Some((original.src_port, original.dst_port)),
+        forwarded: false,
+    };
+    if engine.policy.evaluate(&candidate).action != Action::Accept {
+        return Verdict::Drop(DropReason::Policy);
+    }
+    let app = if is_ftp_control(engine, &original, &reply) {
+        AppState::FtpControl(Box::new(FtpControl::starting_at(tcp.ack)))
+    } else {
+        AppState::None
+    };
+    let mut state = FlowState {
+        expires_at: now,
+        proto: ProtoState::Tcp(TcpTracker::before_syn_ack(tcp)),
+        app,
+    };
+    state.refresh(now, &engine.settings.timeouts);
+    let flow = Arc::new(Flow::new(original, reply, FlowNat::None, state));
+    match engine.flows.insert(flow.clone()) {
+        Ok(()) => {
+            engine.counters.flow_created();
+            on_flow(engine, now, buf, packet, &flow, FlowDir::Reply)
+        }
+        Err(InsertError::Full) => Verdict::Drop(DropReason::TableFull),
+        Err(InsertError::ReplyTaken) => Verdict::Drop(DropReason::TupleConflict),
+        Err(InsertError::Exists(existing, dir)) => {
+            on_flow(engine, now, buf, packet, &existing, dir)
+        }
+    }
+}
+
 /// The pinhole a connection's opening SYN matches, taken (one-shot). An expired one is
 /// given back and ignored.
 fn take_pinhole(
@@ -462,6 +532,42 @@ fn untracked(
     match filter(engine, now, buf, packet, direction, false) {
         Ok(()) => Verdict::Accept,
         Err(verdict) => verdict,
+    }
+}
+
+/// A protocol the engine does not track (IGMP, GRE, 6in4, ESP...): each packet is filtered
+/// on its own by the policy (addresses and protocol; rules naming ports never match it) and
+/// passed untranslated. One that would need masquerading is dropped: there is no port to
+/// translate it by.
+fn other_protocol(engine: &Engine, bytes: &[u8]) -> Verdict {
+    let Some((src, dst, protocol)) = super::wire::parse::addresses(bytes) else {
+        return Verdict::Drop(DropReason::UnsupportedProtocol);
+    };
+    let inside = |addr| engine.settings.is_inside(addr);
+    let direction = if inside(src) {
+        Direction::Outbound
+    } else {
+        Direction::Inbound
+    };
+    let needs_masquerade = direction == Direction::Outbound
+        && src.is_ipv4()
+        && engine.settings.outside_address.is_some()
+        && !inside(dst);
+    if needs_masquerade {
+        return Verdict::Drop(DropReason::UnsupportedProtocol);
+    }
+    let candidate = Candidate {
+        direction,
+        protocol,
+        src,
+        dst,
+        ports: None,
+        forwarded: false,
+    };
+    match engine.policy.evaluate(&candidate).action {
+        Action::Accept => Verdict::Accept,
+        Action::Drop => Verdict::Drop(DropReason::Policy),
+        Action::Reject => Verdict::Drop(DropReason::PolicyReject),
     }
 }
 

@@ -94,6 +94,10 @@ pub enum ViolationOutcome {
     Reply,
     /// The control connection is reset: a RST to each end.
     Reset,
+    /// Analysis: nothing is changed. The violation is reported (event, counter, the transfer
+    /// record's `violations`), the line passes, and a refused announcement still opens its
+    /// pinhole, so the data connection the endpoints make is followed.
+    Monitor,
 }
 
 impl Default for FtpSettings {

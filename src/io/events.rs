@@ -87,7 +87,8 @@ impl EventSink {
         Ok(())
     }
 
-    fn handle(&mut self, event: Event) -> Result<(), LogError> {
+    /// Writes or logs one event.
+    pub fn handle(&mut self, event: Event) -> Result<(), LogError> {
         match event {
             Event::RuleMatched {
                 rule, action, flow, ..

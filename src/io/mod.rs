@@ -7,6 +7,7 @@
 pub mod capture;
 pub mod events;
 pub mod replay;
+pub mod replay_checksums;
 pub mod run;
 pub mod tun;
 pub mod vnet;

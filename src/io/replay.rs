@@ -20,6 +20,7 @@ use super::capture::{
     split_frame, CaptureError, CaptureReader, CaptureWriter, CapturedPacket, FrameParts, LinkType,
 };
 use super::events::{EventSink, LogError};
+use super::replay_checksums::{ChecksumFixer, ChecksumMode};
 use crate::engine::{Engine, EngineSettings, EngineStats, PacketBuf, Verdict};
 
 /// Room after a packet for rewrites that grow it.
@@ -49,6 +50,8 @@ pub struct ReplayOptions {
     /// Where to write the FTP transfer log (JSON lines); `-` is standard output; none: not
     /// written.
     pub transfer_log: Option<PathBuf>,
+    /// What to do with transport checksums left unfinished by offload.
+    pub checksums: ChecksumMode,
 }
 
 /// Why a replay stopped.
@@ -81,6 +84,11 @@ pub struct ReplaySummary {
     pub rule_events: u64,
     /// FTP transfers logged.
     pub transfers: u64,
+    /// Packets whose transport checksum was finished before the engine saw them
+    /// (`--checksums`).
+    pub checksums_finished: u64,
+    /// Sending hosts found to leave their checksums to offload (`--checksums auto`).
+    pub offloading_hosts: usize,
     /// The engine's counters at the end.
     pub engine: EngineStats,
     /// A read error that ended the replay early, after the frames before it were processed.
@@ -110,6 +118,7 @@ pub fn replay_with(
     let mut interfaces_written = reader.format().interfaces.len();
     let events = EventSink::create(options.transfer_log.as_deref())?;
     let mut summary = Replay::new(engine, options.recorded_at, events);
+    summary.checksums = ChecksumFixer::new(options.checksums);
     let progress = progress_bar();
     let mut frame = CapturedPacket::default();
     loop {
@@ -137,8 +146,15 @@ pub fn replay_with(
     }
     progress.finish_and_clear();
     writer.finish()?;
-    engine.finish();
+    // Whatever is still open is logged with what the capture held, marked incomplete.
     summary.events.drain(engine)?;
+    let mut logged = Ok(());
+    engine.flush(summary.last_time, |event| {
+        if logged.is_ok() {
+            logged = summary.events.handle(event);
+        }
+    });
+    logged?;
     summary.finish()
 }
 
@@ -158,12 +174,15 @@ struct Replay<'e> {
     /// The outside-wire form of an inbound packet, when the output shows the outside wire.
     arrival: Vec<u8>,
     next_sweep: Option<Duration>,
+    /// The latest capture time seen: when the flush at the end happens.
+    last_time: Duration,
     frames_read: u64,
     not_ip: u64,
     bad_link: u64,
     frames_written: u64,
     frames_generated: u64,
     events: EventSink,
+    checksums: ChecksumFixer,
     input_error: Option<String>,
 }
 
@@ -175,12 +194,14 @@ impl<'e> Replay<'e> {
             buffer: vec![0; BUFFER_LEN],
             arrival: Vec::new(),
             next_sweep: None,
+            last_time: Duration::ZERO,
             frames_read: 0,
             not_ip: 0,
             bad_link: 0,
             frames_written: 0,
             frames_generated: 0,
             events,
+            checksums: ChecksumFixer::default(),
             input_error: None,
         }
     }
@@ -192,6 +213,7 @@ impl<'e> Replay<'e> {
     ) -> Result<(), CaptureError> {
         self.frames_read += 1;
         let now = frame.timestamp;
+        self.last_time = self.last_time.max(now);
         if self.next_sweep.is_none_or(|at| now >= at) {
             self.engine.expire(now);
             self.next_sweep = Some(now + SWEEP_INTERVAL);
@@ -210,6 +232,7 @@ impl<'e> Replay<'e> {
         };
         let len = parts.ip_packet.len().min(BUFFER_LEN - TAILROOM);
         self.buffer[..len].copy_from_slice(&parts.ip_packet[..len]);
+        self.checksums.prepare(&mut self.buffer[..len]);
         let (verdict, out_len, show_arrival) = {
             let mut packet = PacketBuf::new(&mut self.buffer, len);
             let show_arrival = self.recorded_at == RecordedAt::Inside
@@ -285,6 +308,8 @@ impl<'e> Replay<'e> {
             frames_generated: self.frames_generated,
             rule_events: counts.rule_hits,
             transfers: counts.transfers,
+            checksums_finished: self.checksums.finished,
+            offloading_hosts: self.checksums.offloading_hosts(),
             engine: self.engine.stats(),
             input_error: self.input_error,
         })
@@ -317,6 +342,13 @@ impl fmt::Display for ReplaySummary {
         writeln!(f, "  not IP           {} (copied unchanged)", self.not_ip)?;
         writeln!(f, "  bad link header  {}", self.bad_link)?;
         writeln!(f, "IP packets         {}", stats.packets)?;
+        if self.checksums_finished > 0 {
+            writeln!(
+                f,
+                "  checksums finished {} (offloaded, from {} hosts)",
+                self.checksums_finished, self.offloading_hosts
+            )?;
+        }
         stats.write_verdicts(f)?;
         writeln!(f, "frames written     {}", self.frames_written)?;
         if self.frames_generated > 0 {

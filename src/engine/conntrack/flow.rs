@@ -47,7 +47,7 @@ pub enum FlowNat {
 }
 
 /// Protocol-specific tracking state.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum ProtoState {
     /// TCP with its state machine.
     Tcp(TcpTracker),
@@ -93,6 +93,14 @@ impl FlowState {
     pub fn tcp_payload(&self) -> u64 {
         match &self.proto {
             ProtoState::Tcp(tcp) => tcp.payload_sent(0) + tcp.payload_sent(1),
+            _ => 0,
+        }
+    }
+
+    /// Sequence space skipped over without a segment carrying it, both directions, for TCP.
+    pub fn tcp_missing(&self) -> u64 {
+        match &self.proto {
+            ProtoState::Tcp(tcp) => tcp.payload_missing(0) + tcp.payload_missing(1),
             _ => 0,
         }
     }

@@ -58,7 +58,7 @@ pub const ORIGINAL: usize = 0;
 /// Index of the responder's side.
 pub const REPLY: usize = 1;
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 struct Side {
     /// Whether a segment from this side has been seen.
     seen: bool,
@@ -81,10 +81,59 @@ struct Side {
     /// Sequence space this side advanced past its SYN (payload plus FIN), counted as it grows,
     /// so retransmissions count once and 32-bit wrap-around does not matter.
     advanced: u64,
+    /// Sequence space this side advanced over without a segment carrying it (a gap in the
+    /// capture, or a loss the gateway never saw repaired), less what later segments filled.
+    missing: u64,
+    /// The gaps not filled yet, as sequence ranges, so a late segment (reordered on the way,
+    /// or retransmitted) can fill them. Empty, and unallocated, while nothing is missing.
+    holes: Vec<(u32, u32)>,
+}
+
+/// Gaps remembered per side; past it the oldest is forgotten and stays counted as missing.
+const MAX_HOLES: usize = 64;
+
+impl Side {
+    /// A gap from `start` to `end` was skipped.
+    fn skipped(&mut self, start: u32, end: u32) {
+        self.missing += u64::from(end.wrapping_sub(start));
+        if self.holes.len() == MAX_HOLES {
+            self.holes.remove(0);
+        }
+        self.holes.push((start, end));
+    }
+
+    /// A segment carried `start..end` (before `self.end`): what it fills of a gap is no
+    /// longer missing.
+    fn filled(&mut self, start: u32, end: u32) {
+        if self.holes.is_empty() {
+            return;
+        }
+        let mut left = Vec::with_capacity(self.holes.len() + 1);
+        for &(a, b) in &self.holes {
+            let from = if seq_after(start, a) { start } else { a };
+            let to = if seq_after(end, b) { b } else { end };
+            if !seq_after(to, from) {
+                left.push((a, b));
+                continue;
+            }
+            self.missing = self
+                .missing
+                .saturating_sub(u64::from(to.wrapping_sub(from)));
+            // What is left of the gap: the part before the segment and the part after it.
+            if seq_after(from, a) {
+                left.push((a, from));
+            }
+            if seq_after(b, to) {
+                left.push((to, b));
+            }
+        }
+        left.truncate(MAX_HOLES);
+        self.holes = left;
+    }
 }
 
 /// TCP tracking state of one flow.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct TcpTracker {
     state: TcpState,
     sides: [Side; 2],
@@ -118,7 +167,7 @@ impl TcpTracker {
     pub fn from_syn(segment: &TcpInfo) -> Self {
         let mut tracker = Self {
             state: TcpState::SynSent,
-            sides: [Side::default(); 2],
+            sides: Default::default(),
             picked_up: false,
         };
         tracker.init_side(ORIGINAL, segment);
@@ -129,7 +178,7 @@ impl TcpTracker {
     pub fn picked_up(segment: &TcpInfo) -> Self {
         let mut tracker = Self {
             state: TcpState::Established,
-            sides: [Side::default(); 2],
+            sides: Default::default(),
             picked_up: true,
         };
         tracker.sides[ORIGINAL].seen = true;
@@ -138,6 +187,23 @@ impl TcpTracker {
         tracker.sides[ORIGINAL].last_window = segment.window;
         tracker.sides[ORIGINAL].advanced = u64::from(segment.seq_len());
         tracker.apply_fin_and_ack(ORIGINAL, segment);
+        tracker
+    }
+
+    /// A tracker for a connection whose first segment seen is the responder's SYN/ACK (the
+    /// SYN was not captured): the initiator's side is known only from what the SYN/ACK
+    /// acknowledges. Feed the SYN/ACK next, from the reply side.
+    pub fn before_syn_ack(syn_ack: &TcpInfo) -> Self {
+        let mut tracker = Self {
+            state: TcpState::SynSent,
+            sides: Default::default(),
+            picked_up: true,
+        };
+        let initiator = &mut tracker.sides[ORIGINAL];
+        initiator.seen = true;
+        initiator.isn = Some(syn_ack.ack.wrapping_sub(1));
+        initiator.end = syn_ack.ack;
+        initiator.max_win = u32::from(u16::MAX);
         tracker
     }
 
@@ -266,11 +332,24 @@ impl TcpTracker {
         };
     }
 
-    /// Payload bytes `side` has sent (each byte once, however often it was retransmitted).
+    /// Payload bytes `side` has sent that were seen (each byte once, however often it was
+    /// retransmitted); sequence space skipped over is [`Self::payload_missing`].
     pub fn payload_sent(&self, side: usize) -> u64 {
         let side = &self.sides[side];
         side.advanced
             .saturating_sub(u64::from(side.fin_end.is_some()))
+            .saturating_sub(side.missing)
+    }
+
+    /// Sequence space `side` advanced over that no seen segment carried (Zeek's
+    /// `missing_bytes`).
+    pub fn payload_missing(&self, side: usize) -> u64 {
+        self.sides[side].missing
+    }
+
+    /// Whether either side skipped sequence space that no segment has filled yet.
+    pub fn has_gaps(&self) -> bool {
+        self.sides.iter().any(|side| !side.holes.is_empty())
     }
 
     /// The window field `side` sent last, for a segment the gateway writes in its name.
@@ -351,9 +430,23 @@ impl TcpTracker {
             side.seen = true;
             side.end = end;
             side.advanced = u64::from(segment.seq_len());
-        } else if seq_after(end, side.end) {
-            side.advanced += u64::from(end.wrapping_sub(side.end));
-            side.end = end;
+        } else {
+            let start = segment.seq;
+            if seq_after(side.end, start) {
+                let upto = if seq_after(end, side.end) {
+                    side.end
+                } else {
+                    end
+                };
+                side.filled(start, upto);
+            }
+            if seq_after(end, side.end) {
+                if seq_after(start, side.end) {
+                    side.skipped(side.end, start);
+                }
+                side.advanced += u64::from(end.wrapping_sub(side.end));
+                side.end = end;
+            }
         }
         let shift = if both_scaled {
             side.wscale.unwrap_or(0)
@@ -549,6 +642,27 @@ mod test {
         t.update(ORIGINAL, &seg(RST, 101, 0, 0)).unwrap();
         t.update(ORIGINAL, &seg(SYN, 7000, 0, 0)).unwrap();
         assert_eq!(t.state(), TcpState::SynSent);
+    }
+
+    #[test]
+    fn a_gap_counts_as_missing_until_a_late_segment_fills_it() {
+        let mut t = TcpTracker::from_syn(&seg(SYN, 1000, 0, 0));
+        t.update(REPLY, &seg(SYN | ACK_FLAG, 5000, 1001, 0))
+            .unwrap();
+        t.update(ORIGINAL, &seg(ACK_FLAG, 1001, 5001, 0)).unwrap();
+        t.update(REPLY, &seg(ACK_FLAG, 5001, 1001, 100)).unwrap();
+        // 5101..5301 not seen: the next segment jumps over it.
+        t.update(REPLY, &seg(ACK_FLAG, 5301, 1001, 100)).unwrap();
+        assert_eq!(t.payload_sent(REPLY), 200);
+        assert_eq!(t.payload_missing(REPLY), 200);
+        // A late segment fills the first half.
+        t.update(REPLY, &seg(ACK_FLAG, 5101, 1001, 100)).unwrap();
+        assert_eq!(t.payload_sent(REPLY), 300);
+        assert_eq!(t.payload_missing(REPLY), 100);
+        // A retransmission of seen bytes changes nothing.
+        t.update(REPLY, &seg(ACK_FLAG, 5001, 1001, 100)).unwrap();
+        assert_eq!(t.payload_sent(REPLY), 300);
+        assert_eq!(t.payload_missing(REPLY), 100);
     }
 
     #[test]

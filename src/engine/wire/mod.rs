@@ -11,6 +11,7 @@ pub mod offload;
 pub mod parse;
 pub mod respond;
 pub mod tcp_adjust;
+pub mod unfinished_checksum;
 pub mod write;
 
 pub use parse::{parse, IcmpKind, ParsedPacket, TcpInfo, Transport};

@@ -198,6 +198,17 @@ pub fn parse(bytes: &[u8]) -> Result<ParsedPacket, DropReason> {
     })
 }
 
+/// Source, destination and transport protocol of a packet [`parse`] found valid up to its
+/// transport (it refused it as `UnsupportedProtocol`).
+pub fn addresses(bytes: &[u8]) -> Option<(IpAddr, IpAddr, u8)> {
+    let ip = IpSlice::from_slice(bytes).ok()?;
+    Some((
+        ip.source_addr(),
+        ip.destination_addr(),
+        ip.payload().ip_number.0,
+    ))
+}
+
 fn ip_error_reason(err: IpSliceError) -> DropReason {
     match err {
         IpSliceError::Len(_) => DropReason::Truncated,

@@ -127,6 +127,38 @@ impl Announcement<'_> {
     }
 }
 
+impl Announcement<'_> {
+    /// The pinhole for exactly what the line names, unchecked and untranslated: how a
+    /// monitor (`on_violation: monitor`) follows an announcement it reported, so the data
+    /// connection the endpoints make is the one logged.
+    pub fn as_named(&self) -> (Accepted, Pinhole) {
+        let peer = match self.mode {
+            DataMode::Active => self.control.reply.src,
+            DataMode::Passive => self.control.original.src,
+        };
+        let key = PinholeKey {
+            src: peer,
+            dst: self.addr,
+            dst_port: self.port,
+        };
+        let id = self.engine.pinholes.next_id();
+        let pinhole = Pinhole {
+            id,
+            expires_at: self.now + self.engine.settings.ftp.pinhole_timeout,
+            translate_to: None,
+            binding: None,
+            mode: self.mode,
+            control: Arc::downgrade(self.control),
+        };
+        let accepted = Accepted {
+            key,
+            id,
+            rewrite_to: None,
+        };
+        (accepted, pinhole)
+    }
+}
+
 /// Gives back what an unused pinhole held.
 pub fn release(engine: &Engine, pinhole: &Pinhole) {
     if let Some(port) = pinhole.binding {

@@ -17,6 +17,7 @@ use super::session::{server_may_be_checked, LineContext, Session};
 use super::stream::{LineStream, SegmentPlan, WithholdReason};
 use crate::engine::conntrack::{Flow, FlowDir};
 use crate::engine::packet::PacketBuf;
+use crate::engine::settings::ViolationOutcome;
 use crate::engine::verdict::DropReason;
 use crate::engine::wire::fields::tcp::{ACK_FLAG, PSH, RST, SEQ, SYN};
 use crate::engine::wire::fields::{get_u32, set_u32};
@@ -112,8 +113,12 @@ impl FtpControl {
             self.streams[to].acknowledged(tcp.ack);
         }
         let readable = tcp.payload_len > 0 && transport_checksum_ok(seg.buf.bytes(), seg.packet);
+        let monitor = seg.engine.settings.ftp.on_violation == ViolationOutcome::Monitor;
         let planned = if readable {
             match self.plan(&seg) {
+                // A monitor reads every segment and changes none: nothing is withheld, trimmed
+                // or dropped for the stream's sake (its decisions never replace a line).
+                _ if monitor => None,
                 Ok(planned) => planned,
                 // A SYN whose bytes cannot go yet goes without them: the client sends them
                 // again after the handshake (TFO falls back); the stream has read them.
@@ -228,11 +233,18 @@ impl FtpControl {
         } = self;
         let stream = &mut streams[seg.dir.index()];
         let client = seg.dir == FlowDir::Original;
+        let monitor = seg.engine.settings.ftp.on_violation == ViolationOutcome::Monitor;
+        if monitor && stream.skip_gap(seq) {
+            // Bytes the capture does not hold: a monitor reads on from here.
+            ctx.notice("stream_gap", b"");
+        }
         // While lines are read, every partial client line is withheld (any of them may be
         // refused: framing, length, Telnet commands, not FTP), and a partial server line that
-        // may become a 227 / 229.
+        // may become a 227 / 229. A monitor withholds nothing: a partial line passes and is
+        // judged when complete.
         let reading = Cell::new(session.reads_lines());
-        let may_be_checked = |line: &[u8]| reading.get() && (client || server_may_be_checked(line));
+        let may_be_checked =
+            |line: &[u8]| !monitor && reading.get() && (client || server_may_be_checked(line));
         let plan = stream.plan(seq, payload, max_line, may_be_checked, |_, line, ended| {
             let decision = if client {
                 session.client_line(&ctx, line, ended)

@@ -38,6 +38,8 @@ pub struct Transfer {
     pub started: Duration,
     /// The announcement it uses.
     pub announced: Option<Announced>,
+    /// Checks its command, its announcement or its replies violated.
+    pub violations: Vec<&'static str>,
 }
 
 impl Transfer {
@@ -57,8 +59,11 @@ pub struct Finished {
     pub code: u16,
     /// The final reply's text.
     pub reply: String,
-    /// When the final reply passed.
+    /// When the final reply passed (when the record was flushed, if it is incomplete).
     pub at: Duration,
+    /// Flushed before it finished (no final reply, or its data connection still open, when
+    /// the replay ended): the record holds what was seen.
+    pub incomplete: bool,
 }
 
 fn endpoint(addr: IpAddr, port: u16) -> String {
@@ -82,17 +87,28 @@ pub fn transfer_record(control: &Flow, user: Option<String>, finished: Finished)
         code,
         reply,
         at,
+        incomplete,
     } = finished;
     let client_translated = control.translated_key(FlowDir::Original);
-    let (data_orig, data_resp, data_orig_translated, data_resp_translated, bytes) =
+    // Each end as it sent (`data_orig`, `data_resp`) and as the other end saw it
+    // (`*_translated`), as for the control connection.
+    let (data_orig, data_resp, data_orig_translated, data_resp_translated, bytes, missing) =
         match transfer.data() {
             Some(flow) => {
-                let (orig, resp) = key_ends(&flow.original);
-                let (orig_t, resp_t) = key_ends(&flow.translated_key(FlowDir::Original));
-                let bytes = flow.lock().tcp_payload();
-                (Some(orig), Some(resp), Some(orig_t), Some(resp_t), bytes)
+                let (orig, resp_t) = key_ends(&flow.original);
+                let (orig_t, resp) = key_ends(&flow.translated_key(FlowDir::Original));
+                let state = flow.lock();
+                let (bytes, missing) = (state.tcp_payload(), state.tcp_missing());
+                (
+                    Some(orig),
+                    Some(resp),
+                    Some(orig_t),
+                    Some(resp_t),
+                    bytes,
+                    missing,
+                )
             }
-            None => (None, None, None, None, 0),
+            None => (None, None, None, None, 0, 0),
         };
     let announced = transfer.announced.as_ref();
     TransferRecord {
@@ -121,7 +137,10 @@ pub fn transfer_record(control: &Flow, user: Option<String>, finished: Finished)
         }),
         announced_by: announced.map(|a| a.by),
         bytes,
+        missing_bytes: missing,
         reply_code: code,
         reply,
+        violations: transfer.violations,
+        incomplete,
     }
 }

@@ -91,6 +91,8 @@ pub struct Session {
     transfer: Option<Transfer>,
     finished: Option<Finished>,
     pinholes: VecDeque<(PinholeKey, u64)>,
+    /// Checks violated since the last transfer command (or by it), for its record.
+    violations: Vec<&'static str>,
 }
 
 /// What a line handler needs from the outside world.
@@ -174,6 +176,35 @@ impl Session {
         if let Some(finished) = self.finished.take() {
             self.emit(engine, control, finished);
         }
+    }
+
+    /// The input ended (the end of a replay): the transfer waiting for its data connection to
+    /// close and the one waiting for its final reply are logged with what was seen, marked
+    /// incomplete; the pinholes close.
+    pub fn flush_at_end(&mut self, engine: &Engine, control: &Flow, now: Duration) {
+        if let Some(mut finished) = self.finished.take() {
+            // Its final reply passed; it is incomplete if its data connection is still open.
+            finished.incomplete =
+                finished
+                    .transfer
+                    .data()
+                    .is_some_and(|data| match &data.lock().proto {
+                        ProtoState::Tcp(tcp) => !tcp.closing(),
+                        _ => false,
+                    });
+            self.emit(engine, control, finished);
+        }
+        if let Some(transfer) = self.transfer.take() {
+            let finished = Finished {
+                transfer,
+                code: 0,
+                reply: String::new(),
+                at: now,
+                incomplete: true,
+            };
+            self.emit(engine, control, finished);
+        }
+        self.close_pinholes(engine);
     }
 
     /// A data connection is closing: its transfer, if its final reply has passed, is logged.
@@ -278,7 +309,11 @@ impl Session {
             return self.not_ftp(ctx, FlowDir::Original, line);
         }
         if !line.ends_with(b"\n") {
-            // Longer than `max_line`, whatever its verb: never reaches the server in part.
+            // Longer than `max_line`, whatever its verb: never reaches the server in part
+            // (a monitor logs a transfer command it cannot read whole, with its violation).
+            if let Some(decision) = self.monitor_overlong(ctx, line) {
+                return decision;
+            }
             return self.refuse(ctx, FlowDir::Original, "line_too_long", line);
         }
         if let Some(check) = trust::framing_defect(line) {
@@ -308,7 +343,9 @@ impl Session {
         if announces && self.announcement_unconsumed() {
             // Two announcements awaiting replies with no transfer between them: which data
             // connection the next transfer uses would depend on how the server answers.
-            return self.refuse(ctx, FlowDir::Original, "pipelined_announcement", line);
+            if let Some(refused) = self.enforce(ctx, "pipelined_announcement", line) {
+                return refused;
+            }
         }
         let pending = match command {
             Command::Port(hp) => {
@@ -392,6 +429,7 @@ impl Session {
             arg,
             started: ctx.now,
             announced: self.announced.take(),
+            violations: std::mem::take(&mut self.violations),
         });
     }
 
@@ -554,10 +592,11 @@ impl Session {
             // The transfer is over: its data connection can no longer come.
             self.close_pinhole(ctx.engine, unused.key, unused.id);
         }
+        // Open, or closed with segments still missing (reordered behind its FIN).
         let still_open = transfer
             .data()
             .is_some_and(|data| match &data.lock().proto {
-                ProtoState::Tcp(tcp) => !tcp.closing(),
+                ProtoState::Tcp(tcp) => !tcp.closing() || tcp.has_gaps(),
                 _ => false,
             });
         let finished = Finished {
@@ -565,6 +604,7 @@ impl Session {
             code,
             reply: text(line.get(4..).unwrap_or_default()),
             at: ctx.now,
+            incomplete: false,
         };
         if still_open {
             self.finished = Some(finished);

@@ -174,6 +174,24 @@ impl LineStream {
         self.first
     }
 
+    /// A monitor's answer to a gap (bytes the capture does not hold): when `seq` lies past the
+    /// next byte expected, reading resumes at `seq` with nothing of the partial line kept.
+    /// Returns whether a gap was skipped. A gateway never calls it: it waits for the
+    /// retransmission instead.
+    pub fn skip_gap(&mut self, seq: u32) -> bool {
+        if !self.next.is_some_and(|next| after(seq, next)) {
+            return false;
+        }
+        self.next = Some(seq);
+        self.line.clear();
+        self.line_start = seq;
+        self.held = false;
+        self.overlong = false;
+        self.seen.clear();
+        self.seen_start = seq;
+        true
+    }
+
     /// Whether the current partial line is longer than any line the ALG follows.
     pub fn overlong(&self) -> bool {
         self.overlong

@@ -41,25 +41,39 @@ pub struct TransferRecord {
     pub mode: Option<&'static str>,
     /// The announcement: PORT, EPRT, PASV or EPSV.
     pub announced_by: Option<&'static str>,
-    /// Payload bytes carried by the data connection.
+    /// Payload bytes the data connection carried that were seen (each byte once).
     pub bytes: u64,
-    /// The final reply's code.
+    /// Sequence space the data connection advanced over that no seen segment carried (a gap
+    /// in the capture), as Zeek's `missing_bytes`.
+    pub missing_bytes: u64,
+    /// The final reply's code; 0 when there was none (`incomplete`).
     pub reply_code: u16,
     /// The final reply's text.
     pub reply: String,
+    /// The checks the transfer's command, announcement or replies violated (reported, and
+    /// under `on_violation: monitor` not enforced).
+    pub violations: Vec<&'static str>,
+    /// Flushed when the replay ended before the transfer did: no final reply, or the data
+    /// connection still open.
+    pub incomplete: bool,
 }
 
-/// The directory after `CWD arg` from `cwd` (None when it cannot be known).
+/// The directory after `CWD arg` from `cwd` (`None`: the login directory, before any
+/// absolute directory was seen).
 pub fn change_directory(cwd: Option<&str>, arg: &str) -> Option<String> {
     join(cwd, arg).map(|path| normalize(&path))
 }
 
-/// `arg` joined to `cwd`: absolute arguments stand alone.
+/// `arg` joined to `cwd`: absolute arguments stand alone. With no directory known (`None`,
+/// a client that never sent PWD), the path is relative to the login directory (`.` for the
+/// login directory itself).
 pub fn join(cwd: Option<&str>, arg: &str) -> Option<String> {
     if arg.starts_with('/') {
         return Some(arg.to_string());
     }
-    let cwd = cwd?;
+    let Some(cwd) = cwd else {
+        return Some(normalize(if arg.is_empty() { "." } else { arg }));
+    };
     if arg.is_empty() {
         return Some(cwd.to_string());
     }
@@ -75,19 +89,26 @@ pub fn parent(cwd: Option<&str>) -> Option<String> {
     change_directory(cwd, "..")
 }
 
-/// Removes `.` and resolves `..` components.
+/// Removes `.` and resolves `..` components; a relative path stays relative (`..` above its
+/// start is kept, the start itself is `.`).
 fn normalize(path: &str) -> String {
+    let absolute = path.starts_with('/');
     let mut parts: Vec<&str> = Vec::new();
     for part in path.split('/') {
         match part {
             "" | "." => {}
-            ".." => {
+            ".." if parts.last().is_some_and(|last| *last != "..") => {
                 parts.pop();
             }
+            ".." if absolute => {}
             other => parts.push(other),
         }
     }
-    format!("/{}", parts.join("/"))
+    match (absolute, parts.is_empty()) {
+        (true, _) => format!("/{}", parts.join("/")),
+        (false, true) => ".".to_string(),
+        (false, false) => parts.join("/"),
+    }
 }
 
 #[cfg(test)]
@@ -102,7 +123,17 @@ mod test {
         );
         assert_eq!(join(Some("/"), "a").as_deref(), Some("/a"));
         assert_eq!(join(None, "/etc/motd").as_deref(), Some("/etc/motd"));
-        assert_eq!(join(None, "relative"), None);
+        assert_eq!(join(None, "relative").as_deref(), Some("relative"));
+        assert_eq!(join(None, "").as_deref(), Some("."));
+        let sub = change_directory(None, "pub/./a");
+        assert_eq!(sub.as_deref(), Some("pub/a"));
+        assert_eq!(join(sub.as_deref(), "f").as_deref(), Some("pub/a/f"));
+        assert_eq!(parent(Some("pub")).as_deref(), Some("."));
+        assert_eq!(parent(None).as_deref(), Some(".."));
+        assert_eq!(
+            change_directory(Some(".."), "../x").as_deref(),
+            Some("../../x")
+        );
         assert_eq!(
             change_directory(Some("/pub/a"), "../b/./c").as_deref(),
             Some("/pub/b/c")

@@ -1,12 +1,15 @@
 //! The session's policy: what an announcement must satisfy before it opens a pinhole (what it
 //! names, the login, the per-session cap, the FXP opt-in), and what refusing a line does
-//! (the event, the counter, and the rule file's outcome: an error reply owed to the client,
-//! a replaced reply, or a reset).
+//! (the event, the counter, the transfer record's `violations`, and the rule file's outcome:
+//! an error reply owed to the client, a replaced reply, a reset, or, under `monitor`, nothing:
+//! the line passes and a refused announcement still opens its pinhole, so the transfer the
+//! traffic really holds is followed and logged).
 
 use std::net::IpAddr;
 
 use super::{splice, text, LineContext, Pending, Session};
 use crate::engine::alg::ftp::announce::{self, Announcement};
+use crate::engine::alg::ftp::command::{parse_command, Command};
 use crate::engine::alg::ftp::format;
 use crate::engine::alg::ftp::pinhole::DataMode;
 use crate::engine::alg::ftp::record::Announced;
@@ -38,7 +41,7 @@ impl LineContext<'_> {
     }
 
     /// Reports a line the policy lets through although the ALG cannot vouch for it.
-    pub(super) fn notice(&self, notice: &'static str, line: &[u8]) {
+    pub(crate) fn notice(&self, notice: &'static str, line: &[u8]) {
         self.engine.counters.ftp_notice(notice);
         self.engine.emit(Event::FtpNotice {
             at: self.now,
@@ -83,21 +86,36 @@ impl Session {
         };
         // What the line names is checked first, so a bounce is reported as one whenever it
         // comes; then whether this session may open a pinhole now.
+        let settings = &ctx.engine.settings.ftp;
+        let monitor = settings.on_violation == ViolationOutcome::Monitor;
         let prepared = match announcement.accept() {
             Ok(prepared) => prepared,
+            Err(refusal) if monitor => {
+                // Reported, and followed as the endpoints will follow it.
+                self.report(ctx, dir, refusal.0, line, "monitor");
+                Some(announcement.as_named())
+            }
             Err(refusal) => return self.refuse(ctx, dir, refusal.0, line),
         };
-        let settings = &ctx.engine.settings.ftp;
         let refusal = if settings.require_login && !self.logged_in {
             Some("before_login")
         } else if prepared.is_some() {
             self.pinholes
                 .retain(|(key, id)| ctx.engine.pinholes.is_live(key, *id, now));
-            (self.pinholes.len() >= settings.max_pinholes.max(1)).then_some("pinhole_cap")
+            let full = self.pinholes.len() >= settings.max_pinholes.max(1);
+            if full && monitor {
+                // The oldest pinhole makes room: memory stays bounded, nothing is refused.
+                if let Some((key, id)) = self.pinholes.front().copied() {
+                    self.close_pinhole(ctx.engine, key, id);
+                }
+            }
+            full.then_some("pinhole_cap")
         } else {
             None
         };
-        if let Some(check) = refusal {
+        if let Some(check) = refusal.filter(|_| monitor) {
+            self.report(ctx, dir, check, line, "monitor");
+        } else if let Some(check) = refusal {
             if let Some((_, pinhole)) = &prepared {
                 announce::release(ctx.engine, pinhole);
             }
@@ -110,11 +128,16 @@ impl Session {
             return LineDecision::Keep;
         };
         // A fixed address (`PORT 0,0,0,0`, a private 227 address read as the server's) is
-        // written into the line even where nothing is translated.
+        // written into the line even where nothing is translated. A monitor rewrites nothing
+        // (it is meant for analysis, with no translation).
         let rewrite_to = accepted.rewrite_to.or(fixed.then_some((addr, port)));
-        let decision = match rewrite_to.map(rewrite) {
+        let decision = match rewrite_to.filter(|_| !monitor).map(rewrite) {
             Some(Some((range, with))) => {
                 LineDecision::Replace(splice(line, range, with.as_bytes()))
+            }
+            Some(None) if monitor => {
+                self.report(ctx, dir, "family_mismatch", line, "monitor");
+                LineDecision::Keep
             }
             Some(None) => {
                 announce::release(ctx.engine, &pinhole);
@@ -174,9 +197,16 @@ impl Session {
         let name = match outcome {
             ViolationOutcome::Reply => "reply",
             ViolationOutcome::Reset => "reset",
+            ViolationOutcome::Monitor => "monitor",
         };
-        ctx.violation(dir, check, line, name);
+        self.report(ctx, dir, check, line, name);
         match (outcome, dir) {
+            (ViolationOutcome::Monitor, FlowDir::Original) => {
+                // The command passes; the server's reply answers it.
+                self.push_pending(Pending::Other);
+                LineDecision::Keep
+            }
+            (ViolationOutcome::Monitor, FlowDir::Reply) => LineDecision::Keep,
             (ViolationOutcome::Reset, _) => {
                 self.reset = true;
                 LineDecision::Replace(Vec::new())
@@ -189,5 +219,68 @@ impl Session {
                 LineDecision::Replace(refusal::announcement_reply_refused(check))
             }
         }
+    }
+}
+
+/// Most violations one transfer record lists.
+const MAX_RECORDED_VIOLATIONS: usize = 8;
+
+impl Session {
+    /// Counts and reports a violation, and keeps its name for the record of the transfer it
+    /// concerns (the one running, else the next).
+    fn report(
+        &mut self,
+        ctx: &LineContext<'_>,
+        dir: FlowDir,
+        check: &'static str,
+        line: &[u8],
+        outcome: &'static str,
+    ) {
+        ctx.violation(dir, check, line, outcome);
+        let kept = match &mut self.transfer {
+            Some(transfer) => &mut transfer.violations,
+            None => &mut self.violations,
+        };
+        if kept.len() < MAX_RECORDED_VIOLATIONS && !kept.contains(&check) {
+            kept.push(check);
+        }
+    }
+
+    /// A client line violated `check`: refused, or under `monitor` only reported (`None`: the
+    /// caller goes on with the line).
+    pub(super) fn enforce(
+        &mut self,
+        ctx: &LineContext<'_>,
+        check: &'static str,
+        line: &[u8],
+    ) -> Option<LineDecision> {
+        if ctx.engine.settings.ftp.on_violation == ViolationOutcome::Monitor {
+            self.report(ctx, FlowDir::Original, check, line, "monitor");
+            return None;
+        }
+        Some(self.refuse(ctx, FlowDir::Original, check, line))
+    }
+
+    /// Under `monitor`, a client line longer than `max_line` that starts a transfer: the
+    /// violation is reported and the transfer followed with the argument's known prefix.
+    /// `None` when not monitoring or the line is no transfer command.
+    pub(super) fn monitor_overlong(
+        &mut self,
+        ctx: &LineContext<'_>,
+        prefix: &[u8],
+    ) -> Option<LineDecision> {
+        if ctx.engine.settings.ftp.on_violation != ViolationOutcome::Monitor {
+            return None;
+        }
+        let mut terminated = prefix.to_vec();
+        terminated.extend_from_slice(b"\r\n");
+        let Ok(Command::Transfer { verb, arg }) = parse_command(&terminated) else {
+            return None;
+        };
+        let arg = text(arg);
+        self.report(ctx, FlowDir::Original, "line_too_long", prefix, "monitor");
+        self.start_transfer(ctx, verb, arg);
+        self.push_pending(Pending::Transfer);
+        Some(LineDecision::Keep)
     }
 }
