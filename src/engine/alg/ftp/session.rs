@@ -303,7 +303,9 @@ impl Session {
         }
         if self.pending.len() >= MAX_PENDING {
             self.abort(ctx, FlowDir::Original, "pipeline_too_deep");
-            return LineDecision::Replace(Vec::new());
+            if self.reset_requested() {
+                return LineDecision::Replace(Vec::new());
+            }
         }
         if !is_ftp {
             return self.not_ftp(ctx, FlowDir::Original, line);

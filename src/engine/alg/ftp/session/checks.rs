@@ -165,7 +165,12 @@ impl Session {
 
     /// Gives up on the connection whatever `on_violation` says: the stream can no longer be
     /// followed (`check` says why). Reported like a violation; the caller resets both ends.
+    /// A monitor reports it and goes on reading.
     pub fn abort(&mut self, ctx: &LineContext<'_>, dir: FlowDir, check: &'static str) {
+        if ctx.engine.settings.ftp.on_violation == ViolationOutcome::Monitor {
+            ctx.violation(dir, check, b"", "monitor");
+            return;
+        }
         ctx.violation(dir, check, b"", "reset");
         self.reset = true;
     }
