@@ -1,4 +1,5 @@
-//! The `ftpgate` command: `check` a rule file, `replay` a capture through the engine.
+//! The `ftpgate` command: `check` a rule file, `replay` a capture through the engine, `run`
+//! the gateway, and ask a running one for its `status`, `flows`, `pinholes` or a `reload`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -67,6 +68,41 @@ enum Command {
         #[arg(long)]
         log: Option<PathBuf>,
     },
+    /// Show a running gateway's counters and table sizes.
+    Status {
+        #[command(flatten)]
+        target: control::Target,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List a running gateway's flows (both tuples, translation, state, time left).
+    Flows {
+        #[command(flatten)]
+        target: control::Target,
+        #[command(flatten)]
+        filter: control::FlowsArgs,
+    },
+    /// List a running gateway's FTP data-connection pinholes.
+    Pinholes {
+        #[command(flatten)]
+        target: control::Target,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make a running gateway re-read its rule file and swap its policy (as SIGHUP does).
+    Reload {
+        #[command(flatten)]
+        target: control::Target,
+    },
+}
+
+use ftpgate::io::control::commands as control;
+
+fn control_command(target: &control::Target, command: control::Command) -> anyhow::Result<()> {
+    print!("{}", control::execute(target, command)?);
+    Ok(())
 }
 
 fn init_logging(format: LogFormat) {
@@ -96,6 +132,16 @@ fn main() -> ExitCode {
             recorded_at,
             log,
         } => replay(&rules, &input, &out, recorded_at, log),
+        Command::Status { target, json } => {
+            control_command(&target, control::Command::Status { json })
+        }
+        Command::Flows { target, filter } => {
+            control_command(&target, control::Command::Flows(filter))
+        }
+        Command::Pinholes { target, json } => {
+            control_command(&target, control::Command::Pinholes { json })
+        }
+        Command::Reload { target } => control_command(&target, control::Command::Reload),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -108,7 +154,7 @@ fn main() -> ExitCode {
 
 fn run(rules: &std::path::Path, log: Option<&std::path::Path>) -> anyhow::Result<()> {
     let gateway = ftpgate::config::load_gateway(rules)?;
-    let summary = ftpgate::io::run::run(gateway, log)?;
+    let summary = ftpgate::io::run::run(gateway, log, rules)?;
     eprint!("{summary}");
     Ok(())
 }

@@ -16,6 +16,7 @@ mod describe;
 mod error;
 mod forwards;
 mod ftp;
+mod operations;
 mod parse;
 mod rules;
 mod schema;
@@ -26,6 +27,7 @@ use std::path::Path;
 
 pub use describe::describe;
 pub use error::{ConfigError, Problem};
+pub use operations::{Interfaces, OperationsSettings, DEFAULT_CONTROL_SOCKET};
 pub use tun::TunSettings;
 
 use crate::engine::settings::EngineSettings;
@@ -51,6 +53,8 @@ pub struct Gateway {
     pub engine: EngineSettings,
     /// The TUN device to open.
     pub tun: TunSettings,
+    /// Steering, control socket and metrics.
+    pub operations: OperationsSettings,
 }
 
 /// Reads, checks and compiles the rule file at `path` for a running gateway.

@@ -12,7 +12,7 @@ use super::conntrack::{
 use super::events::{Event, FlowSummary};
 use super::nat;
 use super::packet::PacketBuf;
-use super::policy::Candidate;
+use super::policy::{Candidate, CompiledPolicy};
 use super::settings::{Action, Direction};
 use super::verdict::{DropReason, Verdict};
 use super::wire::fields::tcp::{ACK_FLAG, FIN, RST, SYN};
@@ -205,10 +205,12 @@ fn filter(
         },
         forwarded,
     };
-    let decision = engine.policy.evaluate(&candidate);
+    let policy = engine.policy.load();
+    let decision = policy.evaluate(&candidate);
     if decision.log {
         log_rule_hit(
             engine,
+            &policy,
             now,
             packet,
             direction,
@@ -228,6 +230,7 @@ fn filter(
 
 fn log_rule_hit(
     engine: &Engine,
+    policy: &CompiledPolicy,
     now: Duration,
     packet: &ParsedPacket,
     direction: Direction,
@@ -235,7 +238,7 @@ fn log_rule_hit(
     action: Action,
 ) {
     let origin = rule
-        .and_then(|index| engine.policy.rule(index))
+        .and_then(|index| policy.rule(index))
         .map_or_else(|| "default".to_string(), |rule| rule.origin.clone());
     let key = FlowKey::of_packet(packet).unwrap_or(FlowKey {
         protocol: packet.protocol,

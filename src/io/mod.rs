@@ -5,7 +5,11 @@
 //! sockets and the clock, and adapts what they deliver to the engine's inputs.
 
 pub mod capture;
+pub mod control;
+pub mod control_plane;
 pub mod events;
+pub mod metrics;
+pub mod reload;
 pub mod replay;
 pub mod run;
 pub mod tun;

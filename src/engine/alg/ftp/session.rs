@@ -24,6 +24,8 @@ use crate::engine::settings::TlsPolicy;
 use crate::engine::Engine;
 
 mod checks;
+mod facts;
+pub use facts::SessionFacts;
 
 /// Most commands remembered while their replies are outstanding.
 const MAX_PENDING: usize = 16;

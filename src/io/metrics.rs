@@ -1,0 +1,322 @@
+//! The Prometheus endpoint of `ftpgate run` (`metrics.listen`, off by default): a minimal
+//! HTTP/1.0 server on its own thread answering `GET /metrics` with the OpenMetrics text that
+//! the prometheus-client crate encodes from a fresh snapshot of the engine's counters.
+//!
+//! Owns the listening socket, the metric names (all `ftpgate_`) and the per-scrape registry.
+//! It never changes the engine, and a client cannot stall anything but this thread: requests
+//! are bounded in size and time and served one at a time.
+
+use std::collections::BTreeMap;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+use super::reload::Reloader;
+use super::tun::IoErrors;
+use crate::engine::Engine;
+
+/// Longest request head read.
+const MAX_REQUEST: usize = 8192;
+/// How long a client may take to send its request or take the page.
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How often the accept loop looks at the stop flag.
+const POLL: Duration = Duration::from_millis(100);
+
+/// `(direction, mode)` of a transfer.
+type TransferKind = (&'static str, &'static str);
+
+/// FTP transfers logged, by direction and mode: (transfers, bytes). Filled by the event sink.
+#[derive(Debug, Default)]
+pub struct TransferTally {
+    by: Mutex<BTreeMap<TransferKind, (u64, u64)>>,
+}
+
+impl TransferTally {
+    /// Counts one transfer.
+    pub fn add(&self, direction: &'static str, mode: Option<&'static str>, bytes: u64) {
+        let mut by = self.by.lock();
+        let entry = by
+            .entry((direction, mode.unwrap_or("unknown")))
+            .or_default();
+        entry.0 += 1;
+        entry.1 += bytes;
+    }
+
+    fn snapshot(&self) -> Vec<(TransferKind, (u64, u64))> {
+        self.by.lock().iter().map(|(k, v)| (*k, *v)).collect()
+    }
+}
+
+/// The bound metrics socket.
+pub struct MetricsEndpoint {
+    listener: TcpListener,
+}
+
+type Labels = Vec<(String, String)>;
+
+fn counter(registry: &mut Registry, name: &str, help: &str, value: u64) {
+    let metric = Counter::<u64>::default();
+    metric.inc_by(value);
+    registry.register(name, help, metric);
+}
+
+fn gauge(registry: &mut Registry, name: &str, help: &str, value: usize) {
+    let metric = Gauge::<i64>::default();
+    metric.set(i64::try_from(value).unwrap_or(i64::MAX));
+    registry.register(name, help, metric);
+}
+
+fn labelled_counter(
+    registry: &mut Registry,
+    name: &str,
+    help: &str,
+    values: impl IntoIterator<Item = (Labels, u64)>,
+) {
+    let family = Family::<Labels, Counter<u64>>::default();
+    for (labels, value) in values {
+        family.get_or_create(&labels).inc_by(value);
+    }
+    registry.register(name, help, family);
+}
+
+fn label(key: &str, value: impl Into<String>) -> Labels {
+    vec![(key.to_owned(), value.into())]
+}
+
+/// The page: every metric from one snapshot, OpenMetrics text.
+pub fn render(
+    engine: &Engine,
+    queues: &[IoErrors],
+    reloader: &Reloader,
+    transfers: &TransferTally,
+) -> String {
+    let stats = engine.stats();
+    let mut registry = Registry::with_prefix("ftpgate");
+    counter(
+        &mut registry,
+        "packets",
+        "Packets the engine processed",
+        stats.packets,
+    );
+    counter(
+        &mut registry,
+        "packets_accepted",
+        "Packets forwarded",
+        stats.accepted,
+    );
+    counter(
+        &mut registry,
+        "packets_answered",
+        "Packets answered with a RST or ICMP error instead of forwarded",
+        stats.responded,
+    );
+    labelled_counter(
+        &mut registry,
+        "drops",
+        "Packets not forwarded, by reason",
+        stats
+            .dropped
+            .iter()
+            .map(|(reason, n)| (label("reason", reason.name()), *n)),
+    );
+    labelled_counter(
+        &mut registry,
+        "ftp_refusals",
+        "FTP lines refused, by check",
+        stats
+            .ftp_violations
+            .iter()
+            .map(|(check, n)| (label("check", *check), *n)),
+    );
+    let tally = transfers.snapshot();
+    let by_mode = |(direction, mode): (&str, &str)| {
+        vec![
+            ("direction".to_owned(), direction.to_owned()),
+            ("mode".to_owned(), mode.to_owned()),
+        ]
+    };
+    labelled_counter(
+        &mut registry,
+        "ftp_transfers",
+        "FTP transfers logged, by direction and mode",
+        tally.iter().map(|(key, (n, _))| (by_mode(*key), *n)),
+    );
+    labelled_counter(
+        &mut registry,
+        "ftp_transfer_bytes",
+        "Bytes of FTP transfers logged, by direction and mode",
+        tally
+            .iter()
+            .map(|(key, (_, bytes))| (by_mode(*key), *bytes)),
+    );
+    counter(
+        &mut registry,
+        "flows_created",
+        "Flows created",
+        stats.flows_created,
+    );
+    counter(
+        &mut registry,
+        "flows_expired",
+        "Flows expired",
+        stats.flows_expired,
+    );
+    counter(
+        &mut registry,
+        "events_lost",
+        "Events that did not fit the event queue",
+        stats.events_lost,
+    );
+    let (reloads, refused) = reloader.counts();
+    counter(&mut registry, "reloads", "Successful reloads", reloads);
+    counter(&mut registry, "reloads_refused", "Refused reloads", refused);
+    gauge(&mut registry, "flows", "Flows tracked", stats.flows);
+    gauge(
+        &mut registry,
+        "nat_bindings",
+        "Masquerade bindings held",
+        stats.nat_bindings,
+    );
+    gauge(
+        &mut registry,
+        "pinholes",
+        "FTP data-connection pinholes open",
+        engine.pinhole_count(),
+    );
+    labelled_counter(
+        &mut registry,
+        "tun_read_errors",
+        "Failed reads from the TUN device, by queue",
+        queues.iter().enumerate().map(|(queue, errors)| {
+            (
+                label("queue", queue.to_string()),
+                errors.reads.load(Ordering::Relaxed),
+            )
+        }),
+    );
+    labelled_counter(
+        &mut registry,
+        "tun_write_errors",
+        "Failed writes to the TUN device, by queue",
+        queues.iter().enumerate().map(|(queue, errors)| {
+            (
+                label("queue", queue.to_string()),
+                errors.writes.load(Ordering::Relaxed),
+            )
+        }),
+    );
+    let mut page = String::new();
+    if let Err(err) = encode(&mut page, &registry) {
+        tracing::error!(error = %err, "cannot encode the metrics");
+    }
+    page
+}
+
+impl MetricsEndpoint {
+    /// Listens on `addr`.
+    pub fn bind(addr: SocketAddr) -> io::Result<Self> {
+        let listener = TcpListener::bind(addr)?;
+        listener.set_nonblocking(true)?;
+        tracing::info!(%addr, "metrics endpoint listening");
+        Ok(Self { listener })
+    }
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves scrapes until `stop` is set.
+    pub fn serve(
+        &self,
+        stop: &AtomicBool,
+        engine: &Engine,
+        queues: &[IoErrors],
+        reloader: &Reloader,
+        transfers: &TransferTally,
+    ) {
+        while !stop.load(Ordering::Relaxed) {
+            match self.listener.accept() {
+                Ok((stream, _)) => {
+                    let page = || render(engine, queues, reloader, transfers);
+                    if let Err(err) = answer(stream, page) {
+                        tracing::debug!(error = %err, "metrics client went away");
+                    }
+                }
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => std::thread::sleep(POLL),
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) => {
+                    tracing::warn!(error = %err, "metrics accept failed");
+                    std::thread::sleep(POLL);
+                }
+            }
+        }
+    }
+}
+
+/// Reads the request head (bounded, timed) and answers `GET /metrics` with the page.
+fn answer(mut stream: TcpStream, page: impl FnOnce() -> String) -> io::Result<()> {
+    stream.set_nonblocking(false)?;
+    stream.set_read_timeout(Some(CLIENT_TIMEOUT))?;
+    stream.set_write_timeout(Some(CLIENT_TIMEOUT))?;
+    let mut head = Vec::with_capacity(512);
+    let mut chunk = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") && !head.windows(2).any(|w| w == b"\n\n") {
+        if head.len() > MAX_REQUEST {
+            return respond(
+                &mut stream,
+                "431 Request Header Fields Too Large",
+                "text/plain",
+                "request too large\n",
+            );
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(read) => head.extend_from_slice(&chunk[..read]),
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
+    let first = head.split(|&b| b == b'\n').next().unwrap_or_default();
+    let mut words = first
+        .split(|&b| b == b' ' || b == b'\r')
+        .filter(|w| !w.is_empty());
+    match (words.next(), words.next()) {
+        (Some(b"GET"), Some(b"/metrics")) => respond(
+            &mut stream,
+            "200 OK",
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            &page(),
+        ),
+        (Some(b"GET"), Some(_)) => respond(
+            &mut stream,
+            "404 Not Found",
+            "text/plain",
+            "only /metrics is served\n",
+        ),
+        _ => respond(
+            &mut stream,
+            "400 Bad Request",
+            "text/plain",
+            "send GET /metrics\n",
+        ),
+    }
+}
+
+fn respond(stream: &mut TcpStream, status: &str, content_type: &str, body: &str) -> io::Result<()> {
+    let head = format!(
+        "HTTP/1.0 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes())?;
+    stream.write_all(body.as_bytes())?;
+    stream.flush()
+}
