@@ -91,6 +91,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Remove the steering rules and routes a gateway that was killed left behind (a gateway
+    /// that stops normally removes its own; `run` also removes leftovers when it starts).
+    Cleanup,
     /// Make a running gateway re-read its rule file and swap its policy (as SIGHUP does).
     Reload {
         #[command(flatten)]
@@ -142,6 +145,9 @@ fn main() -> ExitCode {
             control_command(&target, control::Command::Pinholes { json })
         }
         Command::Reload { target } => control_command(&target, control::Command::Reload),
+        Command::Cleanup => {
+            ftpgate::io::steering::Steering::remove_leftovers().map_err(anyhow::Error::from)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

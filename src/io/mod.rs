@@ -12,4 +12,5 @@ pub mod metrics;
 pub mod reload;
 pub mod replay;
 pub mod run;
+pub mod steering;
 pub mod tun;

@@ -76,6 +76,13 @@ pub fn run(
         queues: gateway.tun.queues,
         source,
     })?;
+    let steering = if gateway.operations.interfaces.steer() {
+        let installed =
+            super::steering::Steering::install(&gateway.operations.interfaces, &gateway.tun.name);
+        Some(installed.map_err(|err| RunError::Operations(err.to_string()))?)
+    } else {
+        None
+    };
     let plane = ControlPlane::start(&gateway, rules).map_err(RunError::Operations)?;
     let epoch = Instant::now();
     let wall_epoch = std::time::SystemTime::now()
@@ -108,6 +115,11 @@ pub fn run(
         }
         outcome
     });
+    if let Some(steering) = steering {
+        if let Err(err) = steering.remove() {
+            tracing::error!(error = %err, "removing the steering failed");
+        }
+    }
     engine.finish();
     events.drain(&engine)?;
     events.flush()?;

@@ -20,20 +20,20 @@ const MAX_ANSWER: u64 = 512 << 20;
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// No gateway listens on the socket.
-    #[error("cannot connect to the control socket {path}: {source} (is `ftpgate run` running, and are you root?)")]
+    #[error("cannot connect to the control socket {path}: {error} (is `ftpgate run` running, and are you root?)")]
     Connect {
         /// The socket.
         path: PathBuf,
         /// The OS error.
-        source: io::Error,
+        error: io::Error,
     },
     /// The exchange broke off.
-    #[error("control socket {path}: {source}")]
+    #[error("control socket {path}: {error}")]
     Exchange {
         /// The socket.
         path: PathBuf,
         /// The OS error.
-        source: io::Error,
+        error: io::Error,
     },
     /// The answer was not a response.
     #[error("control socket {path}: unreadable answer: {message}")]
@@ -63,13 +63,13 @@ pub fn socket_path(socket: Option<&Path>, rules: Option<&Path>) -> Result<PathBu
 
 /// Sends `request` to the gateway at `path` and returns its answer.
 pub fn request(path: &Path, request: &Request) -> Result<Response, ClientError> {
-    let exchange = |source| ClientError::Exchange {
+    let exchange = |error| ClientError::Exchange {
         path: path.to_owned(),
-        source,
+        error,
     };
-    let mut stream = UnixStream::connect(path).map_err(|source| ClientError::Connect {
+    let mut stream = UnixStream::connect(path).map_err(|error| ClientError::Connect {
         path: path.to_owned(),
-        source,
+        error,
     })?;
     stream
         .set_read_timeout(Some(ANSWER_TIMEOUT))

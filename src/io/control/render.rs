@@ -15,10 +15,17 @@ fn protocol_name(protocol: u8) -> String {
     }
 }
 
-fn tuple(out: &mut String, endpoints: &Endpoints) {
+/// One direction's tuple; an ICMP echo's identifier is in the source port of the original
+/// direction and the destination port of the reply.
+fn tuple(out: &mut String, endpoints: &Endpoints, reply: bool) {
     let _ = write!(out, "src={} dst={} ", endpoints.src, endpoints.dst);
     if matches!(endpoints.protocol, 1 | 58) {
-        let _ = write!(out, "id={} ", endpoints.sport);
+        let id = if reply {
+            endpoints.dport
+        } else {
+            endpoints.sport
+        };
+        let _ = write!(out, "id={id} ");
     } else {
         let _ = write!(out, "sport={} dport={} ", endpoints.sport, endpoints.dport);
     }
@@ -84,8 +91,8 @@ pub fn flows(flows: &[FlowEntry], truncated: bool) -> String {
         if flow.original.protocol == 6 {
             let _ = write!(out, "{} ", flow.state);
         }
-        tuple(&mut out, &flow.original);
-        tuple(&mut out, &flow.reply);
+        tuple(&mut out, &flow.original, false);
+        tuple(&mut out, &flow.reply, true);
         match flow.translation.as_str() {
             "masquerade" => out.push_str("[SNAT] "),
             "forward" => out.push_str("[DNAT] "),
