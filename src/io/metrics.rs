@@ -1,6 +1,8 @@
 //! The Prometheus endpoint of `ftpgate run` (`metrics.listen`, off by default): a minimal
 //! HTTP/1.0 server on its own thread answering `GET /metrics` with the OpenMetrics text that
-//! the prometheus-client crate encodes from a fresh snapshot of the engine's counters.
+//! the prometheus-client crate encodes from a fresh snapshot of the engine's counters, or,
+//! for a client that does not ask for OpenMetrics (`Accept`), the same metrics in the classic
+//! Prometheus text format (what `promtool check metrics` reads).
 //!
 //! Owns the listening socket, the metric names (all `ftpgate_`) and the per-scrape registry.
 //! It never changes the engine, and a client cannot stall anything but this thread: requests
@@ -289,12 +291,22 @@ fn answer(mut stream: TcpStream, page: impl FnOnce() -> String) -> io::Result<()
     let mut words = first
         .split(|&b| b == b' ' || b == b'\r')
         .filter(|w| !w.is_empty());
+    let openmetrics = String::from_utf8_lossy(&head).lines().any(|line| {
+        let line = line.to_ascii_lowercase();
+        line.starts_with("accept:") && line.contains("application/openmetrics-text")
+    });
     match (words.next(), words.next()) {
-        (Some(b"GET"), Some(b"/metrics")) => respond(
+        (Some(b"GET"), Some(b"/metrics")) if openmetrics => respond(
             &mut stream,
             "200 OK",
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
             &page(),
+        ),
+        (Some(b"GET"), Some(b"/metrics")) => respond(
+            &mut stream,
+            "200 OK",
+            "text/plain; version=0.0.4; charset=utf-8",
+            &classic_text(&page()),
         ),
         (Some(b"GET"), Some(_)) => respond(
             &mut stream,
@@ -311,6 +323,35 @@ fn answer(mut stream: TcpStream, page: impl FnOnce() -> String) -> io::Result<()
     }
 }
 
+/// The classic Prometheus text format of an OpenMetrics page: a counter family's HELP and
+/// TYPE lines take its samples' `_total` name, and the `# EOF` and `# UNIT` lines go.
+pub fn classic_text(openmetrics: &str) -> String {
+    let mut counters = std::collections::HashSet::new();
+    for line in openmetrics.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            if let Some(name) = rest.strip_suffix(" counter") {
+                counters.insert(name.to_owned());
+            }
+        }
+    }
+    let mut out = String::with_capacity(openmetrics.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
+            let rest = line.strip_prefix(prefix)?;
+            let (name, tail) = rest.split_once(' ')?;
+            counters
+                .contains(name)
+                .then(|| format!("{prefix}{name}_total {tail}"))
+        });
+        out.push_str(renamed.as_deref().unwrap_or(line));
+        out.push('\n');
+    }
+    out
+}
+
 fn respond(stream: &mut TcpStream, status: &str, content_type: &str, body: &str) -> io::Result<()> {
     let head = format!(
         "HTTP/1.0 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
@@ -319,4 +360,18 @@ fn respond(stream: &mut TcpStream, status: &str, content_type: &str, body: &str)
     stream.write_all(head.as_bytes())?;
     stream.write_all(body.as_bytes())?;
     stream.flush()
+}
+
+#[cfg(test)]
+mod test {
+    use super::classic_text;
+
+    #[test]
+    fn classic_text_names_counter_families_by_their_samples() {
+        let page = "# HELP ftpgate_packets Packets.\n# TYPE ftpgate_packets counter\nftpgate_packets_total 5\n# HELP ftpgate_flows Flows.\n# TYPE ftpgate_flows gauge\nftpgate_flows 2\n# EOF\n";
+        assert_eq!(
+            classic_text(page),
+            "# HELP ftpgate_packets_total Packets.\n# TYPE ftpgate_packets_total counter\nftpgate_packets_total 5\n# HELP ftpgate_flows Flows.\n# TYPE ftpgate_flows gauge\nftpgate_flows 2\n"
+        );
+    }
 }
