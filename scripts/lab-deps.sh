@@ -17,6 +17,7 @@ declare -A PACKAGES=(
     [ping]=iputils-ping
     [tcpdump]=tcpdump
     [sha256sum]=coreutils
+    [systemd-analyze]=systemd
     [vsftpd]=vsftpd
 )
 PYTHON=${PYTHON:-python3}
