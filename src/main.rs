@@ -166,8 +166,9 @@ fn run(rules: &std::path::Path, log: Option<&std::path::Path>) -> anyhow::Result
 }
 
 fn check(file: &std::path::Path) -> anyhow::Result<()> {
-    let settings = ftpgate::config::load_file(file)?;
-    print!("{}", ftpgate::config::describe(&settings));
+    // The whole file, `run`'s sections too (tun, interfaces, control, metrics).
+    let gateway = ftpgate::config::load_gateway(file)?;
+    print!("{}", ftpgate::config::describe(&gateway.engine));
     Ok(())
 }
 
