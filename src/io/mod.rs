@@ -7,6 +7,7 @@
 pub mod capture;
 pub mod control;
 pub mod control_plane;
+pub mod drop_log;
 pub mod events;
 pub mod metrics;
 pub mod reload;

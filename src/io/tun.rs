@@ -89,9 +89,7 @@ pub fn worker(
                     tracing::warn!(error = %err, len = packet.len(), "writing to the TUN device failed");
                 }
             }
-            Verdict::Drop(reason) => {
-                tracing::trace!(reason = reason.name(), "dropped");
-            }
+            Verdict::Drop(reason) => super::drop_log::dropped(packet.bytes(), reason),
         }
         while let Some(generated) = engine.poll_transmit() {
             if let Err(err) = device.send(&generated) {
