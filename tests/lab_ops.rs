@@ -608,3 +608,61 @@ fn steering_carries_traffic_and_leaves_nothing_after_sigterm_or_sigkill() {
     drop(server);
     lab.down().expect("down");
 }
+
+/// The host's own ICMP error about a packet ftpgate forwarded (here: no host answers ARP for
+/// 198.51.100.77 on the outside segment) reaches the inside client translated, so its
+/// connection fails with "no route to host" (curl's exit 7) instead of running into its
+/// timeout (exit 28); and with RUST_LOG=debug each drop is logged with its 5-tuple and reason.
+#[test]
+fn host_icmp_errors_reach_the_client_and_drops_are_logged() {
+    let test = "host_icmp_errors_reach_the_client_and_drops_are_logged";
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    if lab_env_or_skip(test).is_none() {
+        assert!(
+            !ci,
+            "{test}: the lab cannot run here, and CI=true forbids skipping"
+        );
+        return;
+    }
+    let work = tempfile::tempdir().expect("temp dir");
+    let opts = FtpgateOpts::ftpgate(work.path().join("transfers.jsonl"));
+    let envs = [("RUST_LOG", "ftpgate=debug")];
+    let lab = match Lab::up_with_env(
+        test,
+        Mode::Ftpgate,
+        Layout::ClientInside,
+        Some(&opts),
+        &envs,
+    ) {
+        Ok(lab) => lab,
+        Err(err) => panic!("{err:?}"),
+    };
+    let out = lab.run(
+        Role::Client,
+        "curl",
+        &["-sS", "--connect-timeout", "30", "http://198.51.100.77/"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(7),
+        "curl did not fail with the ICMP error: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A new inbound flow is dropped by the policy, and the drop is logged.
+    let ping = lab.run(Role::Server, "ping", &["-c1", "-W1", NAT]);
+    assert!(!ping.status.success(), "an inbound ping passed");
+    assert!(
+        eventually(5, || {
+            let log = lab.ftpgate_stderr();
+            log.lines().any(|line| {
+                line.contains("dropped")
+                    && line.contains("reason=\"policy\"")
+                    && line.contains(&format!("src={SERVER}"))
+                    && line.contains(&format!("dst={NAT}"))
+            })
+        }),
+        "no drop line:\n{}",
+        lab.ftpgate_stderr()
+    );
+    lab.down().expect("down");
+}

@@ -77,8 +77,11 @@ pub fn run(
         source,
     })?;
     let steering = if gateway.operations.interfaces.steer() {
-        let installed =
-            super::steering::Steering::install(&gateway.operations.interfaces, &gateway.tun.name);
+        let installed = super::steering::Steering::install(
+            &gateway.operations.interfaces,
+            &gateway.tun.name,
+            gateway.engine.outside_address,
+        );
         Some(installed.map_err(|err| RunError::Operations(err.to_string()))?)
     } else {
         None

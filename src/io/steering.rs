@@ -37,6 +37,10 @@ pub const TABLE: u32 = 26_471;
 pub const PROTOCOL_TAG: u8 = 245;
 /// Priority of the rules keeping inside traffic to the gateway's inside addresses local.
 const PREF_LOCAL_INSIDE: u32 = 10_090;
+/// Priority of the rule steering the ICMP errors the host itself sends to the NAT address
+/// (about packets ftpgate forwarded after masquerading them) into the TUN device, so that
+/// they reach the inside client translated.
+const PREF_LOCAL_ICMP: u32 = 10_095;
 /// First priority of the per-protocol steering rules (TCP, UDP, ICMP per interface).
 const PREF_STEER: u32 = 10_100;
 /// Where local delivery moves to.
@@ -107,7 +111,13 @@ fn runtime() -> Result<(tokio::runtime::Runtime, Handle), SteeringError> {
 
 impl Steering {
     /// Removes what an earlier run left, then steers `interfaces` into the TUN device `tun`.
-    pub fn install(interfaces: &Interfaces, tun: &str) -> Result<Self, SteeringError> {
+    /// `nat_address` is the masquerade address, whose host-generated ICMP errors are steered
+    /// too.
+    pub fn install(
+        interfaces: &Interfaces,
+        tun: &str,
+        nat_address: Option<Ipv4Addr>,
+    ) -> Result<Self, SteeringError> {
         let names: Vec<&String> = interfaces
             .inside
             .iter()
@@ -137,7 +147,7 @@ impl Steering {
         }
         let result = steering
             .runtime
-            .block_on(install_rules(&handle, interfaces, tun))
+            .block_on(install_rules(&handle, interfaces, tun, nat_address))
             .and_then(|()| steering.set_sysctls(&sysctls));
         if let Err(err) = result {
             if let Err(cleanup) = steering.remove_now() {
@@ -267,6 +277,7 @@ async fn install_rules(
     handle: &Handle,
     interfaces: &Interfaces,
     tun: &str,
+    nat_address: Option<Ipv4Addr>,
 ) -> Result<(), SteeringError> {
     let tun_index = link_index(handle, tun).await?;
     let mut route = RouteMessageBuilder::<Ipv4Addr>::new()
@@ -293,6 +304,19 @@ async fn install_rules(
                 .await
                 .map_err(netlink(format!("cannot keep {addr} on {name} local")))?;
         }
+    }
+    if let Some(nat) = nat_address {
+        // Locally generated packets match `iif lo`.
+        let mut request = rule(handle, TABLE, PREF_LOCAL_ICMP)
+            .input_interface("lo".to_owned())
+            .destination_prefix(nat, 32);
+        request
+            .message_mut()
+            .attributes
+            .push(RuleAttribute::IpProtocol(IpProtocol::Icmp));
+        request.execute().await.map_err(netlink(format!(
+            "cannot steer the host's ICMP errors to {nat}"
+        )))?;
     }
     let names = interfaces.inside.iter().chain(&interfaces.outside);
     for (position, name) in names.clone().enumerate() {
