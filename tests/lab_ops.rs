@@ -222,6 +222,16 @@ fn status_flows_and_pinholes_show_the_labs_ftp_session() {
         Some(2),
         "{status}"
     );
+    let read: u64 = status["queues"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|queue| queue["packets"].as_u64())
+        .sum();
+    assert!(
+        read >= status["packets"].as_u64().unwrap_or(u64::MAX),
+        "{status}"
+    );
     let text = control(&lab, &["status"]);
     check_ok("ftpgate status", &text);
     assert!(String::from_utf8_lossy(&text.stdout).contains("FTP sessions         1"));
@@ -425,6 +435,7 @@ fn metrics_page_passes_promtool() {
         "ftpgate_pinholes ",
         "ftpgate_ftp_transfer_bytes_total{direction=",
         "ftpgate_tun_read_errors_total{queue=\"1\"}",
+        "ftpgate_tun_packets_total{queue=\"0\"}",
     ] {
         assert!(body.contains(metric), "{metric} missing:\n{body}");
     }

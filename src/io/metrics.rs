@@ -195,6 +195,17 @@ pub fn render(
     );
     labelled_counter(
         &mut registry,
+        "tun_packets",
+        "Packets read from the TUN device, by queue",
+        queues.iter().enumerate().map(|(queue, counters)| {
+            (
+                label("queue", queue.to_string()),
+                counters.packets.load(Ordering::Relaxed),
+            )
+        }),
+    );
+    labelled_counter(
+        &mut registry,
         "tun_read_errors",
         "Failed reads from the TUN device, by queue",
         queues.iter().enumerate().map(|(queue, errors)| {

@@ -35,9 +35,12 @@ pub fn open(settings: &TunSettings) -> io::Result<Vec<SyncDevice>> {
     Ok(queues)
 }
 
-/// I/O failures of one worker, counted.
+/// I/O failures of one worker, counted, and the packets it read (for `ftpgate status` and
+/// the metrics, per queue).
 #[derive(Debug, Default)]
 pub struct IoErrors {
+    /// Packets read from the device.
+    pub packets: AtomicU64,
     /// Reads that failed (other than timeouts and the stop event).
     pub reads: AtomicU64,
     /// Writes that failed.
@@ -81,6 +84,7 @@ pub fn worker(
                     continue;
                 }
             };
+        errors.packets.fetch_add(1, Ordering::Relaxed);
         let mut packet = PacketBuf::new(&mut storage, len);
         match engine.process(epoch.elapsed(), &mut packet) {
             Verdict::Accept | Verdict::Respond(_) => {

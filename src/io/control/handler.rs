@@ -92,6 +92,7 @@ impl ControlContext<'_> {
                 .enumerate()
                 .map(|(queue, errors)| QueueStatus {
                     queue,
+                    packets: errors.packets.load(Ordering::Relaxed),
                     read_errors: errors.reads.load(Ordering::Relaxed),
                     write_errors: errors.writes.load(Ordering::Relaxed),
                 })

@@ -185,6 +185,8 @@ pub struct Status {
 pub struct QueueStatus {
     /// Queue index.
     pub queue: usize,
+    /// Packets read.
+    pub packets: u64,
     /// Failed reads.
     pub read_errors: u64,
     /// Failed writes.

@@ -68,8 +68,8 @@ pub fn status(status: &Status) -> String {
         line(
             &format!("queue {}", queue.queue),
             format!(
-                "read errors {}, write errors {}",
-                queue.read_errors, queue.write_errors
+                "packets {}, read errors {}, write errors {}",
+                queue.packets, queue.read_errors, queue.write_errors
             ),
         );
     }
