@@ -282,7 +282,14 @@ fn answer(mut stream: TcpStream, page: impl FnOnce() -> String) -> io::Result<()
     stream.set_write_timeout(Some(CLIENT_TIMEOUT))?;
     let mut head = Vec::with_capacity(512);
     let mut chunk = [0u8; 1024];
+    // The whole head must arrive within the timeout, however it is trickled.
+    let deadline = std::time::Instant::now() + CLIENT_TIMEOUT;
     while !head.windows(4).any(|w| w == b"\r\n\r\n") && !head.windows(2).any(|w| w == b"\n\n") {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        stream.set_read_timeout(Some(left))?;
         if head.len() > MAX_REQUEST {
             return respond(
                 &mut stream,

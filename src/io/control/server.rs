@@ -46,7 +46,8 @@ impl ControlSocket {
             }
             std::fs::remove_file(path)?;
         }
-        // Bind under a umask-independent mode: restrict before anyone can connect.
+        // Connecting needs write permission on the socket file: with the usual umask nobody
+        // but root can connect between the bind and the chmod to 0600.
         let listener = UnixListener::bind(path)?;
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
         listener.set_nonblocking(true)?;
@@ -126,10 +127,17 @@ fn answer(mut stream: UnixStream, handle: &impl Fn(Request) -> Response) -> io::
 
 /// The bytes up to and including the first newline, or to the end of the stream; one byte
 /// more than [`MAX_REQUEST`] at most, so that an overlong request is recognised as such.
+/// The whole request must arrive within [`CLIENT_TIMEOUT`], however it is trickled.
 fn read_request(stream: &mut UnixStream) -> io::Result<Vec<u8>> {
+    let deadline = std::time::Instant::now() + CLIENT_TIMEOUT;
     let mut request = Vec::with_capacity(256);
     let mut chunk = [0u8; 512];
     while request.len() <= MAX_REQUEST {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        stream.set_read_timeout(Some(left))?;
         let room = (MAX_REQUEST + 1 - request.len()).min(chunk.len());
         let read = match stream.read(&mut chunk[..room]) {
             Ok(0) => break,
