@@ -377,12 +377,62 @@ fn respond(stream: &mut TcpStream, status: &str, content_type: &str, body: &str)
     );
     stream.write_all(head.as_bytes())?;
     stream.write_all(body.as_bytes())?;
-    stream.flush()
+    stream.flush()?;
+    // What the client sent past the head (an overlong one) is discarded, so that closing
+    // does not reset the connection before the client has read the answer.
+    stream.set_nonblocking(true)?;
+    let mut sink = [0u8; 4096];
+    for _ in 0..64 {
+        match stream.read(&mut sink) {
+            Ok(read) if read > 0 => {}
+            _ => break,
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod test {
-    use super::classic_text;
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+
+    use super::{answer, classic_text};
+
+    const PAGE: &str = "# HELP ftpgate_packets Packets.\n# TYPE ftpgate_packets counter\nftpgate_packets_total 5\n# EOF\n";
+
+    /// What the endpoint answers to `request`.
+    fn exchange(request: &str) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        client.write_all(request.as_bytes()).unwrap();
+        answer(server, || PAGE.to_owned()).unwrap();
+        let mut out = String::new();
+        client.read_to_string(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn serves_classic_text_or_openmetrics_and_refuses_the_rest() {
+        let classic = exchange("GET /metrics HTTP/1.1\r\nHost: x\r\nAccept: */*\r\n\r\n");
+        assert!(classic.starts_with("HTTP/1.0 200 OK\r\n"), "{classic}");
+        assert!(classic.contains("text/plain; version=0.0.4"), "{classic}");
+        assert!(
+            classic.contains("# TYPE ftpgate_packets_total counter"),
+            "{classic}"
+        );
+        assert!(!classic.contains("# EOF"), "{classic}");
+        let open = exchange(
+            "GET /metrics HTTP/1.1\r\nAccept: application/openmetrics-text;version=1.0.0,text/plain;q=0.5\r\n\r\n",
+        );
+        assert!(open.contains("application/openmetrics-text"), "{open}");
+        assert!(open.ends_with("# EOF\n"), "{open}");
+        assert!(exchange("GET / HTTP/1.0\r\n\r\n").starts_with("HTTP/1.0 404"));
+        assert!(exchange("POST /metrics HTTP/1.0\r\n\r\n").starts_with("HTTP/1.0 400"));
+        assert!(exchange("\r\n\r\n").starts_with("HTTP/1.0 400"));
+        let long = format!("GET /metrics HTTP/1.0\r\nX: {}\r\n\r\n", "a".repeat(20_000));
+        assert!(exchange(&long).starts_with("HTTP/1.0 431"));
+    }
 
     #[test]
     fn classic_text_names_counter_families_by_their_samples() {
