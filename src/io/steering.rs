@@ -344,19 +344,31 @@ async fn install_rules(
             .map_err(netlink(format!("cannot steer {name} into {tun}")))?;
     }
     // Local delivery moves behind the steering: first its new place, then the old one goes.
+    // A host whose `local` rule is not at priority 0 arranged local delivery itself: it is
+    // left alone (and the moved rule's presence is what tells cleanup to restore priority 0).
+    let originals: Vec<RuleMessage> = rules(handle)
+        .await?
+        .into_iter()
+        .filter(is_original_local)
+        .collect();
+    if originals.is_empty() {
+        tracing::warn!(
+            "no `local` rule at priority 0: local delivery left as the host has it, so packets \
+             for the NAT address reach ftpgate only if the host's rules send them there"
+        );
+        return Ok(());
+    }
     rule(handle, TABLE_LOCAL, PREF_LOCAL)
         .execute()
         .await
         .map_err(netlink("cannot add the moved local rule"))?;
-    for message in rules(handle).await? {
-        if is_original_local(&message) {
-            handle
-                .rule()
-                .del(message)
-                .execute()
-                .await
-                .map_err(netlink("cannot remove the local rule at priority 0"))?;
-        }
+    for message in originals {
+        handle
+            .rule()
+            .del(message)
+            .execute()
+            .await
+            .map_err(netlink("cannot remove the local rule at priority 0"))?;
     }
     Ok(())
 }
