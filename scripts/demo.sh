@@ -76,6 +76,10 @@ wait "$THIRD_PID" || true
 cat "$WORK/third.txt"
 grep -h "ftp line refused" "$STATE/ftpgate.stderr" | tail -n 1 || true
 
+say "The running gateway, asked over its control socket: ftpgate status, ftpgate flows"
+"$BIN" status --socket "$STATE/ftpgate.sock" | head -n 14
+"$BIN" flows --socket "$STATE/ftpgate.sock" -p tcp | tail -n 4
+
 say "Transfer log (one JSON record per transfer)"
 python3 -c "
 import json, sys

@@ -3,7 +3,8 @@
 # curl, lftp, procps (sysctl), util-linux (setsid), iputils-ping, tcpdump, tshark (checks the
 # checksums and TCP analysis of replay output, tests/replay_captures.rs), vsftpd (the second
 # obliging server of tests/lab_attacks.rs), iperf3 (scripts/bench-lab.sh), ethtool (the
-# offload lab test turns checksum offload off on a veth), and pyftpdlib for the python3 on
+# offload lab test turns checksum offload off on a veth), promtool and systemd-analyze
+# (tests/lab_ops.rs, tests/systemd_unit.rs), and pyftpdlib for the python3 on
 # PATH. Idempotent and quiet: it installs only what is missing and prints one
 # line per thing it installed. Needs root for apt-get; without root it only reports.
 # Exit status: 0 when everything is there afterwards, 1 otherwise.
@@ -21,6 +22,7 @@ declare -A PACKAGES=(
     [tcpdump]=tcpdump
     [tshark]=tshark
     [sha256sum]=coreutils
+    [systemd-analyze]=systemd
     [vsftpd]=vsftpd
     [iperf3]=iperf3
     [ethtool]=ethtool
@@ -96,6 +98,27 @@ if ! have_pyftpdlib; then
     else
         echo "lab-deps: could not install pyftpdlib (pip for $PYTHON, or apt python3-pyftpdlib)" >&2
         status=1
+    fi
+fi
+
+# promtool (tests/lab_ops.rs checks the metrics page with `promtool check metrics`). The
+# prometheus package would bring a server, its web assets and a service for one 40 MB tool:
+# its .deb is unpacked and only promtool kept, in /usr/local/bin.
+if ! command -v promtool >/dev/null 2>&1; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "lab-deps: missing promtool (run as root to install)" >&2
+        status=1
+    else
+        unpack=$(mktemp -d)
+        if (cd "$unpack" && { apt-get download prometheus >/dev/null 2>&1 ||
+            { apt-get update -qq >/dev/null 2>&1 && apt-get download prometheus >/dev/null 2>&1; }; } &&
+            dpkg-deb -x prometheus_*.deb root && install -m 0755 root/usr/bin/promtool /usr/local/bin/promtool); then
+            echo "lab-deps: installed promtool (from the prometheus package) in /usr/local/bin"
+        else
+            echo "lab-deps: could not install promtool (apt-get download prometheus)" >&2
+            status=1
+        fi
+        rm -rf "$unpack"
     fi
 fi
 

@@ -25,7 +25,9 @@ readonly GW_OUTSIDE=198.51.100.1
 readonly SERVER_ADDR=198.51.100.2
 readonly THIRD_ADDR=198.51.100.3
 readonly FTP_PORT=21
-# Policy-routing table that sends forwarded traffic into the TUN device (ftpgate mode).
+# Where ftpgate's steering moves local delivery (src/io/steering.rs, PREF_LOCAL).
+readonly STEER_LOCAL_PREF=10200
+# Policy-routing table of the lab's own steering (--steering script).
 readonly TUN_TABLE=100
 
 usage() {
@@ -33,6 +35,7 @@ usage() {
 Usage:
   lab.sh up PREFIX --mode ftpgate|kernel [--layout client-inside|server-inside]
                    [--ftpgate BIN] [--rules FILE] [--log FILE] [--tun NAME]
+                   [--steering ftpgate|script]
   lab.sh down PREFIX [--keep-state]
   lab.sh exec PREFIX client|gw|server|third|inside|outside -- CMD [ARG...]
   lab.sh state PREFIX            print the lab's state directory
@@ -65,17 +68,18 @@ Modes:
            forward in the server-inside layout, forwarding of new connections only from
            inside (plus the forward), and the kernel FTP helper assigned explicitly to tcp
            port $FTP_PORT (ct helper "ftp"); related data connections are let through.
-  ftpgate  BIN run --rules FILE --log FILE runs in the gateway in the background; the script
-           waits for the TUN device NAME (default ftg0, the rule file's tun.name) to be up,
-           then steers what arrives on g0 and g1 into it by policy routing (table $TUN_TABLE):
-             90   iif g0 to $GW_INSIDE lookup local
-             100-105  iif g0|g1 ipproto tcp|udp|icmp lookup $TUN_TABLE
-             200  lookup local            (moved from 0: $GW_OUTSIDE must reach the TUN)
-             300-301  iif g0|g1 lookup $TUN_TABLE  (every other protocol)
-           ARP's route lookups carry no IP protocol, so they skip 100-105 and still find
-           the gateway's addresses local. What ftpgate writes back into the TUN is routed by
-           the main table. rp_filter is 0 (all, default, g0, g1, the TUN), accept_local is
-           1 on the TUN (masqueraded packets carry $GW_OUTSIDE as their source).
+  ftpgate  BIN run --rules STATE/rules.yaml --log FILE runs in the gateway in the
+           background. STATE/rules.yaml is FILE plus, when FILE has no such sections,
+           'interfaces: {inside: [g0], outside: [g1]}' and 'control: {socket:
+           STATE/ftpgate.sock}'. ftpgate itself steers g0 and g1 into its TUN device (policy
+           routing over netlink, see the README) and removes that steering when it stops; the
+           script waits for the TUN device NAME (default ftg0, the rule file's tun.name), the
+           steering and the control socket. Query it with
+           'ftpgate status --socket STATE/ftpgate.sock'.
+           --steering script: the script steers instead (for a stand-in gateway that does
+           not, tests/lab/tun_standin.py): table $TUN_TABLE, rules 90 (iif g0 to $GW_INSIDE
+           lookup local), 100-105 (iif g0|g1 ipproto tcp|udp|icmp), 200 (lookup local,
+           moved from 0), 300-301 (iif g0|g1), and the sysctls, as ftpgate does.
            Defaults: BIN target/release/ftpgate (else target/debug/ftpgate), FILE
            rules/lab.yaml, --log STATE/transfers.jsonl.
 
@@ -264,14 +268,28 @@ link_is_up() {
 }
 
 setup_ftpgate() {
-    local prefix=$1 bin=$2 rules=$3 log=$4 tun=$5 state pid deadline
+    local prefix=$1 bin=$2 rules=$3 log=$4 tun=$5 steering=$6 state pid deadline
     state=$(state_dir "$prefix")
     [ -x "$bin" ] || die "ftpgate binary '$bin' is missing or not executable (cargo build, or --ftpgate BIN)"
     [ -r "$rules" ] || die "rule file '$rules' is not readable"
 
-    set_sysctl "$prefix" gw net.ipv4.ip_forward=1 \
-        net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 \
-        net.ipv4.conf.g0.rp_filter=0 net.ipv4.conf.g1.rp_filter=0
+    # ftpgate steers g0 and g1 into its TUN device itself (the rule file's `interfaces`),
+    # and answers on a control socket of this lab's own. A rule file that names neither
+    # gets them added in a copy kept in the state directory.
+    local effective="$state/rules.yaml" socket=""
+    if [ "$steering" = ftpgate ]; then
+        socket="$state/ftpgate.sock"
+        cp "$rules" "$effective"
+        if ! grep -q '^interfaces:' "$rules"; then
+            printf '\n# Added by lab.sh.\ninterfaces:\n  inside: [g0]\n  outside: [g1]\n' >>"$effective"
+        fi
+        if grep -q '^control:' "$rules"; then
+            socket=""
+        else
+            printf 'control:\n  socket: %s\n' "$socket" >>"$effective"
+        fi
+        rules=$effective
+    fi
 
     # setsid: ftpgate must not share the caller's process group (a test harness, a shell).
     # `ip netns exec` and setsid (not a group leader here) both exec, so $! is ftpgate's pid.
@@ -295,6 +313,33 @@ $(tail -n 20 "$state/ftpgate.stderr")"
         sleep 0.05
     done
 
+    if [ "$steering" = script ]; then
+        steer_by_script "$prefix" "$tun"
+        return 0
+    fi
+    # ftpgate steers once its TUN device is up, then opens its control socket.
+    until steering_is_up "$prefix" && { [ -z "$socket" ] || [ -S "$socket" ]; }; do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            local rc=0
+            wait "$pid" || rc=$?
+            die "ftpgate exited (status $rc) before its steering and control socket were up; its stderr:
+$(tail -n 20 "$state/ftpgate.stderr")"
+        fi
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            die "ftpgate's steering and control socket were not up within ${FTPGATE_LAB_TUN_TIMEOUT:-10}s; its stderr:
+$(tail -n 20 "$state/ftpgate.stderr")"
+        fi
+        sleep 0.05
+    done
+}
+
+# steer_by_script PREFIX TUN: the lab's own steering, for a gateway that does not steer
+# itself (tests/lab/tun_standin.py); ftpgate does the same over netlink from `interfaces`.
+steer_by_script() {
+    local prefix=$1 tun=$2
+    set_sysctl "$prefix" gw net.ipv4.ip_forward=1 \
+        net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 \
+        net.ipv4.conf.g0.rp_filter=0 net.ipv4.conf.g1.rp_filter=0
     # Reverse-path filtering must let the TUN's packets in. What ftpgate writes back after
     # masquerading carries the gateway's own address as its source; the kernel's source check
     # looks that address up as if arriving on the outgoing device, and where that lookup ends
@@ -327,10 +372,17 @@ $(tail -n 20 "$state/ftpgate.stderr")"
     ip -n "$gw" rule del pref 0
 }
 
+# Whether ftpgate's steering is in place: local delivery has moved to priority $STEER_LOCAL_PREF.
+steering_is_up() {
+    local out
+    out=$(ip -n "$(ns "$1" gw)" rule show pref "$STEER_LOCAL_PREF" 2>/dev/null) || return 1
+    [ -n "$out" ]
+}
+
 # ---------------------------------------------------------------- up / down
 
 cmd_up() {
-    local prefix="" mode="" layout=client-inside bin="" rules="$REPO_DIR/rules/lab.yaml" log="" tun=ftg0
+    local prefix="" mode="" layout=client-inside bin="" rules="$REPO_DIR/rules/lab.yaml" log="" tun=ftg0 steering=ftpgate
     [ $# -ge 1 ] || die "up: PREFIX missing (see --help)"
     prefix=$1
     shift
@@ -343,6 +395,7 @@ cmd_up() {
             --rules) rules=${2:?--rules needs a value}; shift 2 ;;
             --log) log=${2:?--log needs a value}; shift 2 ;;
             --tun) tun=${2:?--tun needs a value}; shift 2 ;;
+            --steering) steering=${2:?--steering needs a value}; shift 2 ;;
             *) die "up: unknown argument '$1' (see --help)" ;;
         esac
     done
@@ -356,6 +409,10 @@ cmd_up() {
         *) die "up: unknown layout '$layout'" ;;
     esac
     [[ "$tun" =~ ^[A-Za-z0-9_.-]{1,15}$ ]] || die "up: bad TUN name '$tun'"
+    case "$steering" in
+        ftpgate | script) ;;
+        *) die "up: unknown steering '$steering' (ftpgate or script)" ;;
+    esac
 
     local role
     for role in "${ROLES[@]}"; do
@@ -377,7 +434,7 @@ cmd_up() {
         ftpgate)
             [ -n "$bin" ] || bin=$(default_ftpgate_bin)
             [ -n "$log" ] || log="$state/transfers.jsonl"
-            setup_ftpgate "$prefix" "$(realpath "$bin")" "$(realpath "$rules")" "$(realpath -m "$log")" "$tun"
+            setup_ftpgate "$prefix" "$(realpath "$bin")" "$(realpath "$rules")" "$(realpath -m "$log")" "$tun" "$steering"
             ;;
     esac
     trap - EXIT

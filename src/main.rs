@@ -1,4 +1,5 @@
-//! The `ftpgate` command: `check` a rule file, `replay` a capture through the engine.
+//! The `ftpgate` command: `check` a rule file, `replay` a capture through the engine, `run`
+//! the gateway, and ask a running one for its `status`, `flows`, `pinholes` or a `reload`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -83,6 +84,44 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Checksums::Auto)]
         checksums: Checksums,
     },
+    /// Show a running gateway's counters and table sizes.
+    Status {
+        #[command(flatten)]
+        target: control::Target,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List a running gateway's flows (both tuples, translation, state, time left).
+    Flows {
+        #[command(flatten)]
+        target: control::Target,
+        #[command(flatten)]
+        filter: control::FlowsArgs,
+    },
+    /// List a running gateway's FTP data-connection pinholes.
+    Pinholes {
+        #[command(flatten)]
+        target: control::Target,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove the steering rules and routes a gateway that was killed left behind (a gateway
+    /// that stops normally removes its own; `run` also removes leftovers when it starts).
+    Cleanup,
+    /// Make a running gateway re-read its rule file and swap its policy (as SIGHUP does).
+    Reload {
+        #[command(flatten)]
+        target: control::Target,
+    },
+}
+
+use ftpgate::io::control::commands as control;
+
+fn control_command(target: &control::Target, command: control::Command) -> anyhow::Result<()> {
+    print!("{}", control::execute(target, command)?);
+    Ok(())
 }
 
 fn init_logging(format: LogFormat) {
@@ -113,6 +152,19 @@ fn main() -> ExitCode {
             log,
             checksums,
         } => replay(&rules, &input, &out, recorded_at, log, checksums),
+        Command::Status { target, json } => {
+            control_command(&target, control::Command::Status { json })
+        }
+        Command::Flows { target, filter } => {
+            control_command(&target, control::Command::Flows(filter))
+        }
+        Command::Pinholes { target, json } => {
+            control_command(&target, control::Command::Pinholes { json })
+        }
+        Command::Reload { target } => control_command(&target, control::Command::Reload),
+        Command::Cleanup => {
+            ftpgate::io::steering::Steering::remove_leftovers().map_err(anyhow::Error::from)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -125,14 +177,15 @@ fn main() -> ExitCode {
 
 fn run(rules: &std::path::Path, log: Option<&std::path::Path>) -> anyhow::Result<()> {
     let gateway = ftpgate::config::load_gateway(rules)?;
-    let summary = ftpgate::io::run::run(gateway, log)?;
+    let summary = ftpgate::io::run::run(gateway, log, rules)?;
     eprint!("{summary}");
     Ok(())
 }
 
 fn check(file: &std::path::Path) -> anyhow::Result<()> {
-    let settings = ftpgate::config::load_file(file)?;
-    print!("{}", ftpgate::config::describe(&settings));
+    // The whole file, `run`'s sections too (tun, interfaces, control, metrics).
+    let gateway = ftpgate::config::load_gateway(file)?;
+    print!("{}", ftpgate::config::describe(&gateway.engine));
     Ok(())
 }
 

@@ -29,7 +29,7 @@ fn unknown_key_at_top_level() {
         2,
         1,
         "unknown key `alg` (expected one of: inside, outside_address, nat_ports, forwards, \
-         policy, rules, timeouts, limits, ftp, tun)",
+         policy, rules, timeouts, limits, ftp, tun, interfaces, control, metrics)",
     );
     assert!(matches!(err.problem(), Some(Problem::UnknownKey { .. })));
 }

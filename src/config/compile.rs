@@ -81,7 +81,12 @@ pub(super) fn compile_gateway(file: &str, spec: &RuleFile) -> Result<super::Gate
         Some(section) => tun::compile(Cx { file }, section)?,
         None => tun::TunSettings::default(),
     };
-    Ok(super::Gateway { engine, tun })
+    let operations = super::operations::compile(Cx { file }, spec)?;
+    Ok(super::Gateway {
+        engine,
+        tun,
+        operations,
+    })
 }
 
 pub(super) fn compile(file: &str, spec: &RuleFile) -> Result<EngineSettings, ConfigError> {

@@ -266,6 +266,9 @@ pub enum Problem {
         "tun name `{0}` is not a valid interface name (1-15 letters, digits, `-`, `_` or `.`)"
     )]
     BadInterfaceName(String),
+    /// A value of the `interfaces`, `control` or `metrics` sections that cannot be used.
+    #[error("{0}")]
+    BadOperationsSetting(String),
     /// A whole number outside the range its key allows (`max_pinholes`, `min_data_port`, ...).
     #[error("`{key}` must be from {allowed}, not {value}")]
     NumberOutOfRange {

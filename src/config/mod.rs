@@ -17,6 +17,7 @@ mod error;
 mod forwards;
 mod ftp;
 mod limits;
+mod operations;
 mod parse;
 mod rules;
 mod schema;
@@ -27,6 +28,7 @@ use std::path::Path;
 
 pub use describe::describe;
 pub use error::{ConfigError, Problem};
+pub use operations::{Interfaces, OperationsSettings, DEFAULT_CONTROL_SOCKET};
 pub use tun::TunSettings;
 
 use crate::engine::settings::EngineSettings;
@@ -52,6 +54,8 @@ pub struct Gateway {
     pub engine: EngineSettings,
     /// The TUN device to open.
     pub tun: TunSettings,
+    /// Steering, control socket and metrics.
+    pub operations: OperationsSettings,
 }
 
 /// Reads, checks and compiles the rule file at `path` for a running gateway.

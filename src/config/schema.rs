@@ -34,6 +34,38 @@ pub struct RuleFile {
     pub ftp: Option<FtpSpec>,
     /// The TUN device `ftpgate run` opens.
     pub tun: Option<TunSpec>,
+    /// The interfaces `ftpgate run` steers into the TUN device.
+    pub interfaces: Option<InterfacesSpec>,
+    /// The control socket of a running gateway.
+    pub control: Option<ControlSpec>,
+    /// The Prometheus metrics endpoint.
+    pub metrics: Option<MetricsSpec>,
+}
+
+/// The `interfaces` section: which host interfaces face inside and outside.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InterfacesSpec {
+    /// Interfaces facing the inside networks: one name or a list.
+    pub inside: Option<Spanned<Items>>,
+    /// Interfaces facing the outside: one name or a list.
+    pub outside: Option<Spanned<Items>>,
+}
+
+/// The `control` section.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ControlSpec {
+    /// Path of the Unix socket.
+    pub socket: Option<Spanned<Scalar>>,
+}
+
+/// The `metrics` section.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSpec {
+    /// `ADDRESS:PORT` the HTTP endpoint listens on.
+    pub listen: Option<Spanned<Scalar>>,
 }
 
 /// The `tun` section.

@@ -18,12 +18,15 @@ mod admission;
 mod events;
 mod outside_view;
 mod pipeline;
+mod snapshot;
 
 use std::time::Duration;
 
+pub use alg::ftp::session::SessionFacts;
 pub use events::{Event, FlowSummary};
 pub use packet::PacketBuf;
 pub use settings::EngineSettings;
+pub use snapshot::{FlowView, PinholeView};
 pub use stats::EngineStats;
 pub use verdict::{DropReason, Verdict};
 
@@ -38,7 +41,8 @@ use stats::Counters;
 /// The packet engine. Create one per gateway and share it (`&Engine`) between workers.
 pub struct Engine {
     settings: EngineSettings,
-    policy: CompiledPolicy,
+    /// Swapped whole by [`Engine::replace_policy`]; a packet evaluates one version.
+    policy: arc_swap::ArcSwap<CompiledPolicy>,
     flows: FlowTable,
     embryonic: Embryonic,
     nat: Nat,
@@ -53,7 +57,7 @@ impl Engine {
     /// Builds an engine from validated settings.
     pub fn new(settings: EngineSettings) -> Self {
         Self {
-            policy: CompiledPolicy::new(&settings),
+            policy: arc_swap::ArcSwap::from_pointee(CompiledPolicy::new(&settings)),
             flows: FlowTable::new(settings.limits.max_flows),
             embryonic: Embryonic::new(
                 settings.limits.max_flows,

@@ -13,7 +13,7 @@ use super::conntrack::{
 use super::events::{Event, FlowSummary};
 use super::nat;
 use super::packet::PacketBuf;
-use super::policy::Candidate;
+use super::policy::{Candidate, CompiledPolicy};
 use super::settings::{Action, Direction};
 use super::verdict::{DropReason, Verdict};
 use super::wire::fields::tcp::{ACK_FLAG, FIN, RST, SYN};
@@ -237,10 +237,12 @@ fn filter(
         },
         forwarded,
     };
-    let decision = engine.policy.evaluate(&candidate);
+    let policy = engine.policy.load();
+    let decision = policy.evaluate(&candidate);
     if decision.log {
         log_rule_hit(
             engine,
+            &policy,
             now,
             packet,
             direction,
@@ -260,6 +262,7 @@ fn filter(
 
 fn log_rule_hit(
     engine: &Engine,
+    policy: &CompiledPolicy,
     now: Duration,
     packet: &ParsedPacket,
     direction: Direction,
@@ -267,7 +270,7 @@ fn log_rule_hit(
     action: Action,
 ) {
     let origin = rule
-        .and_then(|index| engine.policy.rule(index))
+        .and_then(|index| policy.rule(index))
         .map_or_else(|| "default".to_string(), |rule| rule.origin.clone());
     let key = FlowKey::of_packet(packet).unwrap_or(FlowKey {
         protocol: packet.protocol,
@@ -440,7 +443,7 @@ fn syn_ack_pickup(
         ports: Some((original.src_port, original.dst_port)),
         forwarded: false,
     };
-    if engine.policy.evaluate(&candidate).action != Action::Accept {
+    if engine.policy.load().evaluate(&candidate).action != Action::Accept {
         return Verdict::Drop(DropReason::Policy);
     }
     let app = if is_ftp_control(engine, &original, &reply) {
@@ -564,7 +567,7 @@ fn other_protocol(engine: &Engine, bytes: &[u8]) -> Verdict {
         ports: None,
         forwarded: false,
     };
-    match engine.policy.evaluate(&candidate).action {
+    match engine.policy.load().evaluate(&candidate).action {
         Action::Accept => Verdict::Accept,
         Action::Drop => Verdict::Drop(DropReason::Policy),
         Action::Reject => Verdict::Drop(DropReason::PolicyReject),

@@ -35,6 +35,8 @@ pub struct EventSink {
     epoch_offset: f64,
     /// What has been drained so far.
     pub counts: EventCounts,
+    /// Where transfers are also counted for the metrics endpoint (`run` only).
+    tally: Option<std::sync::Arc<super::metrics::TransferTally>>,
 }
 
 impl EventSink {
@@ -59,12 +61,19 @@ impl EventSink {
             log,
             epoch_offset: 0.0,
             counts: EventCounts::default(),
+            tally: None,
         })
     }
 
     /// Records carry wall-clock time: the engine's time zero was `epoch` (since the Unix epoch).
     pub fn with_epoch(mut self, epoch: std::time::Duration) -> Self {
         self.epoch_offset = epoch.as_secs_f64();
+        self
+    }
+
+    /// Transfers are also counted, by direction and mode, in `tally`.
+    pub fn with_tally(mut self, tally: std::sync::Arc<super::metrics::TransferTally>) -> Self {
+        self.tally = Some(tally);
         self
     }
 
@@ -105,6 +114,9 @@ impl EventSink {
             }
             Event::Transfer(mut record) => {
                 self.counts.transfers += 1;
+                if let Some(tally) = &self.tally {
+                    tally.add(record.direction, record.mode, record.bytes);
+                }
                 record.ts += self.epoch_offset;
                 if let Some((path, log)) = &mut self.log {
                     serde_json::to_writer(&mut *log, &record)

@@ -1,5 +1,6 @@
-//! `ftpgate run`: the gateway on a TUN device. Opens the device, starts one worker per queue,
-//! and in the main thread sweeps expired state once a second, writes the transfer log, and
+//! `ftpgate run`: the gateway on a TUN device. Opens the device, starts one worker per queue
+//! and the control plane (control socket, reloads, metrics: `control_plane`), and in the main
+//! thread sweeps expired state once a second, writes the transfer log, reloads on SIGHUP, and
 //! waits for SIGINT or SIGTERM to stop everything cleanly.
 
 use std::path::Path;
@@ -9,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use tun_rs::InterruptEvent;
 
+use super::control_plane::ControlPlane;
 use super::events::{EventSink, LogError};
 use super::tun::{self, IoErrors};
 use crate::config::Gateway;
@@ -39,6 +41,9 @@ pub enum RunError {
     /// The transfer log failed.
     #[error(transparent)]
     Log(#[from] LogError),
+    /// The control socket, the metrics endpoint or the steering could not be set up.
+    #[error("{0}")]
+    Operations(String),
 }
 
 /// What a run did, for the exit summary.
@@ -56,8 +61,13 @@ pub struct RunSummary {
     pub super_packets: [u64; 3],
 }
 
-/// Runs the gateway until SIGINT or SIGTERM.
-pub fn run(gateway: Gateway, transfer_log: Option<&Path>) -> Result<RunSummary, RunError> {
+/// Runs the gateway until SIGINT or SIGTERM; `rules` is the file it was loaded from (reloads
+/// read it again).
+pub fn run(
+    gateway: Gateway,
+    transfer_log: Option<&Path>,
+    rules: &Path,
+) -> Result<RunSummary, RunError> {
     let stop_requested = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, Arc::clone(&stop_requested))
@@ -68,20 +78,33 @@ pub fn run(gateway: Gateway, transfer_log: Option<&Path>) -> Result<RunSummary, 
         queues: gateway.tun.queues,
         source,
     })?;
+    let steering = if gateway.operations.interfaces.steer() {
+        let installed = super::steering::Steering::install(
+            &gateway.operations.interfaces,
+            &gateway.tun.name,
+            gateway.engine.outside_address,
+        );
+        Some(installed.map_err(|err| RunError::Operations(err.to_string()))?)
+    } else {
+        None
+    };
+    let plane = ControlPlane::start(&gateway, rules).map_err(RunError::Operations)?;
     let epoch = Instant::now();
     let wall_epoch = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
-    let mut events = EventSink::create(transfer_log)?.with_epoch(wall_epoch);
+    let mut events = EventSink::create(transfer_log)?
+        .with_epoch(wall_epoch)
+        .with_tally(plane.transfer_tally());
     let stop = InterruptEvent::new().map_err(RunError::StopEvent)?;
     let engine = Engine::new(gateway.engine);
-    let errors = IoErrors::default();
+    let errors: Vec<IoErrors> = queues.iter().map(|_| IoErrors::default()).collect();
     let offload = gateway.tun.offload;
     tracing::info!(device = %gateway.tun.name, queues = queues.len(), "ftpgate running");
 
     let outcome = std::thread::scope(|scope| {
         for (index, device) in queues.iter().enumerate() {
-            let (engine, stop, errors) = (&engine, &stop, &errors);
+            let (engine, stop, errors) = (&engine, &stop, &errors[index]);
             std::thread::Builder::new()
                 .name(format!("ftpgate-q{index}"))
                 .spawn_scoped(scope, move || {
@@ -89,12 +112,19 @@ pub fn run(gateway: Gateway, transfer_log: Option<&Path>) -> Result<RunSummary, 
                 })
                 .expect("spawning a worker thread");
         }
-        let outcome = housekeeping(&engine, &mut events, &stop_requested, epoch);
+        plane.spawn(scope, &engine, epoch, &errors);
+        let outcome = housekeeping(&engine, &mut events, &stop_requested, epoch, &plane);
+        plane.stop();
         if let Err(err) = stop.trigger() {
             tracing::error!(error = %err, "cannot wake the workers to stop them");
         }
         outcome
     });
+    if let Some(steering) = steering {
+        if let Err(err) = steering.remove() {
+            tracing::error!(error = %err, "removing the steering failed");
+        }
+    }
     engine.finish();
     events.drain(&engine)?;
     events.flush()?;
@@ -103,10 +133,17 @@ pub fn run(gateway: Gateway, transfer_log: Option<&Path>) -> Result<RunSummary, 
     Ok(RunSummary {
         engine: engine.stats(),
         transfers: events.counts.transfers,
-        read_errors: errors.reads.load(Ordering::Relaxed),
-        write_errors: errors.writes.load(Ordering::Relaxed),
-        super_packets: [&errors.whole, &errors.segmented, &errors.malformed]
-            .map(|counter| counter.load(Ordering::Relaxed)),
+        read_errors: errors.iter().map(|e| e.reads.load(Ordering::Relaxed)).sum(),
+        write_errors: errors
+            .iter()
+            .map(|e| e.writes.load(Ordering::Relaxed))
+            .sum(),
+        super_packets: [0, 1, 2].map(|which| {
+            errors
+                .iter()
+                .map(|e| [&e.whole, &e.segmented, &e.malformed][which].load(Ordering::Relaxed))
+                .sum()
+        }),
     })
 }
 
@@ -116,10 +153,12 @@ fn housekeeping(
     events: &mut EventSink,
     stop: &AtomicBool,
     epoch: Instant,
+    plane: &ControlPlane,
 ) -> Result<(), LogError> {
     let mut next_sweep = Duration::ZERO;
     while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(HOUSEKEEPING);
+        plane.tick(engine);
         let now = epoch.elapsed();
         if now >= next_sweep {
             engine.expire(now);

@@ -49,9 +49,12 @@ pub fn open(settings: &TunSettings) -> io::Result<Vec<SyncDevice>> {
     Ok(queues)
 }
 
-/// I/O failures and offload work of the workers, counted.
+/// I/O failures and offload work of one worker, counted, and the packets it read (for
+/// `ftpgate status` and the metrics, per queue).
 #[derive(Debug, Default)]
 pub struct IoErrors {
+    /// Frames read from the device.
+    pub packets: AtomicU64,
     /// Reads that failed (other than "nothing to read" and the stop event).
     pub reads: AtomicU64,
     /// Writes that failed.
@@ -94,6 +97,7 @@ pub fn worker(
         let read_room = HEADER_LEN + MAX_PACKET;
         match device.recv(&mut frame[start..read_room]) {
             Ok(len) => {
+                errors.packets.fetch_add(1, Ordering::Relaxed);
                 let now = epoch.elapsed();
                 if offload {
                     let outcome =

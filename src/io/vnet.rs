@@ -214,7 +214,7 @@ fn process_whole(
         }
         // An answer the engine built is a new packet with its checksums complete.
         Verdict::Respond(_) => send(&PLAIN, packet.bytes()),
-        Verdict::Drop(reason) => tracing::trace!(reason = reason.name(), "dropped"),
+        Verdict::Drop(reason) => super::drop_log::dropped(packet.bytes(), reason),
     }
 }
 
@@ -230,7 +230,7 @@ pub fn process_one(
     let mut packet = PacketBuf::new(storage, len);
     match engine.process(now, &mut packet) {
         Verdict::Accept | Verdict::Respond(_) => send(&PLAIN, packet.bytes()),
-        Verdict::Drop(reason) => tracing::trace!(reason = reason.name(), "dropped"),
+        Verdict::Drop(reason) => super::drop_log::dropped(packet.bytes(), reason),
     }
 }
 

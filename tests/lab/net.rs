@@ -217,6 +217,10 @@ impl Lab {
                 .arg(&opts.rules)
                 .arg("--log")
                 .arg(&opts.log);
+            // The Python stand-in does not steer; lab.sh does it for it.
+            if opts.bin.ends_with("tun_standin.py") {
+                cmd.args(["--steering", "script"]);
+            }
         }
         // From here on the guard owns the prefix: a half-built lab is torn down too (lab.sh
         // does it itself on failure; down is idempotent).

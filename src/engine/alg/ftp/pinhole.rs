@@ -110,6 +110,14 @@ impl Pinholes {
             .map(|entry| *entry.key())
     }
 
+    /// A copy of every open pinhole (for operators' views; not for the packet path).
+    pub fn snapshot(&self) -> Vec<(PinholeKey, Pinhole)> {
+        self.map
+            .iter()
+            .map(|entry| (*entry.key(), entry.value().clone()))
+            .collect()
+    }
+
     /// Removes every pinhole expired at `now`.
     pub fn expire(&self, now: Duration) -> Vec<Pinhole> {
         let expired: Vec<PinholeKey> = self

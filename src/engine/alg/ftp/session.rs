@@ -31,6 +31,8 @@ use crate::engine::Engine;
 
 mod checks;
 mod trust;
+mod facts;
+pub use facts::SessionFacts;
 
 /// Most commands remembered while their replies are outstanding; a client line beyond them
 /// resets the connection (`pipeline_too_deep`), so replies are never matched to the wrong
