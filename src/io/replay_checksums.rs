@@ -17,8 +17,8 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use crate::engine::wire::unfinished_checksum::{checksum_state, finish_checksum, ChecksumState};
 use crate::engine::wire::parse;
+use crate::engine::wire::unfinished_checksum::{checksum_state, finish_checksum, ChecksumState};
 
 /// How a replay treats unfinished transport checksums.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -30,8 +30,8 @@ use crate::engine::settings::TlsPolicy;
 use crate::engine::Engine;
 
 mod checks;
-mod trust;
 mod facts;
+mod trust;
 pub use facts::SessionFacts;
 
 /// Most commands remembered while their replies are outstanding; a client line beyond them
