@@ -214,6 +214,12 @@ impl FtpControl {
                 WithholdReason::PartialLine => DropReason::FtpWithheld,
                 WithholdReason::OutOfOrder => DropReason::FtpOutOfOrder,
                 WithholdReason::Inconsistent => DropReason::FtpInconsistentRetransmission,
+                WithholdReason::Backlog if stream.withholding_overlong() => {
+                    // A withheld line that can only end refused: reset, not retransmitted
+                    // into the backlog again and again.
+                    session.abort(&ctx, seg.dir, budget::LINE_TOO_LONG);
+                    DropReason::FtpViolationReset
+                }
                 WithholdReason::Backlog => DropReason::FtpBacklog,
                 WithholdReason::TooManyRewrites | WithholdReason::Unrebuildable => {
                     // The segment's lines were read (and may have opened pinholes) but it

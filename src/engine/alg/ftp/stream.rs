@@ -241,6 +241,12 @@ impl LineStream {
             .map(|next| if self.held { self.line_start } else { next })
     }
 
+    /// Whether the stream withholds a line already longer than any line followed: it can
+    /// only end refused (`line_too_long`), so more of it is never worth holding.
+    pub fn withholding_overlong(&self) -> bool {
+        self.held && self.overlong
+    }
+
     /// Frees every byte held: the connection is being reset and nothing more is forwarded.
     pub fn release_buffers(&mut self) {
         self.seen = VecDeque::new();
