@@ -111,7 +111,7 @@ run_mode() {
         echo "   ftpgate peak RSS (VmHWM): $((peak / 1024)) MiB"
         "$LAB" down "$prefix" --keep-state >/dev/null 2>&1 || true
         echo "   ftpgate summary:"
-        grep -E "flows|table_full|source_flow_cap|evicted|accepted|dropped" "$state/ftpgate.stdout" \
+        grep -E "^packets|flows|table_full|source_flow_cap|evicted|accepted|dropped|policy" "$state/ftpgate.stderr" \
             | sed 's/^/     /' || true
         rm -rf "$state"
     else
