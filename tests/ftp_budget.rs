@@ -13,6 +13,8 @@ fn budget_settings(per_connection: usize, total: usize) -> EngineSettings {
     let mut settings = lab_settings();
     settings.limits.ftp_buffer_per_connection = per_connection;
     settings.limits.ftp_buffer_total = total;
+    // The kept-bytes tests send 1,000- and 1,500-byte lines: followed, not over-long.
+    settings.ftp.max_line = 2048;
     settings
 }
 
@@ -27,8 +29,26 @@ fn session(engine: &Engine, port: u16) -> Conversation<'_> {
     c
 }
 
-/// The attack: `PORT ` and then 1,000-byte chunks with no line end, until the gateway stops
-/// taking them. Returns the verdicts seen (the last is the budget's refusal).
+/// Kept bytes: 1,000-byte lines the server never acknowledges (kept for the retransmission
+/// check), until the gateway stops taking them. Returns the verdicts seen (the last is the
+/// budget's refusal).
+fn keep_bytes(c: &mut Conversation<'_>) -> Vec<Verdict> {
+    let line = format!("NOOP {}\r\n", "n".repeat(993));
+    let mut verdicts = Vec::new();
+    for _ in 0..200 {
+        let seq = c.client.seq;
+        let verdict = c.client_at(seq, &line).verdict;
+        verdicts.push(verdict);
+        if verdict != Verdict::Accept {
+            break;
+        }
+        c.client.seq = seq.wrapping_add(line.len() as u32);
+    }
+    verdicts
+}
+
+/// The attack: `PORT ` and then 1,000-byte chunks with no line end, until the
+/// gateway stops withholding them. Returns the verdicts seen.
 fn hold_bytes(c: &mut Conversation<'_>) -> Vec<Verdict> {
     let mut verdicts = vec![c.client_says("PORT ").verdict];
     let chunk = "9".repeat(1000);
@@ -42,6 +62,12 @@ fn hold_bytes(c: &mut Conversation<'_>) -> Vec<Verdict> {
         c.client.seq = seq.wrapping_add(1000);
     }
     verdicts
+}
+
+/// A partial announcement, withheld until it ends (it never does).
+fn hold_line(c: &mut Conversation<'_>) {
+    let verdict = c.client_says("PORT 10,77,0,").verdict;
+    assert_eq!(verdict, Verdict::Drop(DropReason::FtpWithheld));
 }
 
 /// A PORT from this session passes, rewritten.
@@ -67,7 +93,7 @@ fn one_connection_holds_at_most_its_budget_and_others_are_untouched() {
     for per_connection in [8192, 20_000] {
         let engine = Engine::new(budget_settings(per_connection, 1 << 20));
         let mut attacker = session(&engine, 40000);
-        let verdicts = hold_bytes(&mut attacker);
+        let verdicts = keep_bytes(&mut attacker);
         assert_eq!(
             verdicts.last(),
             Some(&Verdict::Drop(DropReason::FtpBufferBudget))
@@ -79,8 +105,8 @@ fn one_connection_holds_at_most_its_budget_and_others_are_untouched() {
         );
         assert_eq!(engine.stats().drops(DropReason::FtpBufferBudget), 1);
         // A retransmission of bytes already read costs nothing and is still followed.
-        let again = attacker.client_at(attacker.client.seq.wrapping_sub(10), "9999999999");
-        assert_eq!(again.verdict, Verdict::Drop(DropReason::FtpWithheld));
+        let again = attacker.client_at(attacker.client.seq.wrapping_sub(10), "nnnnnnnn\r\n");
+        assert_eq!(again.verdict, Verdict::Accept);
         // Another session, meanwhile, works from start to end.
         let mut other = session(&engine, 40001);
         assert!(port_passes(&mut other, 30000));
@@ -92,8 +118,8 @@ fn one_connection_holds_at_most_its_budget_and_others_are_untouched() {
 fn a_held_line_ages_out_on_its_next_segment_with_a_reset() {
     let engine = Engine::new(budget_settings(8192, 1 << 20));
     let mut attacker = session(&engine, 40000);
-    let started = attacker.now + 1; // when `PORT ` arrives and is withheld
-    hold_bytes(&mut attacker);
+    let started = attacker.now + 1; // when the partial line arrives and is withheld
+    hold_line(&mut attacker);
     assert!(engine.ftp_buffered() > 0);
     // Adding to the line is no progress: 29 s after it was first withheld it is still held,
     // at 30 s the connection is reset.
@@ -123,7 +149,7 @@ fn a_silent_holder_is_reset_by_the_sweep_and_both_ends_are_told() {
     let mut attacker = session(&engine, 40000);
     let mut other = session(&engine, 40001);
     let stalled_at = attacker.now + 1;
-    hold_bytes(&mut attacker);
+    hold_line(&mut attacker);
     assert_eq!(engine.expire(secs(stalled_at + 29)), 0);
     assert!(engine.ftp_buffered() > 0);
     engine.expire(secs(stalled_at + 30));
@@ -148,9 +174,12 @@ fn the_global_budget_caps_all_holders_and_frees_up_when_they_age_out() {
     let total = 64 * 1024;
     let engine = Engine::new(budget_settings(16 * 1024, total));
     let mut holders: Vec<_> = (0..6).map(|i| session(&engine, 41000 + i)).collect();
-    let mut refused_early = 0;
+    let (mut refused_early, mut holding) = (0, 0);
     for holder in &mut holders {
-        let verdicts = hold_bytes(holder);
+        let verdicts = keep_bytes(holder);
+        if verdicts[0] == Verdict::Accept {
+            holding += 1;
+        }
         assert!(engine.ftp_buffered() <= total);
         // A holder stopped by the global budget before its own is refused sooner.
         if verdicts.len() < 16 {
@@ -168,8 +197,11 @@ fn the_global_budget_caps_all_holders_and_frees_up_when_they_age_out() {
     // ...until the holders age out; then the sender's retransmission passes.
     let now = holders.iter().map(|h| h.now).max().unwrap_or(0) + 31;
     engine.expire(secs(now));
-    assert_eq!(engine.stats().ftp_violations("held_timeout"), 6);
-    assert_eq!(engine.ftp_buffered(), 0);
+    // Kept bytes age out only while half the global budget or more is in use: holders are
+    // reset until the gateway is below that, the rest keep their (acknowledgeable) bytes.
+    let reset = engine.stats().ftp_violations("held_timeout");
+    assert!(reset >= 1 && reset <= holding, "{reset} of {holding}");
+    assert!(engine.ftp_buffered() < total / 2);
     late.now = now;
     let retry = late.client_at(seq, &line);
     assert_eq!(retry.verdict, Verdict::Accept);
@@ -200,4 +232,46 @@ fn kept_bytes_are_given_back_when_their_connection_goes() {
     );
     assert_eq!(engine.expire(secs(c.now + 112)), 1);
     assert_eq!(engine.ftp_buffered(), 0);
+}
+
+/// The default budgets, and a hold timeout the attack's pace (a second a segment) does not
+/// reach.
+fn patient(per_connection: usize) -> EngineSettings {
+    let mut settings = budget_settings(per_connection, 32 << 20);
+    settings.limits.ftp_held_timeout = std::time::Duration::from_secs(300);
+    settings
+}
+
+/// Sends `PORT ` and then 1,000-byte chunks with no line end (an over-long line the ALG
+/// withholds) until a verdict other than "withheld" comes; returns it and the violations.
+fn over_long_port_line(settings: EngineSettings) -> (Verdict, Vec<(&'static str, &'static str)>) {
+    let engine = Engine::new(settings);
+    let mut c = session(&engine, 40000);
+    let verdicts = hold_bytes(&mut c);
+    let last = *verdicts.last().expect("at least one verdict");
+    let rst = engine.poll_transmit().expect("the server is told too");
+    assert_eq!(endpoints(&rst).1, v4(SERVER, 21));
+    assert_eq!(rst[33] & RST, RST);
+    assert_eq!(engine.stats().drops(DropReason::FtpBufferBudget), 0);
+    (last, held_timeouts(&engine))
+}
+
+#[test]
+fn an_over_long_withheld_line_that_fills_a_buffer_resets_as_line_too_long() {
+    // The default per-connection budget (64 KiB) fills before the stream's 64 KiB backlog;
+    // a 1 MiB budget leaves the backlog to fill first. Either way: reset, line_too_long.
+    for per_connection in [64 * 1024, 1024 * 1024] {
+        let (last, violations) = over_long_port_line(patient(per_connection));
+        assert_eq!(last, Verdict::Respond(DropReason::FtpViolationReset));
+        assert_eq!(violations, vec![("line_too_long", "reset")]);
+    }
+}
+
+#[test]
+fn an_over_long_withheld_line_frees_its_budget_when_reset() {
+    let engine = Engine::new(patient(64 * 1024));
+    let mut c = session(&engine, 40000);
+    hold_bytes(&mut c);
+    assert_eq!(engine.ftp_buffered(), 0);
+    assert_eq!(engine.stats().ftp_violations("line_too_long"), 1);
 }

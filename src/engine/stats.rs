@@ -226,6 +226,13 @@ impl EngineStats {
         for (reason, count) in self.dropped.iter().filter(|(_, n)| *n > 0) {
             writeln!(f, "    {:<22} {count}", reason.name())?;
         }
+        if self.flows_evicted > 0 {
+            writeln!(
+                f,
+                "  flows evicted    {} (never established, for a new flow)",
+                self.flows_evicted
+            )?;
+        }
         if self.rst_challenged + self.syn_challenged > 0 {
             writeln!(
                 f,

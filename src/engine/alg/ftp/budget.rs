@@ -6,6 +6,9 @@
 //! - A segment whose new bytes would take its connection or the gateway past a budget is
 //!   dropped (`ftp_buffer_budget`) before the ALG reads it; the sender retransmits it, and it
 //!   passes once acknowledgments have freed room. Other connections are untouched.
+//! - A segment that would take a connection past its budget while its sender withholds an
+//!   over-long line (one that can only end refused) resets the connection as `line_too_long`,
+//!   as the stream's own unacknowledged backlog does.
 //! - A connection that withholds a partial line without progress for `limits.ftp_held_timeout`
 //!   is reset: a RST to both ends, its bytes freed, reported as the violation `held_timeout`.
 //!   Once half the global budget is in use, the same applies to a connection whose kept bytes
@@ -31,6 +34,10 @@ use crate::engine::Engine;
 
 /// The check name a connection reset for holding bytes too long is reported under.
 pub const HELD_TIMEOUT: &str = "held_timeout";
+
+/// The check name a connection reset for an over-long line that outgrew a buffer is
+/// reported under (the same as for such a line refused when it ends).
+pub const LINE_TOO_LONG: &str = "line_too_long";
 
 /// Control-stream bytes held by all connections together.
 #[derive(Debug, Default)]
@@ -105,9 +112,27 @@ impl FtpControl {
         if self.budget.held.saturating_add(fresh) > limits.ftp_buffer_per_connection
             || total.saturating_add(fresh) > limits.ftp_buffer_total
         {
+            if self.streams[seg.dir.index()].holding_overlong() {
+                // The line can only end refused: the connection is reset now, as when the
+                // stream's own backlog fills, rather than left to retransmit into the budget.
+                self.reset_line_too_long(seg);
+                return Err(DropReason::FtpViolationReset);
+            }
             return Err(DropReason::FtpBufferBudget);
         }
         Ok(())
+    }
+
+    /// Resets the connection whose sender withholds an over-long line that outgrew a
+    /// buffer: reported as `line_too_long`, every byte it held freed.
+    pub(super) fn reset_line_too_long(&mut self, seg: &ControlSegment<'_, '_>) {
+        let ctx = LineContext {
+            engine: seg.engine,
+            control: seg.flow,
+            now: seg.now,
+        };
+        self.session.abort(&ctx, seg.dir, LINE_TOO_LONG);
+        self.release_all();
     }
 
     /// After a segment: the connection's share follows what its streams hold, and the

@@ -266,9 +266,9 @@ impl FtpControl {
                 WithholdReason::OutOfOrder => DropReason::FtpOutOfOrder,
                 WithholdReason::Inconsistent => DropReason::FtpInconsistentRetransmission,
                 WithholdReason::Backlog if stream.holding_overlong() => {
-                    // An over-long line withheld until it ends has filled what may be kept
-                    // unacknowledged: it can be neither forwarded nor kept.
-                    session.abort(&ctx, seg.dir, "line_too_long");
+                    // A withheld line that can only end refused: reset, not retransmitted
+                    // into the backlog again and again.
+                    session.abort(&ctx, seg.dir, budget::LINE_TOO_LONG);
                     DropReason::FtpViolationReset
                 }
                 WithholdReason::Backlog => DropReason::FtpBacklog,
