@@ -7,10 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tun_rs::InterruptEvent;
-
 use super::events::{EventSink, LogError};
-use super::tun::{self, IoErrors};
+use super::tun::{self, IoErrors, WorkerStop};
 use crate::config::Gateway;
 use crate::engine::{Engine, EngineStats};
 
@@ -33,8 +31,8 @@ pub enum RunError {
     /// The signal handlers could not be installed.
     #[error("cannot install the SIGINT/SIGTERM handlers: {0}")]
     Signals(std::io::Error),
-    /// The stop event could not be created.
-    #[error("cannot create the workers' stop event: {0}")]
+    /// The workers' wake-up signal could not be installed.
+    #[error("cannot install the workers' wake-up signal handler: {0}")]
     StopEvent(std::io::Error),
     /// The transfer log failed.
     #[error(transparent)]
@@ -73,7 +71,7 @@ pub fn run(gateway: Gateway, transfer_log: Option<&Path>) -> Result<RunSummary, 
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
     let mut events = EventSink::create(transfer_log)?.with_epoch(wall_epoch);
-    let stop = InterruptEvent::new().map_err(RunError::StopEvent)?;
+    let stop = WorkerStop::new().map_err(RunError::StopEvent)?;
     let engine = Engine::new(gateway.engine);
     let errors = IoErrors::default();
     let offload = gateway.tun.offload;
@@ -90,9 +88,7 @@ pub fn run(gateway: Gateway, transfer_log: Option<&Path>) -> Result<RunSummary, 
                 .expect("spawning a worker thread");
         }
         let outcome = housekeeping(&engine, &mut events, &stop_requested, epoch);
-        if let Err(err) = stop.trigger() {
-            tracing::error!(error = %err, "cannot wake the workers to stop them");
-        }
+        stop.stop_workers();
         outcome
     });
     engine.finish();
