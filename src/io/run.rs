@@ -8,11 +8,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tun_rs::InterruptEvent;
-
 use super::control_plane::ControlPlane;
 use super::events::{EventSink, LogError};
-use super::tun::{self, IoErrors};
+use super::tun::{self, IoErrors, WorkerStop};
 use crate::config::Gateway;
 use crate::engine::{Engine, EngineStats};
 
@@ -35,8 +33,8 @@ pub enum RunError {
     /// The signal handlers could not be installed.
     #[error("cannot install the SIGINT/SIGTERM handlers: {0}")]
     Signals(std::io::Error),
-    /// The stop event could not be created.
-    #[error("cannot create the workers' stop event: {0}")]
+    /// The workers' wake-up signal could not be installed.
+    #[error("cannot install the workers' wake-up signal handler: {0}")]
     StopEvent(std::io::Error),
     /// The transfer log failed.
     #[error(transparent)]
@@ -96,7 +94,7 @@ pub fn run(
     let mut events = EventSink::create(transfer_log)?
         .with_epoch(wall_epoch)
         .with_tally(plane.transfer_tally());
-    let stop = InterruptEvent::new().map_err(RunError::StopEvent)?;
+    let stop = WorkerStop::new().map_err(RunError::StopEvent)?;
     let engine = Engine::new(gateway.engine);
     let errors: Vec<IoErrors> = queues.iter().map(|_| IoErrors::default()).collect();
     let offload = gateway.tun.offload;
@@ -115,9 +113,7 @@ pub fn run(
         plane.spawn(scope, &engine, epoch, &errors);
         let outcome = housekeeping(&engine, &mut events, &stop_requested, epoch, &plane);
         plane.stop();
-        if let Err(err) = stop.trigger() {
-            tracing::error!(error = %err, "cannot wake the workers to stop them");
-        }
+        stop.stop_workers();
         outcome
     });
     if let Some(steering) = steering {

@@ -6,15 +6,17 @@
 //! packet contains can end the loop. Workers do no file I/O: events go through the engine's
 //! queue.
 //!
-//! One syscall per frame read and one per frame written while traffic flows: the device is
-//! non-blocking, and a worker waits (poll on the device and the stop event) only when a read
-//! finds nothing. A busy worker looks at the stop event every [`STOP_CHECK_EVERY`] frames.
+//! One syscall per frame read and one per frame written: reads block, with no poll in front.
+//! To stop, [`WorkerStop`] sets a flag and interrupts each worker's blocked read with a
+//! signal whose handler does nothing ([`WAKE_SIGNAL`], installed without `SA_RESTART`, so the
+//! read returns `EINTR`); it repeats the signal until every worker has left its loop.
 
 use std::io::{self, IoSlice};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use tun_rs::{DeviceBuilder, InterruptEvent, SyncDevice};
+use parking_lot::Mutex;
+use tun_rs::{DeviceBuilder, SyncDevice};
 
 use super::vnet::{self, FrameBuffers, FrameOutcome, HEADER_LEN, MAX_PACKET};
 use crate::config::TunSettings;
@@ -22,8 +24,93 @@ use crate::engine::Engine;
 
 /// Room after a packet for rewrites that grow it.
 const TAILROOM: usize = 1024;
-/// Frames a busy worker handles between two looks at its stop event.
-const STOP_CHECK_EVERY: u32 = 256;
+/// The signal that interrupts a worker's blocked read when the gateway stops. Its handler
+/// does nothing, so the signal sent from elsewhere is harmless.
+pub const WAKE_SIGNAL: libc::c_int = libc::SIGUSR2;
+/// How long the stopper waits between two rounds of wake-up signals.
+const WAKE_RETRY: Duration = Duration::from_millis(10);
+/// How long the stopper keeps waking workers before it gives up (and says so).
+const WAKE_GIVE_UP: Duration = Duration::from_secs(10);
+
+extern "C" fn on_wake(_: libc::c_int) {}
+
+/// The workers' stop request, and the threads to wake when it is made.
+pub struct WorkerStop {
+    requested: AtomicBool,
+    /// Workers inside their loop. A worker leaves this list (under the lock) before its
+    /// thread ends, so every thread listed is alive while the lock is held.
+    running: Mutex<Vec<libc::pthread_t>>,
+}
+
+impl WorkerStop {
+    /// Installs the wake-up signal's handler (process-wide).
+    pub fn new() -> io::Result<Self> {
+        // SAFETY: a zeroed sigaction is valid; the handler is an empty extern "C" fn, which is
+        // async-signal-safe; no SA_RESTART, so blocking reads return EINTR.
+        let installed = unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = on_wake as extern "C" fn(libc::c_int) as libc::sighandler_t;
+            libc::sigemptyset(&mut action.sa_mask);
+            action.sa_flags = 0;
+            libc::sigaction(WAKE_SIGNAL, &action, std::ptr::null_mut())
+        };
+        if installed != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Self {
+            requested: AtomicBool::new(false),
+            running: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Whether the workers must stop.
+    pub fn is_requested(&self) -> bool {
+        self.requested.load(Ordering::Acquire)
+    }
+
+    /// Asks every worker to stop and wakes them until all have left their loops.
+    pub fn stop_workers(&self) {
+        self.requested.store(true, Ordering::Release);
+        let started = Instant::now();
+        loop {
+            {
+                let running = self.running.lock();
+                if running.is_empty() {
+                    return;
+                }
+                for thread in running.iter() {
+                    // SAFETY: the thread is alive while it is listed and the lock is held.
+                    unsafe { libc::pthread_kill(*thread, WAKE_SIGNAL) };
+                }
+            }
+            if started.elapsed() > WAKE_GIVE_UP {
+                tracing::error!("TUN workers do not stop");
+                return;
+            }
+            std::thread::sleep(WAKE_RETRY);
+        }
+    }
+
+    /// Lists the calling thread as a running worker until the guard is dropped.
+    fn enter(&self) -> Running<'_> {
+        // SAFETY: pthread_self has no preconditions.
+        let thread = unsafe { libc::pthread_self() };
+        self.running.lock().push(thread);
+        Running { stop: self, thread }
+    }
+}
+
+/// A worker's place in [`WorkerStop`]'s list.
+struct Running<'a> {
+    stop: &'a WorkerStop,
+    thread: libc::pthread_t,
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.stop.running.lock().retain(|t| *t != self.thread);
+    }
+}
 
 /// Opens the device with `settings.queues` queues, up and without addresses.
 pub fn open(settings: &TunSettings) -> io::Result<Vec<SyncDevice>> {
@@ -43,9 +130,6 @@ pub fn open(settings: &TunSettings) -> io::Result<Vec<SyncDevice>> {
         queues.push(first.try_clone()?);
     }
     queues.insert(0, first);
-    for queue in &queues {
-        queue.set_nonblocking(true)?;
-    }
     Ok(queues)
 }
 
@@ -55,7 +139,7 @@ pub fn open(settings: &TunSettings) -> io::Result<Vec<SyncDevice>> {
 pub struct IoErrors {
     /// Frames read from the device.
     pub packets: AtomicU64,
-    /// Reads that failed (other than "nothing to read" and the stop event).
+    /// Reads that failed (other than the wake-up signal).
     pub reads: AtomicU64,
     /// Writes that failed.
     pub writes: AtomicU64,
@@ -67,20 +151,20 @@ pub struct IoErrors {
     pub malformed: AtomicU64,
 }
 
-/// Reads frames from `device` until `stop` fires, running each through `engine` at the time
+/// Reads frames from `device` until `stop` is requested, running each through `engine` at the time
 /// since `epoch`, and writes back accepted packets and answers. `offload` says whether the
 /// device was opened with the virtio-net header.
 pub fn worker(
     engine: &Engine,
     device: &SyncDevice,
-    stop: &InterruptEvent,
+    stop: &WorkerStop,
     epoch: Instant,
     offload: bool,
     errors: &IoErrors,
 ) {
     let mut frame = vec![0u8; HEADER_LEN + MAX_PACKET + TAILROOM];
     let mut buffers = FrameBuffers::new(TAILROOM);
-    let mut since_stop_check = 0u32;
+    let _running = stop.enter();
     let mut send = |header: &[u8; HEADER_LEN], packet: &[u8]| {
         let result = if offload {
             device.send_vectored(&[IoSlice::new(header), IoSlice::new(packet)])
@@ -93,6 +177,10 @@ pub fn worker(
         }
     };
     loop {
+        if stop.is_requested() {
+            tracing::debug!("worker stopping");
+            return;
+        }
         let start = if offload { 0 } else { HEADER_LEN };
         let read_room = HEADER_LEN + MAX_PACKET;
         match device.recv(&mut frame[start..read_room]) {
@@ -107,20 +195,6 @@ pub fn worker(
                     vnet::process_one(engine, now, &mut frame[start..], len, &mut send);
                 }
             }
-            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
-                since_stop_check = 0;
-                match device.wait_readable_intr(stop) {
-                    Ok(()) => continue,
-                    Err(_) if stop.is_trigger() => return,
-                    Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(err) => {
-                        errors.reads.fetch_add(1, Ordering::Relaxed);
-                        tracing::error!(error = %err, "waiting on the TUN device failed");
-                        std::thread::sleep(Duration::from_millis(10));
-                        continue;
-                    }
-                }
-            }
             Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
             Err(err) => {
                 errors.reads.fetch_add(1, Ordering::Relaxed);
@@ -131,14 +205,6 @@ pub fn worker(
         }
         while let Some(generated) = engine.poll_transmit() {
             send(&vnet::PLAIN, &generated);
-        }
-        since_stop_check += 1;
-        if since_stop_check >= STOP_CHECK_EVERY {
-            since_stop_check = 0;
-            if stop.is_trigger() {
-                tracing::debug!("worker stopping");
-                return;
-            }
         }
     }
 }
