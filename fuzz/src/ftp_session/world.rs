@@ -57,6 +57,8 @@ pub(crate) struct World {
     /// The client received, in this connection, a line that may be a login reply (230 / 232 /
     /// 235 anywhere in it: a superset of what the ALG may count as a login).
     pub(crate) maybe_logged_in: bool,
+    /// The packet being processed made the gateway publish that it stops reading.
+    pub(crate) stopped_reading_now: bool,
     pub(crate) now: Duration,
     pub(crate) packet: Box<[u8]>,
     /// `engine.pinhole_count()` after the last packet.
@@ -310,6 +312,7 @@ impl World {
             credits,
             model,
             maybe_logged_in,
+            stopped_reading_now,
             ..
         } = self;
         let rx = &mut rx[from];
@@ -321,6 +324,8 @@ impl World {
             }
             if from == 0 && new_isn {
                 model.reconnected();
+                // A notice published while this SYN was processed is about the new connection.
+                model.gateway_stopped_reading = *stopped_reading_now;
                 if model.variant.replies {
                     tx[1].push(b"220 model server ready\r\n");
                 }
@@ -345,6 +350,7 @@ impl World {
     /// Returns the verdict and, when forwarded, the packet as it left.
     pub(crate) fn process(&mut self, len: usize) -> (Verdict, Option<Seg>) {
         self.now += Duration::from_secs(1);
+        self.stopped_reading_now = false;
         let input = self.sent.take();
         trace!("in  {}", show(&self.packet[..len]));
         let mut buf = PacketBuf::new(&mut self.packet, len);
@@ -396,6 +402,7 @@ impl World {
                     || (notice == "non_ftp" && (client_inside || ignored(Oracle::BounceUnread)))
                 {
                     self.model.gateway_stopped_reading = true;
+                    self.stopped_reading_now = true;
                 }
             }
         }
