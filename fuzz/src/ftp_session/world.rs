@@ -416,6 +416,16 @@ impl World {
             let to_client = (self.view(1), self.real(0));
             let to_server = (self.view(0), self.real(1));
             let ends = (seg.src, seg.dst);
+            if seg.dst == self.real(1)
+                && seg.src.0 == self.view(0).0
+                && seg.src.1 != self.view(0).1
+                && seg.flags & TCP_RST != 0
+            {
+                // A RST to the server for a new connection whose SYN the gateway refused:
+                // the client's translated port is not known here; the server never saw it.
+                trace!("    a RST to the server from another translated port: ignored");
+                continue;
+            }
             assert!(
                 ends == to_client || ends == to_server,
                 "a generated packet between {:?} is not for a control endpoint",
