@@ -1,12 +1,15 @@
 //! Whether this machine can run the lab: root, network namespaces, the tools, a python with
 //! pyftpdlib. A missing tool is installed once with `scripts/lab-deps.sh`; what still fails
-//! becomes a skip reason. Checked once per test binary. vsftpd, which only the attack tests
+//! becomes a skip reason (tests/support/skip.rs: a failure under `CI=true`). Checked once per
+//! test binary. vsftpd, which only the attack tests
 //! need, is checked on its own (`vsftpd`), so its absence skips those tests alone.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
+
+use super::skip::skip;
 
 /// Commands the lab scripts and the clients run, whatever the mode.
 const TOOLS: &[&str] = &[
@@ -49,7 +52,7 @@ pub fn lab_env_or_skip(test: &str) -> Option<&'static LabEnv> {
     match lab_env() {
         Ok(env) => Some(env),
         Err(reason) => {
-            println!("skipped: {test}: {reason}");
+            skip(test, reason);
             None
         }
     }
@@ -120,7 +123,7 @@ pub fn vsftpd_or_skip(test: &str) -> Option<&'static Path> {
     match vsftpd() {
         Ok(path) => Some(path),
         Err(reason) => {
-            println!("skipped: {test}: {reason}");
+            skip(test, reason);
             None
         }
     }
