@@ -308,6 +308,11 @@ fn ftpgate_mode_refuses_227_lines_for_an_inside_server_to_echo() {
         transcript.contains("<- USER anonymous"),
         "no session reached pyftpdlib:\n{transcript}"
     );
+    assert!(
+        opened.is_empty(),
+        "echo injection reached the inside server's ports {opened:?}:\n{dialogues:#?}\nftpgate:\n{}",
+        lab.ftpgate_stderr()
+    );
     for (_, _, port) in echo_variants() {
         let inject = format!("(10,77,0,10,{})", p1p2(port));
         assert!(
@@ -315,11 +320,6 @@ fn ftpgate_mode_refuses_227_lines_for_an_inside_server_to_echo() {
             "pyftpdlib read the injected {inject}:\n{transcript}"
         );
     }
-    assert!(
-        opened.is_empty(),
-        "echo injection reached the inside server's ports {opened:?}:\n{dialogues:#?}\nftpgate:\n{}",
-        lab.ftpgate_stderr()
-    );
 }
 
 // ---------------------------------------------------------------- bounces past the ALG's reading
