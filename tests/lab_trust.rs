@@ -17,6 +17,9 @@
 //!   third host.
 //! - Over-long line (client inside): `NOOP ` and 2,100 bytes without a line end, then a PORT
 //!   naming the third host; pyftpdlib drops its buffer at 2,048 bytes and obeys the PORT.
+//! - A bounce after a line that is not FTP (client inside): after the login, `HELLO WORLD`
+//!   (or an HTTP request line, or an empty line), then a PORT naming the third host: a
+//!   session that has behaved as FTP must not lose the ALG's checks to one unknown line.
 //!
 //! The kernel halves assert what the kernel's helper really does (it reads an announcement
 //! only at the start of a segment that follows one ending in a line feed, and never refuses
@@ -515,6 +518,67 @@ fn ftpgate_mode_refuses_an_over_long_line_bounce_to_pyftpdlib() {
     assert!(
         !transcript.contains("Command too long"),
         "pyftpdlib read the over-long line:\n{transcript}"
+    );
+    assert!(got.is_empty(), "the third host got {got:?}");
+}
+
+// ---------------------------------------------------------------- bounces after a line that is not FTP
+
+/// A line that is not an FTP command, answered by pyftpdlib, then the bounce PORT: a session
+/// that has behaved as FTP (greeting, login) must stay FTP to the ALG, or the line turns its
+/// checks off for the rest of the session.
+fn after_non_ftp_attacks() -> Vec<fn(&str) -> Vec<String>> {
+    fn after(line: &str, reply: &str, port: &str) -> Vec<String> {
+        vec![
+            format!("send:{line}"),
+            format!("reply:{reply}"),
+            format!("send:{port}"),
+            "reply:200".into(),
+        ]
+    }
+    vec![
+        |port| after("HELLO WORLD\\r\\n", "500", port),
+        |port| after("GET / HTTP/1.1\\r\\n", "500", port),
+        |port| after("\\r\\n", "500", port),
+    ]
+}
+
+/// Through the kernel, the bounce PORT after an unknown command passes (the helper never
+/// refuses a bounce) and pyftpdlib sends the file to the third host, for every variant.
+#[test]
+fn kernel_mode_lets_a_bounce_after_an_unknown_line_through_to_pyftpdlib() {
+    let test = "kernel_mode_lets_a_bounce_after_an_unknown_line_through_to_pyftpdlib";
+    let Some((env, lab, work)) = lab(test, Mode::Kernel, Layout::ClientInside) else {
+        return;
+    };
+    let server = Server::start_with(env, &lab, Layout::ClientInside, &["--permit-foreign"]);
+    std::fs::write(server.root().join("secret.txt"), b"bounced by pyftpdlib").unwrap();
+    let attacks = after_non_ftp_attacks();
+    let (dialogues, got) = bounces(env, &lab, work.path(), &attacks);
+    assert_eq!(got.len(), attacks.len(), "{got:?}\n{dialogues:#?}");
+    for (_, peer, bytes) in &got {
+        assert!(peer.starts_with("198.51.100.2:"), "peer {peer}");
+        assert_eq!(bytes, b"bounced by pyftpdlib");
+    }
+}
+
+/// Through ftpgate, the bounce PORT after an unknown command is refused like any bounce: the
+/// transcript has the unknown lines and no PORT, and the third host gets nothing.
+#[test]
+fn ftpgate_mode_refuses_a_bounce_after_an_unknown_line_to_pyftpdlib() {
+    let test = "ftpgate_mode_refuses_a_bounce_after_an_unknown_line_to_pyftpdlib";
+    let Some((env, lab, work)) = lab(test, Mode::Ftpgate, Layout::ClientInside) else {
+        return;
+    };
+    let server = Server::start_with(env, &lab, Layout::ClientInside, &["--permit-foreign"]);
+    std::fs::write(server.root().join("secret.txt"), b"must not reach").unwrap();
+    let (dialogues, got) = bounces(env, &lab, work.path(), &after_non_ftp_attacks());
+    let transcript = server.transcript();
+    assert!(transcript.contains("<- USER anonymous"), "{transcript}");
+    assert!(
+        !transcript.contains("<- PORT"),
+        "pyftpdlib read a PORT:\n{transcript}\n{dialogues:#?}\nftpgate:\n{}",
+        lab.ftpgate_stderr()
     );
     assert!(got.is_empty(), "the third host got {got:?}");
 }
