@@ -53,17 +53,19 @@ use net::{lab_or_skip, FtpgateOpts, Lab, Layout, Mode, Role};
 use proftpd::Proftpd;
 use trust::{login_steps, p1p2, raw_session, victim_curl, Attacker, Slipstream, VICTIM};
 
-/// How long every listener of a test waits for a connection, in seconds: longer than all of
-/// the test's attack variants together take when nothing gets through (each waits for
-/// replies that may never come, a few seconds at most).
-const SINK_TIMEOUT: u32 = 45;
+/// How long every listener of a test waits for a connection, in seconds: an upper bound
+/// only, as the test ends each listener with a probe once its attacks are over.
+const SINK_TIMEOUT: u32 = 300;
+
+/// What the probe that ends a listener sends: a listener whose connection carried it got no
+/// other connection before.
+const PROBE: &[u8] = b"probe\n";
 
 /// What each variant's attacker saw: (variant, dialogue or tries).
 type Seen = Vec<(String, String)>;
-/// The listeners' ports that got a connection, with who connected.
-type Opened = Vec<(u16, String)>;
-/// The third host's ports that got a connection: (port, who, what it carried).
-type Deliveries = Vec<(u16, String, Vec<u8>)>;
+/// The listeners' ports that got a connection from someone else than the probe: (port, who,
+/// what it carried).
+type Reached = Vec<(u16, String, Vec<u8>)>;
 /// An echo-injection shape: its name, the bytes sent for an injected "(h1,...,p2)", the
 /// replies awaited.
 type EchoShape = (&'static str, fn(&str) -> String, [&'static str; 2]);
@@ -83,42 +85,79 @@ fn lab(
     Some((env, lab, work))
 }
 
-/// One listener per port at `host` in `role`'s namespace, started together.
-fn sinks(env: &LabEnv, lab: &Lab, role: Role, host: &str, ports: &[u16], work: &Path) -> Vec<Sink> {
-    ports
-        .iter()
-        .map(|port| {
-            Sink::start(
-                env,
-                lab,
-                role,
-                &format!("{host}:{port}"),
-                work,
-                SINK_TIMEOUT,
-            )
-        })
-        .collect()
+/// One `tcp-sink.py` per port at `host` in `role`'s namespace, started together, each
+/// keeping the first connection that reaches it.
+struct Listeners {
+    role: Role,
+    host: &'static str,
+    ports: Vec<u16>,
+    sinks: Vec<Sink>,
 }
 
-/// Waits for every sink; the ports that got a connection (and who connected).
-fn connected(ports: &[u16], sinks: Vec<Sink>) -> Opened {
-    ports
-        .iter()
-        .zip(sinks)
-        .filter_map(|(port, mut sink)| {
-            sink.wait()
-                .then(|| (*port, sink.peer().unwrap_or_default()))
-        })
-        .collect()
+impl Listeners {
+    fn start(
+        env: &LabEnv,
+        lab: &Lab,
+        role: Role,
+        host: &'static str,
+        ports: &[u16],
+        work: &Path,
+    ) -> Listeners {
+        let sinks = ports
+            .iter()
+            .map(|port| {
+                Sink::start(
+                    env,
+                    lab,
+                    role,
+                    &format!("{host}:{port}"),
+                    work,
+                    SINK_TIMEOUT,
+                )
+            })
+            .collect();
+        Listeners {
+            role,
+            host,
+            ports: ports.to_vec(),
+            sinks,
+        }
+    }
+
+    /// Once the attacks are over (every connection they made is in a listener's queue or
+    /// done): connects to each listener with `PROBE`, so that one still waiting ends now,
+    /// and returns the listeners whose connection was not the probe. A listener serves its
+    /// queue in order, so the probe is only ever served when nothing came before it.
+    fn finish(self, env: &LabEnv, lab: &Lab) -> Reached {
+        let mut reached = Vec::new();
+        for (port, mut sink) in self.ports.into_iter().zip(self.sinks) {
+            // Refused when the listener has already served the attacker's connection.
+            let probe = format!(
+                "import socket\ntry:\n    s = socket.create_connection(('{}', {port}), timeout=5)\n    s.sendall(b'probe\\n')\n    s.close()\nexcept OSError:\n    pass\n",
+                self.host,
+            );
+            lab.run(self.role, &env.python, &["-c", &probe]);
+            assert!(
+                sink.wait(),
+                "the listener on {}:{port} got no connection, not even the probe",
+                self.host
+            );
+            let bytes = sink.received();
+            if bytes != PROBE {
+                reached.push((port, sink.peer().unwrap_or_default(), bytes));
+            }
+        }
+        reached
+    }
 }
 
 // ---------------------------------------------------------------- NAT slipstreaming
 
 /// Runs every slipstreaming variant against listeners on the victim's ports; what each
 /// attacker saw, and which ports got a connection.
-fn slipstream(env: &LabEnv, lab: &Lab, work: &Path) -> (Seen, Opened) {
+fn slipstream(env: &LabEnv, lab: &Lab, work: &Path) -> (Seen, Reached) {
     let ports: Vec<u16> = Slipstream::ALL.iter().map(|v| v.port()).collect();
-    let listeners = sinks(env, lab, Role::Client, VICTIM, &ports, work);
+    let listeners = Listeners::start(env, lab, Role::Client, VICTIM, &ports, work);
     let mut seen = Vec::new();
     for variant in Slipstream::ALL {
         let mut attacker = Attacker::start(env, lab, variant, work);
@@ -134,7 +173,7 @@ fn slipstream(env: &LabEnv, lab: &Lab, work: &Path) -> (Seen, Opened) {
             format!("{}\n{received}", attacker.tries()),
         ));
     }
-    (seen, connected(&ports, listeners))
+    (seen, listeners.finish(env, lab))
 }
 
 /// Through the kernel, slipstreaming works whenever the announcement starts a segment that
@@ -150,7 +189,7 @@ fn kernel_mode_slipstreaming_opens_the_inside_port_when_the_line_starts_a_segmen
         return;
     };
     let (seen, opened) = slipstream(env, &lab, work.path());
-    let opened_ports: Vec<u16> = opened.iter().map(|(port, _)| *port).collect();
+    let opened_ports: Vec<u16> = opened.iter().map(|(port, _, _)| *port).collect();
     let expected: Vec<u16> = [
         Slipstream::ExpectContinue,
         Slipstream::KeepAlive,
@@ -159,7 +198,8 @@ fn kernel_mode_slipstreaming_opens_the_inside_port_when_the_line_starts_a_segmen
     .map(Slipstream::port)
     .to_vec();
     assert_eq!(opened_ports, expected, "{seen:#?}");
-    for (port, peer) in &opened {
+    for (port, peer, bytes) in &opened {
+        assert_eq!(bytes, b"slipstream\n", "port {port}");
         assert!(
             peer.starts_with("198.51.100.2:"),
             "port {port}: peer {peer}"
@@ -253,11 +293,11 @@ fn echo_variants() -> Vec<(&'static str, Vec<String>, u16)> {
 /// Runs every echo-injection variant from the outside host against pyftpdlib behind the
 /// forward; the client's dialogues, the server's transcript, and which of the inside
 /// server's ports got a connection.
-fn echo_injection(env: &LabEnv, lab: &Lab, work: &Path) -> (Seen, String, Opened) {
+fn echo_injection(env: &LabEnv, lab: &Lab, work: &Path) -> (Seen, String, Reached) {
     let server = Server::start(env, lab, Layout::ServerInside);
     let variants = echo_variants();
     let ports: Vec<u16> = variants.iter().map(|v| v.2).collect();
-    let listeners = sinks(env, lab, Role::Client, "10.77.0.10", &ports, work);
+    let listeners = Listeners::start(env, lab, Role::Client, "10.77.0.10", &ports, work);
     let mut dialogues = Vec::new();
     for (name, steps, _) in &variants {
         let out = raw_session(env, lab, Role::Server, "198.51.100.1:21", true, steps);
@@ -266,7 +306,7 @@ fn echo_injection(env: &LabEnv, lab: &Lab, work: &Path) -> (Seen, String, Opened
             String::from_utf8_lossy(&out.stdout).into_owned(),
         ));
     }
-    (dialogues, server.transcript(), connected(&ports, listeners))
+    (dialogues, server.transcript(), listeners.finish(env, lab))
 }
 
 /// Through the kernel, pyftpdlib echoes every injected 227 back (unrewritten), but the
@@ -341,9 +381,9 @@ fn bounces(
     lab: &Lab,
     work: &Path,
     attacks: &[fn(&str) -> Vec<String>],
-) -> (Vec<String>, Deliveries) {
+) -> (Vec<String>, Reached) {
     let ports: Vec<u16> = (0..attacks.len()).map(|i| third_target(i).0).collect();
-    let mut listeners = sinks(env, lab, Role::Third, "198.51.100.3", &ports, work);
+    let listeners = Listeners::start(env, lab, Role::Third, "198.51.100.3", &ports, work);
     let mut dialogues = Vec::new();
     for (i, attack) in attacks.iter().enumerate() {
         let (_, line) = third_target(i);
@@ -361,15 +401,7 @@ fn bounces(
         let out = raw_session(env, lab, Role::Client, "198.51.100.2:21", false, &steps);
         dialogues.push(String::from_utf8_lossy(&out.stdout).into_owned());
     }
-    let got = ports
-        .iter()
-        .zip(listeners.iter_mut())
-        .filter_map(|(port, sink)| {
-            sink.wait()
-                .then(|| (*port, sink.peer().unwrap_or_default(), sink.received()))
-        })
-        .collect();
-    (dialogues, got)
+    (dialogues, listeners.finish(env, lab))
 }
 
 /// Telnet commands around a PORT, each a way ProFTPD reads the line as a PORT.
