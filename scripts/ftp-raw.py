@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """A scripted raw FTP control connection: the attacker's client in the ftpgate lab.
 
-    ftp-raw.py --connect HOST:PORT [--timeout 10] [--connect-announced] STEP...
+    ftp-raw.py --connect HOST:PORT [--timeout 10] [--connect-announced] [--fastopen] STEP...
 
 Each STEP is one of
     send:TEXT     write TEXT (Python escapes: \\r \\n \\xff ...) in one send() call
     reply:CODE    wait for one more final reply line "CODE ..." (up to --timeout seconds)
     sleep:SECS    wait
     drain:SECS    read whatever comes for SECS seconds
-and the script goes on after a reply that does not come (it says so). A connection the peer
+and the script goes on after a reply that does not come (it says so). With --fastopen the
+first step must be a send: its bytes go in the SYN (TCP Fast Open, MSG_FASTOPEN; the
+namespace's net.ipv4.tcp_fastopen decides whether they really do). A connection the peer
 closes or resets ends the script early. Everything sent and received is printed ("> ..." and
 "< ...", as Python literals), then "closed: HOW" when the peer closed.
 
@@ -119,16 +121,27 @@ def main(argv):
     parser.add_argument("--connect", required=True, help="HOST:PORT")
     parser.add_argument("--timeout", type=float, default=10.0)
     parser.add_argument("--connect-announced", action="store_true")
+    parser.add_argument("--fastopen", action="store_true")
     parser.add_argument("steps", nargs="*")
     args = parser.parse_args(argv)
     host, _, port = args.connect.rpartition(":")
+    steps = list(args.steps)
     try:
-        sock = socket.create_connection((host, int(port)), timeout=args.timeout)
+        if args.fastopen:
+            if not steps or not steps[0].startswith("send:"):
+                parser.error("--fastopen needs a send: step first")
+            sock = socket.socket()
+            sock.settimeout(args.timeout)
+            first = unescape(steps.pop(0)[len("send:") :])
+            print("> %r (in the SYN)" % first, flush=True)
+            sock.sendto(first, socket.MSG_FASTOPEN, (host, int(port)))
+        else:
+            sock = socket.create_connection((host, int(port)), timeout=args.timeout)
     except OSError as err:
         print("cannot connect to %s: %s" % (args.connect, err), file=sys.stderr)
         return 2
     control = Control(sock, args.timeout)
-    for step in args.steps:
+    for step in steps:
         kind, _, value = step.partition(":")
         if control.closed is not None:
             break

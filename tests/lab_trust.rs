@@ -46,26 +46,16 @@ mod trust;
 
 use std::path::Path;
 
-use bounce::Sink;
 use env::{lab_env_or_skip, proftpd_or_skip, LabEnv};
 use ftp::Server;
 use net::{lab_or_skip, FtpgateOpts, Lab, Layout, Mode, Role};
 use proftpd::Proftpd;
-use trust::{login_steps, p1p2, raw_session, victim_curl, Attacker, Slipstream, VICTIM};
-
-/// How long every listener of a test waits for a connection, in seconds: an upper bound
-/// only, as the test ends each listener with a probe once its attacks are over.
-const SINK_TIMEOUT: u32 = 300;
-
-/// What the probe that ends a listener sends: a listener whose connection carried it got no
-/// other connection before.
-const PROBE: &[u8] = b"probe\n";
+use trust::{
+    login_steps, p1p2, raw_session, victim_curl, Attacker, Listeners, Reached, Slipstream, VICTIM,
+};
 
 /// What each variant's attacker saw: (variant, dialogue or tries).
 type Seen = Vec<(String, String)>;
-/// The listeners' ports that got a connection from someone else than the probe: (port, who,
-/// what it carried).
-type Reached = Vec<(u16, String, Vec<u8>)>;
 /// An echo-injection shape: its name, the bytes sent for an injected "(h1,...,p2)", the
 /// replies awaited.
 type EchoShape = (&'static str, fn(&str) -> String, [&'static str; 2]);
@@ -83,72 +73,6 @@ fn lab(
     let opts = (mode == Mode::Ftpgate).then_some(&opts);
     let lab = lab_or_skip(test, mode, layout, opts)?;
     Some((env, lab, work))
-}
-
-/// One `tcp-sink.py` per port at `host` in `role`'s namespace, started together, each
-/// keeping the first connection that reaches it.
-struct Listeners {
-    role: Role,
-    host: &'static str,
-    ports: Vec<u16>,
-    sinks: Vec<Sink>,
-}
-
-impl Listeners {
-    fn start(
-        env: &LabEnv,
-        lab: &Lab,
-        role: Role,
-        host: &'static str,
-        ports: &[u16],
-        work: &Path,
-    ) -> Listeners {
-        let sinks = ports
-            .iter()
-            .map(|port| {
-                Sink::start(
-                    env,
-                    lab,
-                    role,
-                    &format!("{host}:{port}"),
-                    work,
-                    SINK_TIMEOUT,
-                )
-            })
-            .collect();
-        Listeners {
-            role,
-            host,
-            ports: ports.to_vec(),
-            sinks,
-        }
-    }
-
-    /// Once the attacks are over (every connection they made is in a listener's queue or
-    /// done): connects to each listener with `PROBE`, so that one still waiting ends now,
-    /// and returns the listeners whose connection was not the probe. A listener serves its
-    /// queue in order, so the probe is only ever served when nothing came before it.
-    fn finish(self, env: &LabEnv, lab: &Lab) -> Reached {
-        let mut reached = Vec::new();
-        for (port, mut sink) in self.ports.into_iter().zip(self.sinks) {
-            // Refused when the listener has already served the attacker's connection.
-            let probe = format!(
-                "import socket\ntry:\n    s = socket.create_connection(('{}', {port}), timeout=5)\n    s.sendall(b'probe\\n')\n    s.close()\nexcept OSError:\n    pass\n",
-                self.host,
-            );
-            lab.run(self.role, &env.python, &["-c", &probe]);
-            assert!(
-                sink.wait(),
-                "the listener on {}:{port} got no connection, not even the probe",
-                self.host
-            );
-            let bytes = sink.received();
-            if bytes != PROBE {
-                reached.push((port, sink.peer().unwrap_or_default(), bytes));
-            }
-        }
-        reached
-    }
 }
 
 // ---------------------------------------------------------------- NAT slipstreaming
@@ -300,7 +224,15 @@ fn echo_injection(env: &LabEnv, lab: &Lab, work: &Path) -> (Seen, String, Reache
     let listeners = Listeners::start(env, lab, Role::Client, "10.77.0.10", &ports, work);
     let mut dialogues = Vec::new();
     for (name, steps, _) in &variants {
-        let out = raw_session(env, lab, Role::Server, "198.51.100.1:21", true, steps);
+        let out = raw_session(
+            env,
+            lab,
+            Role::Server,
+            "198.51.100.1:21",
+            true,
+            false,
+            steps,
+        );
         dialogues.push((
             name.to_string(),
             String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -398,7 +330,15 @@ fn bounces(
             ]
             .map(String::from),
         );
-        let out = raw_session(env, lab, Role::Client, "198.51.100.2:21", false, &steps);
+        let out = raw_session(
+            env,
+            lab,
+            Role::Client,
+            "198.51.100.2:21",
+            false,
+            false,
+            &steps,
+        );
         dialogues.push(String::from_utf8_lossy(&out.stdout).into_owned());
     }
     (dialogues, listeners.finish(env, lab))

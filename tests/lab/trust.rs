@@ -1,7 +1,8 @@
 //! The attacker's programs of tests/lab_trust.rs: `scripts/slipstream-server.py` (a fake
 //! FTP server on an outside port 21 that a victim's curl is made to POST to) with the curl
 //! invocations of each slipstreaming variant, and `scripts/ftp-raw.py` (a control connection
-//! that sends exactly the bytes a test gives). It only runs programs in the lab's namespaces
+//! that sends exactly the bytes a test gives), and the victims' listeners (`Listeners`, one
+//! `scripts/tcp-sink.py` per port). It only runs programs in the lab's namespaces
 //! and reads what they wrote; what an attack achieved is for the tests to judge.
 #![allow(dead_code)]
 
@@ -10,6 +11,7 @@ use std::process::{Child, Output};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
+use super::bounce::Sink;
 use super::env::{script, LabEnv};
 use super::ftp::terminate;
 use super::net::{Lab, Role};
@@ -183,9 +185,87 @@ pub fn victim_curl(lab: &Lab, variant: Slipstream, work: &Path) -> Output {
     lab.run(Role::Client, "curl", &variant.curl_args(work))
 }
 
+/// How long every listener of a test waits for a connection, in seconds: an upper bound
+/// only, as the test ends each listener with a probe once its attacks are over.
+const SINK_TIMEOUT: u32 = 300;
+
+/// What the probe that ends a listener sends: a listener whose connection carried it got no
+/// other connection before.
+const PROBE: &[u8] = b"probe\n";
+
+/// The listeners' ports that got a connection from someone else than the probe: (port, who,
+/// what it carried).
+pub type Reached = Vec<(u16, String, Vec<u8>)>;
+/// One `tcp-sink.py` per port at `host` in `role`'s namespace, started together, each
+/// keeping the first connection that reaches it.
+pub struct Listeners {
+    role: Role,
+    host: &'static str,
+    ports: Vec<u16>,
+    sinks: Vec<Sink>,
+}
+
+impl Listeners {
+    pub fn start(
+        env: &LabEnv,
+        lab: &Lab,
+        role: Role,
+        host: &'static str,
+        ports: &[u16],
+        work: &Path,
+    ) -> Listeners {
+        let sinks = ports
+            .iter()
+            .map(|port| {
+                Sink::start(
+                    env,
+                    lab,
+                    role,
+                    &format!("{host}:{port}"),
+                    work,
+                    SINK_TIMEOUT,
+                )
+            })
+            .collect();
+        Listeners {
+            role,
+            host,
+            ports: ports.to_vec(),
+            sinks,
+        }
+    }
+
+    /// Once the attacks are over (every connection they made is in a listener's queue or
+    /// done): connects to each listener with `PROBE`, so that one still waiting ends now,
+    /// and returns the listeners whose connection was not the probe. A listener serves its
+    /// queue in order, so the probe is only ever served when nothing came before it.
+    pub fn finish(self, env: &LabEnv, lab: &Lab) -> Reached {
+        let mut reached = Vec::new();
+        for (port, mut sink) in self.ports.into_iter().zip(self.sinks) {
+            // Refused when the listener has already served the attacker's connection.
+            let probe = format!(
+                "import socket\ntry:\n    s = socket.create_connection(('{}', {port}), timeout=5)\n    s.sendall(b'probe\\n')\n    s.close()\nexcept OSError:\n    pass\n",
+                self.host,
+            );
+            lab.run(self.role, &env.python, &["-c", &probe]);
+            assert!(
+                sink.wait(),
+                "the listener on {}:{port} got no connection, not even the probe",
+                self.host
+            );
+            let bytes = sink.received();
+            if bytes != PROBE {
+                reached.push((port, sink.peer().unwrap_or_default(), bytes));
+            }
+        }
+        reached
+    }
+}
+
 /// `ftp-raw.py` in `role`'s namespace: connects to `connect` ("ADDRESS:PORT"), runs `steps`
 /// (`send:TEXT`, `reply:CODE`, `sleep:S`, `drain:S`) and, with `connect_announced`, tries
-/// every address the replies announced. Its stdout is the dialogue, its exit status whether
+/// every address the replies announced, with `fastopen` sends the first step's bytes in the
+/// SYN. Its stdout is the dialogue, its exit status whether
 /// the control connection was made.
 pub fn raw_session(
     env: &LabEnv,
@@ -193,6 +273,7 @@ pub fn raw_session(
     role: Role,
     connect: &str,
     connect_announced: bool,
+    fastopen: bool,
     steps: &[String],
 ) -> Output {
     let mut args: Vec<String> = vec![
@@ -204,6 +285,9 @@ pub fn raw_session(
     ];
     if connect_announced {
         args.push("--connect-announced".into());
+    }
+    if fastopen {
+        args.push("--fastopen".into());
     }
     args.extend(steps.iter().cloned());
     let out = lab.run(role, &env.python, &args);
