@@ -89,7 +89,8 @@ fn slipstream(env: &LabEnv, lab: &Lab, work: &Path) -> (Seen, Reached) {
         attacker.wait();
         let received = attacker.received();
         assert!(
-            received.starts_with("POST / HTTP/1.1\r\n"),
+            received.starts_with("POST / HTTP/1.1\r\n")
+                || received.starts_with("USER / HTTP/1.1\r\n"),
             "{variant:?}: the victim's request did not reach the attacker: {received:?}"
         );
         seen.push((
@@ -101,8 +102,8 @@ fn slipstream(env: &LabEnv, lab: &Lab, work: &Path) -> (Seen, Reached) {
 }
 
 /// Through the kernel, slipstreaming works whenever the announcement starts a segment that
-/// follows one ending in "\n": the body sent after `Expect: 100-continue`, alone or as a
-/// keep-alive connection's second request, PORT or EPRT. The helper rewrites the line to
+/// follows one ending in "\n": the body sent after `Expect: 100-continue`, alone (method
+/// POST or USER) or as a keep-alive connection's second request, PORT or EPRT. The helper rewrites the line to
 /// the masquerade address (keeping the port) and forwards the attacker's connection to the
 /// victim's port. A PORT in the middle of the request's one segment is not seen: it passes
 /// unchanged, and the attacker's tries fail.
@@ -118,6 +119,7 @@ fn kernel_mode_slipstreaming_opens_the_inside_port_when_the_line_starts_a_segmen
         Slipstream::ExpectContinue,
         Slipstream::KeepAlive,
         Slipstream::KeepAliveEprt,
+        Slipstream::UserMethod,
     ]
     .map(Slipstream::port)
     .to_vec();

@@ -40,14 +40,18 @@ pub enum Slipstream {
     KeepAlive,
     /// `KeepAlive` with an EPRT (`EPRT |1|10.77.0.2|PORT|`) instead of the PORT.
     KeepAliveEprt,
+    /// `ExpectContinue` with the method `USER` (`curl -X USER`): the request line reads as
+    /// an FTP command ("USER / HTTP/1.1"), the headers after it do not.
+    UserMethod,
 }
 
 impl Slipstream {
-    pub const ALL: [Slipstream; 4] = [
+    pub const ALL: [Slipstream; 5] = [
         Slipstream::BodyLine,
         Slipstream::ExpectContinue,
         Slipstream::KeepAlive,
         Slipstream::KeepAliveEprt,
+        Slipstream::UserMethod,
     ];
 
     /// The inside port this variant's announcement names (each variant has its own
@@ -88,8 +92,11 @@ impl Slipstream {
                 std::fs::write(&first, format!("a=1\r\n{announce}")).unwrap();
                 args.extend(["--http0.9".into(), "--data-binary".into(), at(&first)]);
             }
-            Slipstream::ExpectContinue => {
+            Slipstream::ExpectContinue | Slipstream::UserMethod => {
                 std::fs::write(&first, &announce).unwrap();
+                if self == Slipstream::UserMethod {
+                    args.extend(["-X".into(), "USER".into()]);
+                }
                 args.extend(
                     ["--http0.9", "-H", "Expect: 100-continue", "--data-binary"].map(String::from),
                 );
