@@ -51,7 +51,7 @@ fn unknown_key_inside_ftp() {
         3,
         3,
         "unknown key `enabled` (expected one of: control_ports, pinhole_timeout, max_pinholes, \
-         max_line, mtu, min_data_port, allow_fxp, require_login, tls, on_violation)",
+         max_line, mtu, min_data_port, allow_fxp, require_login, tls, on_violation, non_ftp, fix_pasv_address)",
     );
     assert!(matches!(err.problem(), Some(Problem::UnknownKey { .. })));
     expect_error(

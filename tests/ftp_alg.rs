@@ -515,6 +515,7 @@ fn a_rewrite_that_would_exceed_the_mtu_is_cut_at_a_line_and_the_rest_follows() {
     settings.ftp.require_login = false;
     let engine = Engine::new(settings);
     let mut c = Conversation::open(&engine, (CLIENT, 40000), (SERVER, 21), (SERVER, 21));
+    c.server_says("220 ready\r\n");
     let out = c.client_says(&segment);
     assert_eq!(out.verdict, Verdict::Accept);
     assert!(
@@ -570,7 +571,7 @@ fn tcp6_data(
 #[test]
 fn eprt_over_ipv6_opens_a_pinhole_without_translation() {
     let mut settings = lab_settings();
-    settings.ftp.require_login = false; // the session starts at the EPRT
+    settings.ftp.require_login = false; // no login: the EPRT follows the greeting
     let engine = Engine::new(settings);
     let (client, server) = (("fd00:77::2", 40000), ("2001:db8::5", 21));
     assert_eq!(
@@ -591,12 +592,14 @@ fn eprt_over_ipv6_opens_a_pinhole_without_translation() {
         .verdict,
         Verdict::Accept
     );
+    let greeting = tcp6_data(server, client, ACK, 901, 101, b"220 ok\r\n");
+    assert_eq!(run(&engine, secs(1), &greeting).verdict, Verdict::Accept);
     let eprt = tcp6_data(
         client,
         server,
         ACK,
         101,
-        901,
+        909,
         b"EPRT |2|fd00:77::2|30000|\r\n",
     );
     let out = run(&engine, secs(2), &eprt);
@@ -631,7 +634,7 @@ fn eprt_over_ipv6_opens_a_pinhole_without_translation() {
         server,
         ACK,
         128,
-        901,
+        909,
         b"EPRT |2|2001:db8::66|30001|\r\n",
     );
     let out = run(&engine, secs(4), &bounce);

@@ -78,12 +78,15 @@ proptest! {
     #[test]
     fn the_server_reassembles_the_rewritten_stream(plan in lines(), actions in proptest::collection::vec(action(), 1..60)) {
         let mut settings = lab_settings();
-        settings.ftp.require_login = false; // the stream starts at the PORT
+        settings.ftp.require_login = false; // the client's stream starts at the PORT
         settings.ftp.max_pinholes = 64; // every PORT of the plan is accepted
         let engine = Engine::new(settings);
         let (client, server) = ((CLIENT, 40000), (SERVER, 21));
         prop_assert_eq!(run(&engine, secs(1), &tcp(client, server, SYN, ISN.wrapping_sub(1), 0, b"")).verdict, Verdict::Accept);
         let _ = run(&engine, secs(1), &tcp(server, (OUTSIDE, 40000), SYN | ACK, 7000, ISN, b""));
+        // The server speaks first: without its greeting the session would not be FTP.
+        let greeting = run(&engine, secs(1), &tcp(server, (OUTSIDE, 40000), ACK | PSH, 7001, ISN, b"220 ok\r\n"));
+        prop_assert_eq!(greeting.verdict, Verdict::Accept);
 
         let mut original = String::new();
         let mut expected = String::new();
@@ -111,7 +114,7 @@ proptest! {
                 return;
             }
             let seq = ISN.wrapping_add(from as u32);
-            let out = run(&engine, secs(now), &tcp(client, server, ACK | PSH, seq, 7001, &original[from..end]));
+            let out = run(&engine, secs(now), &tcp(client, server, ACK | PSH, seq, 7009, &original[from..end]));
             if out.verdict == Verdict::Accept {
                 assert!(checksums_verify(&out.bytes));
                 let tcp_header = &out.bytes[20..];
@@ -121,7 +124,7 @@ proptest! {
             }
         };
         let ack = |receiver: &Server, acked: &mut usize, now: u64| {
-            let out = run(&engine, secs(now), &tcp(server, (OUTSIDE, 40000), ACK, 7001, ISN.wrapping_add(receiver.rcv as u32), b""));
+            let out = run(&engine, secs(now), &tcp(server, (OUTSIDE, 40000), ACK, 7009, ISN.wrapping_add(receiver.rcv as u32), b""));
             assert_eq!(out.verdict, Verdict::Accept);
             let got = u32::from_be_bytes(out.bytes[28..32].try_into().unwrap()).wrapping_sub(ISN) as usize;
             assert!(got <= original.len(), "ack {got} names no position of the client's {}-byte stream", original.len());

@@ -130,6 +130,8 @@ fn gateway_writes_the_ftp_defaults_out() {
         "  require_login: true\n",
         "  tls: pass_blind\n",
         "  on_violation: reply\n",
+        "  non_ftp: pass\n",
+        "  fix_pasv_address: true\n",
     ] {
         assert!(
             section.contains(line),
@@ -150,7 +152,8 @@ fn gateway_describes_its_ftp_section() {
             "ftp:\n  control_ports    21\n  pinhole_timeout  2m\n  max_pinholes     4\n  \
              max_line         512 bytes\n  mtu              1500 bytes\n  \
              min_data_port    1024\n  allow_fxp        off\n  require_login    on\n  \
-             tls              pass_blind\n  on_violation     reply\n"
+             tls              pass_blind\n  on_violation     reply\n  non_ftp          pass\n  \
+             fix_pasv_address on\n"
         ),
         "{text}"
     );

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::error::join;
 use super::forwards::protocol_name as forward_protocol;
-use super::ftp::{outcome_name, tls_name};
+use super::ftp::{non_ftp_name, outcome_name, tls_name};
 use super::rules::protocol_name as rule_protocol;
 use crate::engine::settings::{
     Action, Direction, EngineSettings, PortForward, PortRange, Rule, RuleProtocol,
@@ -105,7 +105,9 @@ fn render(out: &mut String, s: &EngineSettings) -> std::fmt::Result {
     writeln!(out, "  allow_fxp        {}", on_off(ftp.allow_fxp))?;
     writeln!(out, "  require_login    {}", on_off(ftp.require_login))?;
     writeln!(out, "  tls              {}", tls_name(ftp.tls))?;
-    writeln!(out, "  on_violation     {}", outcome_name(ftp.on_violation))
+    writeln!(out, "  on_violation     {}", outcome_name(ftp.on_violation))?;
+    writeln!(out, "  non_ftp          {}", non_ftp_name(ftp.non_ftp))?;
+    writeln!(out, "  fix_pasv_address {}", on_off(ftp.fix_pasv_address))
 }
 
 /// `on` or `off`, as switches are shown.
@@ -234,7 +236,8 @@ mod test {
                 "ftp:\n  control_ports    21\n  pinhole_timeout  2m\n  max_pinholes     4\n  \
                  max_line         512 bytes\n  mtu              1500 bytes\n  \
                  min_data_port    1024\n  allow_fxp        off\n  require_login    on\n  \
-                 tls              pass_blind\n  on_violation     reply\n"
+                 tls              pass_blind\n  on_violation     reply\n  non_ftp          pass\n  \
+                 fix_pasv_address on\n"
             ),
             "{text}"
         );
@@ -258,7 +261,8 @@ mod test {
         assert!(
             text.ends_with(
                 "  min_data_port    20\n  allow_fxp        on\n  require_login    off\n  \
-                 tls              block\n  on_violation     reset\n"
+                 tls              block\n  on_violation     reset\n  non_ftp          pass\n  \
+                 fix_pasv_address on\n"
             ),
             "{text}"
         );

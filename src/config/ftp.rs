@@ -4,7 +4,8 @@
 //! and an empty list turns the ALG off; the pinhole timeout is non-zero and at most netfilter's
 //! expectation timeout (300 s); `max_pinholes`, `max_line`, `mtu` and `min_data_port` are whole
 //! numbers within their ranges. `allow_fxp` and `require_login` are booleans and `tls` and
-//! `on_violation` are choice words, both checked by the schema. Keys the file omits keep their
+//! `on_violation` are choice words, both checked by the schema, and so is `non_ftp`;
+//! `fix_pasv_address` is a boolean. Keys the file omits keep their
 //! defaults. It looks at no other section.
 
 use std::time::Duration;
@@ -14,9 +15,9 @@ use serde_saphyr::{Location, Spanned};
 use super::compile::{whole_number, Bounds, Cx, MTU};
 use super::error::{ConfigError, Problem};
 use super::parse;
-use super::schema::{FtpSpec, TlsSpec, ViolationSpec};
+use super::schema::{FtpSpec, NonFtpSpec, TlsSpec, ViolationSpec};
 use super::value::{Items, Scalar};
-use crate::engine::settings::{FtpSettings, TlsPolicy, ViolationOutcome};
+use crate::engine::settings::{FtpSettings, NonFtpPolicy, TlsPolicy, ViolationOutcome};
 
 /// The longest pinhole timeout: netfilter's FTP expectation timeout.
 const MAX_PINHOLE_TIMEOUT: Duration = Duration::from_secs(300);
@@ -82,6 +83,15 @@ pub(super) fn apply(cx: Cx<'_>, spec: &FtpSpec, out: &mut FtpSettings) -> Result
     if let Some(outcome) = spec.on_violation {
         out.on_violation = outcome_of(outcome);
     }
+    if let Some(policy) = spec.non_ftp {
+        out.non_ftp = match policy {
+            NonFtpSpec::Pass => NonFtpPolicy::Pass,
+            NonFtpSpec::Reset => NonFtpPolicy::Reset,
+        };
+    }
+    if let Some(fix) = spec.fix_pasv_address {
+        out.fix_pasv_address = fix;
+    }
     Ok(())
 }
 
@@ -106,6 +116,14 @@ pub(crate) fn tls_name(policy: TlsPolicy) -> &'static str {
     match policy {
         TlsPolicy::PassBlind => "pass_blind",
         TlsPolicy::Block => "block",
+    }
+}
+
+/// The rule-file word for a non-FTP policy.
+pub(crate) fn non_ftp_name(policy: NonFtpPolicy) -> &'static str {
+    match policy {
+        NonFtpPolicy::Pass => "pass",
+        NonFtpPolicy::Reset => "reset",
     }
 }
 
@@ -179,6 +197,26 @@ mod test {
         assert!(defaults.require_login);
         assert_eq!(defaults.tls, TlsPolicy::PassBlind);
         assert_eq!(defaults.on_violation, ViolationOutcome::Reply);
+        assert_eq!(defaults.non_ftp, NonFtpPolicy::Pass);
+        assert!(defaults.fix_pasv_address);
+    }
+
+    #[test]
+    fn trust_keys_compile() {
+        let get = |yaml: &str| match ftp(yaml) {
+            Ok(settings) => settings,
+            Err(err) => panic!("{yaml:?}: {err}"),
+        };
+        assert_eq!(get("ftp: {non_ftp: reset}\n").non_ftp, NonFtpPolicy::Reset);
+        assert_eq!(get("ftp: {non_ftp: pass}\n").non_ftp, NonFtpPolicy::Pass);
+        assert!(!get("ftp: {fix_pasv_address: false}\n").fix_pasv_address);
+        assert_eq!(
+            problem("ftp: {non_ftp: drop}\n"),
+            Some(Problem::UnknownChoice {
+                value: "drop".into(),
+                expected: "pass, reset".into()
+            })
+        );
     }
 
     #[test]
@@ -186,7 +224,7 @@ mod test {
         let yaml = "ftp:\n  control_ports: [21, \"2121\"]\n  pinhole_timeout: 1m30s\n  \
                     max_pinholes: 64\n  max_line: 4096\n  mtu: 576\n  min_data_port: 20\n  \
                     allow_fxp: true\n  require_login: false\n  tls: block\n  \
-                    on_violation: reset\n";
+                    on_violation: reset\n  non_ftp: reset\n  fix_pasv_address: false\n";
         assert_eq!(
             ftp(yaml).ok(),
             Some(FtpSettings {
@@ -200,6 +238,8 @@ mod test {
                 require_login: false,
                 tls: TlsPolicy::Block,
                 on_violation: ViolationOutcome::Reset,
+                non_ftp: NonFtpPolicy::Reset,
+                fix_pasv_address: false,
             })
         );
     }

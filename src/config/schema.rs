@@ -202,6 +202,20 @@ pub struct FtpSpec {
     pub tls: Option<TlsSpec>,
     /// What a violation does to the control connection.
     pub on_violation: Option<ViolationSpec>,
+    /// What happens to a control connection that is not FTP.
+    pub non_ftp: Option<NonFtpSpec>,
+    /// Rewrite an outside server's private 227 address to its control address.
+    pub fix_pasv_address: Option<bool>,
+}
+
+/// The `non_ftp` word of the `ftp` section.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NonFtpSpec {
+    /// `pass`
+    Pass,
+    /// `reset`
+    Reset,
 }
 
 /// The `tls` word of the `ftp` section.

@@ -320,13 +320,15 @@ fn new_flow(
                 FtpControl::starting_at(tcp.seq.wrapping_add(1))
             } else {
                 // Picked up mid-stream: both streams start at the first byte seen.
-                FtpControl::default()
+                FtpControl::picked_up()
             }))
         }
         _ => AppState::None,
     };
+    // A control connection picked up mid-stream, or opened by a SYN carrying data (TCP Fast
+    // Open): its first segment may already carry a command.
     let picked_up_control = matches!(app, AppState::FtpControl(_))
-        && matches!(packet.transport, Transport::Tcp(tcp) if !tcp.has(SYN));
+        && matches!(packet.transport, Transport::Tcp(tcp) if !tcp.has(SYN) || tcp.payload_len > 0);
     let mut state = FlowState {
         expires_at: now,
         proto,
@@ -341,7 +343,7 @@ fn new_flow(
                 attach_data_connection(pinhole_key, pinhole, &flow);
             }
             if picked_up_control {
-                // Its first segment may already carry a command: follow it like any other.
+                // Follow its first segment like any other.
                 return Ok(on_flow(engine, now, buf, packet, &flow, FlowDir::Original));
             }
             nat::apply(buf.bytes_mut(), packet, &flow, FlowDir::Original);

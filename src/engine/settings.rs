@@ -55,6 +55,24 @@ pub struct FtpSettings {
     pub tls: TlsPolicy,
     /// What a violation does to the control connection.
     pub on_violation: ViolationOutcome,
+    /// What happens to a control connection whose client sends a line that is not an FTP
+    /// command (or whose server does not greet with 220): it can never announce again.
+    pub non_ftp: NonFtpPolicy,
+    /// A 227 from an outside server naming a private address (a server behind its own NAT)
+    /// is rewritten to the server's control address, with a notice, instead of refused.
+    pub fix_pasv_address: bool,
+}
+
+/// What the ALG does with a control connection that is not FTP (NAT slipstreaming: a
+/// browser made to talk HTTP to port 21).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NonFtpPolicy {
+    /// Marked non-FTP for good: passed as plain TCP, unread and unmodified, with a
+    /// `non_ftp` notice. A non-FTP line to an inside (forwarded) server is refused instead
+    /// (`not_ftp`, under `on_violation`): that server is FTP and would obey what follows.
+    Pass,
+    /// The connection is reset (`not_ftp` violation).
+    Reset,
 }
 
 /// What the ALG does when a control connection asks for TLS (AUTH TLS / SSL): it cannot
@@ -91,6 +109,8 @@ impl Default for FtpSettings {
             require_login: true,
             tls: TlsPolicy::PassBlind,
             on_violation: ViolationOutcome::Reply,
+            non_ftp: NonFtpPolicy::Pass,
+            fix_pasv_address: true,
         }
     }
 }

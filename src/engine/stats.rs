@@ -18,6 +18,8 @@ pub struct Counters {
     events_lost: AtomicU64,
     /// FTP lines refused, per check (rare: a lock is fine).
     ftp_violations: Mutex<BTreeMap<&'static str, u64>>,
+    /// FTP notices (lines let through the ALG cannot vouch for), per notice.
+    ftp_notices: Mutex<BTreeMap<&'static str, u64>>,
     transmit_lost: AtomicU64,
 }
 
@@ -32,6 +34,7 @@ impl Default for Counters {
             flows_expired: AtomicU64::new(0),
             events_lost: AtomicU64::new(0),
             ftp_violations: Mutex::default(),
+            ftp_notices: Mutex::default(),
             transmit_lost: AtomicU64::new(0),
         }
     }
@@ -71,6 +74,11 @@ impl Counters {
         *self.ftp_violations.lock().entry(check).or_default() += 1;
     }
 
+    /// Counts an FTP notice.
+    pub fn ftp_notice(&self, notice: &'static str) {
+        *self.ftp_notices.lock().entry(notice).or_default() += 1;
+    }
+
     /// Counts a generated packet that did not fit the transmit queue.
     pub fn transmit_lost(&self) {
         self.transmit_lost.fetch_add(1, Relaxed);
@@ -96,6 +104,12 @@ impl Counters {
                 .lock()
                 .iter()
                 .map(|(check, n)| (*check, *n))
+                .collect(),
+            ftp_notices: self
+                .ftp_notices
+                .lock()
+                .iter()
+                .map(|(notice, n)| (*notice, *n))
                 .collect(),
             transmit_lost: self.transmit_lost.load(Relaxed),
         }
@@ -125,6 +139,8 @@ pub struct EngineStats {
     pub events_lost: u64,
     /// FTP lines refused, per check that fired (only checks that fired are listed).
     pub ftp_violations: Vec<(&'static str, u64)>,
+    /// FTP notices, per notice (only notices that fired are listed).
+    pub ftp_notices: Vec<(&'static str, u64)>,
     /// Generated packets (FTP error replies, RSTs) discarded because nobody polled them.
     pub transmit_lost: u64,
 }
@@ -143,6 +159,14 @@ impl EngineStats {
         self.ftp_violations
             .iter()
             .find(|(c, _)| *c == check)
+            .map_or(0, |(_, n)| *n)
+    }
+
+    /// The number of FTP notices of one kind.
+    pub fn ftp_notices(&self, notice: &str) -> u64 {
+        self.ftp_notices
+            .iter()
+            .find(|(n, _)| *n == notice)
             .map_or(0, |(_, n)| *n)
     }
 
@@ -177,6 +201,13 @@ impl EngineStats {
             writeln!(f, "  ftp lines refused {refused}")?;
             for (check, count) in &self.ftp_violations {
                 writeln!(f, "    {check:<22} {count}")?;
+            }
+        }
+        let noticed: u64 = self.ftp_notices.iter().map(|(_, n)| n).sum();
+        if noticed > 0 {
+            writeln!(f, "  ftp notices      {noticed}")?;
+            for (notice, count) in &self.ftp_notices {
+                writeln!(f, "    {notice:<22} {count}")?;
             }
         }
         Ok(())

@@ -188,10 +188,17 @@ impl TcpTracker {
         }
     }
 
+    /// Whether a SYN/ACK acknowledges the initiator's SYN: its ISN + 1, or, when the SYN
+    /// carried data (TCP Fast Open), any part of that data as the FTP ALG may have rewritten
+    /// it (longer or shorter: bounded by twice its length plus a line's growth).
     fn acks_isn(&self, segment: &TcpInfo) -> bool {
-        self.sides[ORIGINAL]
-            .isn
-            .is_some_and(|isn| segment.ack == isn.wrapping_add(1))
+        let side = &self.sides[ORIGINAL];
+        side.isn.is_some_and(|isn| {
+            let first = isn.wrapping_add(1);
+            let data = u64::from(side.end.wrapping_sub(first));
+            let acked = u64::from(segment.ack.wrapping_sub(first));
+            segment.ack == first || (data > 0 && acked <= 2 * data + 64)
+        })
     }
 
     fn init_side(&mut self, side: usize, segment: &TcpInfo) {

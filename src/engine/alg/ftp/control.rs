@@ -1,13 +1,16 @@
 //! One FTP control connection's segments through the ALG: both byte streams, the session,
 //! and the packet changes they call for (payload, length, sequence and ack numbers, SACK,
 //! checksums); the segments the gateway writes itself when a line is refused (the client's
-//! error reply, the RST to the far end of a reset connection).
+//! error reply, the RST to the far end of a reset connection). A SYN's payload (TCP Fast
+//! Open) is read like any other bytes; a client SYN with a new ISN starts a new session, with
+//! nothing of the old one kept.
 
+use std::cell::Cell;
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::mangle::{recompute_tcp_checksum, replace_payload};
-use super::session::{client_may_be_checked, server_may_be_checked, LineContext, Session};
+use super::session::{server_may_be_checked, LineContext, Session};
 use super::stream::{LineStream, SegmentPlan, WithholdReason};
 use crate::engine::conntrack::{Flow, FlowDir};
 use crate::engine::packet::PacketBuf;
@@ -58,6 +61,14 @@ impl FtpControl {
         control
     }
 
+    /// The state for a control connection picked up mid-stream (its greeting unseen).
+    pub fn picked_up() -> Self {
+        Self {
+            session: Session::picked_up(),
+            ..Self::default()
+        }
+    }
+
     /// The sequence adjustment of the client's stream.
     pub fn client_adjust(&self) -> &crate::engine::conntrack::seqadj::SeqAdjust {
         &self.streams[0].adjust
@@ -70,14 +81,36 @@ impl FtpControl {
         let (from, to) = (seg.dir.index(), 1 - seg.dir.index());
         let tcp = seg.tcp;
         if tcp.has(SYN) {
-            self.streams[from].start_at(tcp.seq.wrapping_add(1));
-            return Ok(());
+            let first = tcp.seq.wrapping_add(1);
+            let opening = seg.dir == FlowDir::Original && !tcp.has(ACK_FLAG);
+            if opening && self.streams[from].first_byte() != Some(first) {
+                // A new connection on the same 4-tuple (after a RST, FIN or TIME_WAIT): a
+                // new session, nothing of the old one survives.
+                self.session.end(seg.engine, seg.flow);
+                *self = Self::starting_at(first);
+            } else {
+                self.streams[from].start_at(first);
+            }
+            // TCP Fast Open: its payload goes through the ALG like any other bytes (and a
+            // SYN/ACK's ack is mapped back like any other).
         }
         if tcp.has(ACK_FLAG) {
             self.streams[to].acknowledged(tcp.ack);
         }
         let readable = tcp.payload_len > 0 && transport_checksum_ok(seg.buf.bytes(), seg.packet);
-        let planned = if readable { self.plan(&seg)? } else { None };
+        let planned = if readable {
+            match self.plan(&seg) {
+                Ok(planned) => planned,
+                // A SYN whose bytes cannot go yet goes without them: the client sends them
+                // again after the handshake (TFO falls back); the stream has read them.
+                Err(DropReason::FtpWithheld | DropReason::FtpBacklog) if tcp.has(SYN) => {
+                    Some((tcp.seq.wrapping_add(1), Vec::new(), 0))
+                }
+                Err(reason) => return Err(reason),
+            }
+        } else {
+            None
+        };
         if self.session.reset_requested() {
             return Err(DropReason::FtpViolationReset);
         }
@@ -86,7 +119,9 @@ impl FtpControl {
             let payload_at = seg.packet.l4_offset + tcp.header_len;
             let room = seg.engine.settings.ftp.mtu.saturating_sub(payload_at);
             let cut = fit_to_mtu(payload, room);
-            replace_payload(seg.buf, seg.packet, tcp, *start, &payload[..cut])
+            // A SYN's own sequence number stays just before its first byte.
+            let seq = start.wrapping_sub(u32::from(tcp.has(SYN)));
+            replace_payload(seg.buf, seg.packet, tcp, seq, &payload[..cut])
                 .map_err(|_| DropReason::FtpNoRoom)?;
             lead_in = *inserted;
         }
@@ -166,6 +201,8 @@ impl FtpControl {
         let tcp = seg.tcp;
         let payload_at = seg.packet.l4_offset + tcp.header_len;
         let payload = &seg.buf.bytes()[payload_at..payload_at + tcp.payload_len];
+        // A SYN's payload starts after the SYN's own sequence number.
+        let seq = tcp.seq.wrapping_add(u32::from(tcp.has(SYN)));
         let ctx = LineContext {
             engine: seg.engine,
             control: seg.flow,
@@ -175,17 +212,19 @@ impl FtpControl {
         let FtpControl { streams, session } = self;
         let stream = &mut streams[seg.dir.index()];
         let client = seg.dir == FlowDir::Original;
-        let may_be_checked = if client {
-            client_may_be_checked
-        } else {
-            server_may_be_checked
-        };
-        let plan = stream.plan(tcp.seq, payload, max_line, may_be_checked, |_, line| {
-            if client {
-                session.client_line(&ctx, line)
+        // While lines are read, every partial client line is withheld (any of them may be
+        // refused: framing, length, Telnet commands, not FTP), and a partial server line that
+        // may become a 227 / 229.
+        let reading = Cell::new(session.reads_lines());
+        let may_be_checked = |line: &[u8]| reading.get() && (client || server_may_be_checked(line));
+        let plan = stream.plan(seq, payload, max_line, may_be_checked, |_, line, ended| {
+            let decision = if client {
+                session.client_line(&ctx, line, ended)
             } else {
-                session.server_line(&ctx, line)
-            }
+                session.server_line(&ctx, line, ended)
+            };
+            reading.set(session.reads_lines());
+            decision
         });
         match plan {
             SegmentPlan::Unchanged => Ok(None),
@@ -198,6 +237,12 @@ impl FtpControl {
                 WithholdReason::PartialLine => DropReason::FtpWithheld,
                 WithholdReason::OutOfOrder => DropReason::FtpOutOfOrder,
                 WithholdReason::Inconsistent => DropReason::FtpInconsistentRetransmission,
+                WithholdReason::Backlog if stream.holding_overlong() => {
+                    // An over-long line withheld until it ends has filled what may be kept
+                    // unacknowledged: it can be neither forwarded nor kept.
+                    session.abort(&ctx, seg.dir, "line_too_long");
+                    DropReason::FtpViolationReset
+                }
                 WithholdReason::Backlog => DropReason::FtpBacklog,
                 WithholdReason::TooManyRewrites | WithholdReason::Unrebuildable => {
                     // The segment's lines were read (and may have opened pinholes) but it

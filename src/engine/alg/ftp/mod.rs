@@ -1,8 +1,9 @@
 //! The FTP application-layer gateway (RFC 959, RFC 2428).
 //!
 //! Split as Linux splits it, each part in its own file:
-//! - parsing: [`command`], [`reply`] read one complete line; [`format`](mod@format) writes
-//!   replacement arguments;
+//! - parsing: [`command`], [`reply`] read one complete line; [`telnet`] strips Telnet
+//!   commands the way servers do, [`verbs`] knows which verbs are FTP; [`format`](mod@format)
+//!   writes replacement arguments;
 //! - following the stream: [`stream`] frames each direction into lines across segments and
 //!   plans what every segment carries;
 //! - the session and its expectations: [`session`] (commands, replies, user, directory,
@@ -24,7 +25,9 @@ pub mod refusal;
 pub mod reply;
 pub mod session;
 pub mod stream;
+pub mod telnet;
 pub mod transfer;
+pub mod verbs;
 
 pub use control::{ControlSegment, FtpControl};
 pub use pinhole::{DataMode, Pinhole, PinholeKey, Pinholes};

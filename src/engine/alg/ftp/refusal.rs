@@ -7,6 +7,7 @@
 /// `check` (CRLF-terminated).
 pub fn command_refused(check: &str) -> Vec<u8> {
     let code = match check {
+        "not_ftp" => 500,
         "before_login" => 530,
         "tls_blocked" => 534,
         "unsupported_command" => 502,

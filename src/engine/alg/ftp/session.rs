@@ -1,9 +1,13 @@
-//! What one FTP control connection has said: commands waiting for replies, the user, whether
-//! the login succeeded, the current directory, the data connection announced, the transfer in
-//! progress, the pinholes it holds, the error replies the gateway owes the client. Decides,
-//! line by line, what each complete line becomes under the rule file's policy (data-port
-//! floor, FXP, login, TLS, pipelining, pinhole cap, violation outcome), and writes the
-//! transfer log record when a transfer's final reply arrives.
+//! What one FTP control connection has said: whether it is FTP at all (the server greeted
+//! with 220, every client line is an FTP command), commands waiting for replies (one entry
+//! per line the server received), the user, whether the login succeeded, the current
+//! directory, the data connection announced, the transfer in progress, the pinholes it holds,
+//! the error replies the gateway owes the client. Decides, line by line, what each complete
+//! line becomes under the rule file's policy (framing, Telnet commands, line length, data-port
+//! floor, FXP, login, TLS, pipelining, pinhole cap, non-FTP and violation outcomes), and writes
+//! the transfer log record when a transfer's final reply arrives. A line is judged the way a
+//! server reads it: Telnet commands stripped first. It must never let a line it could not
+//! classify open anything.
 
 use std::collections::VecDeque;
 use std::net::IpAddr;
@@ -11,27 +15,33 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::announce;
-use super::command::{parse_command, Command, TransferVerb};
+use super::command::{parse_command, Command, EpsvArg, TransferVerb};
 use super::format;
 use super::pinhole::{DataMode, PinholeKey};
 use super::record::{transfer_record, Announced, Finished, Transfer};
 use super::reply::{parse_227, parse_229, parse_257, parse_reply_line, LineKind};
 use super::stream::LineDecision;
+use super::telnet::{self, IAC};
 use super::transfer::{change_directory, join, parent};
+use super::verbs::{is_ftp_verb, verb_of};
 use crate::engine::conntrack::{Flow, FlowDir, ProtoState};
 use crate::engine::events::Event;
 use crate::engine::settings::TlsPolicy;
 use crate::engine::Engine;
 
 mod checks;
+mod trust;
 
-/// Most commands remembered while their replies are outstanding.
-const MAX_PENDING: usize = 16;
+/// Most commands remembered while their replies are outstanding; a client line beyond them
+/// resets the connection (`pipeline_too_deep`), so replies are never matched to the wrong
+/// command.
+const MAX_PENDING: usize = 64;
 
 #[derive(Debug, Clone)]
 enum Pending {
     User,
     Pass,
+    Acct,
     Cwd(String),
     Cdup,
     Pwd,
@@ -39,6 +49,7 @@ enum Pending {
     Epsv,
     Transfer,
     Auth,
+    Adat,
     Rein,
     /// An accepted PORT / EPRT, until its reply.
     Port,
@@ -59,6 +70,13 @@ impl Pending {
 pub struct Session {
     /// After AUTH TLS was accepted, the streams are unreadable: nothing is parsed any more.
     pub blind: bool,
+    /// The server greeted (220): until then the client may send only USER.
+    greeted: bool,
+    /// The connection showed it is not FTP: it passes unread for good.
+    non_ftp: bool,
+    /// The server's last line did not end in CRLF: where the next one starts, receivers may
+    /// disagree, so it is never an announcement.
+    server_unclean_start: bool,
     /// A violation asked for the connection to be reset (`on_violation: reset`).
     reset: bool,
     /// The server accepted a login (230 / 232) since the greeting or the last REIN.
@@ -110,20 +128,11 @@ fn host_port_rewrite(
     }
 }
 
-/// Client verbs whose line the ALG may refuse (announcements, requests for one, LPRT/LPSV,
-/// AUTH): while partial, such a line is withheld, so a refused one never reaches the server
-/// in part.
+/// Client verbs that announce, ask for an announcement or change what the ALG can read:
+/// hiding one among Telnet commands is refused (`telnet_command`).
 const CHECKED_VERBS: [&[u8]; 7] = [
     b"PORT", b"EPRT", b"PASV", b"EPSV", b"LPRT", b"LPSV", b"AUTH",
 ];
-
-/// Whether a partial client line may still become one the ALG checks.
-pub fn client_may_be_checked(line: &[u8]) -> bool {
-    CHECKED_VERBS.iter().any(|word| {
-        let n = line.len().min(word.len());
-        line[..n].eq_ignore_ascii_case(&word[..n])
-    })
-}
 
 /// Whether a partial server line may still become a 227 or 229 reply (the only server lines
 /// the ALG checks).
@@ -139,6 +148,21 @@ fn looks_like(line: &[u8], verb: &[u8]) -> bool {
 }
 
 impl Session {
+    /// The session of a control connection picked up mid-stream: its greeting was not seen.
+    /// No login can be seen either, so with `require_login` it never announces.
+    pub fn picked_up() -> Self {
+        Self {
+            greeted: true,
+            ..Self::default()
+        }
+    }
+
+    /// Whether lines are still read: not blind after TLS, not marked non-FTP, not being
+    /// reset (nothing after the line that asked for the reset counts).
+    pub fn reads_lines(&self) -> bool {
+        !self.blind && !self.non_ftp && !self.reset
+    }
+
     /// The control connection ended: pinholes close, a transfer still waiting is logged.
     pub fn end(&mut self, engine: &Engine, control: &Flow) {
         self.close_pinholes(engine);
@@ -181,7 +205,7 @@ impl Session {
     /// The error replies owed to the client that are due now: nothing the server says is
     /// awaited before them. The caller inserts them into the server's stream.
     pub fn take_due_replies(&mut self) -> Option<Vec<u8>> {
-        if self.open_reply.is_some() {
+        if self.open_reply.is_some() || !self.greeted {
             return None;
         }
         self.take_owed()
@@ -228,30 +252,59 @@ impl Session {
         }
     }
 
-    /// Decides what a complete client line becomes.
-    pub fn client_line(&mut self, ctx: &LineContext<'_>, line: &[u8]) -> LineDecision {
-        if self.blind {
+    /// Decides what a client line becomes. `ended` is false only for an over-long line
+    /// offered as it passes `max_line` (its bounded prefix, more to come).
+    pub fn client_line(&mut self, ctx: &LineContext<'_>, line: &[u8], ended: bool) -> LineDecision {
+        if !self.reads_lines() {
             return LineDecision::Keep;
+        }
+        // What the server will read: Telnet commands interpreted and removed.
+        let heard = telnet::strip(line);
+        let verb = verb_of(&heard);
+        let is_ftp = is_ftp_verb(verb) && (self.greeted || verb.eq_ignore_ascii_case(b"USER"));
+        if !ended {
+            // An over-long FTP line is refused when it ends, withheld until then.
+            return if is_ftp || !self.passes_non_ftp(ctx) {
+                LineDecision::Defer
+            } else {
+                self.not_ftp(ctx, FlowDir::Original, line)
+            };
+        }
+        if self.pending.len() >= MAX_PENDING {
+            self.abort(ctx, FlowDir::Original, "pipeline_too_deep");
+            return LineDecision::Replace(Vec::new());
+        }
+        if !is_ftp {
+            return self.not_ftp(ctx, FlowDir::Original, line);
         }
         if !line.ends_with(b"\n") {
-            // Longer than `max_line`: only its prefix is known.
-            if client_may_be_checked(line) {
-                return self.refuse(ctx, FlowDir::Original, "line_too_long", line);
-            }
-            self.push_pending(Pending::Other);
-            return LineDecision::Keep;
+            // Longer than `max_line`, whatever its verb: never reaches the server in part.
+            return self.refuse(ctx, FlowDir::Original, "line_too_long", line);
         }
-        let command = match parse_command(line) {
+        if let Some(check) = trust::framing_defect(line) {
+            return self.refuse(ctx, FlowDir::Original, check, line);
+        }
+        let telnet_hides =
+            || CHECKED_VERBS.iter().any(|v| v.eq_ignore_ascii_case(verb)) || telnet::erases(line);
+        if heard.as_ref() != line && telnet_hides() {
+            return self.refuse(ctx, FlowDir::Original, "telnet_command", line);
+        }
+        let command = match parse_command(&heard) {
             Ok(command) => command,
-            Err(error) if looks_like(line, b"PORT") || looks_like(line, b"EPRT") => {
+            Err(error) if looks_like(&heard, b"PORT") || looks_like(&heard, b"EPRT") => {
                 return self.refuse(ctx, FlowDir::Original, error.check_name(), line);
             }
-            Err(_) => return LineDecision::Keep,
+            Err(_) => {
+                // The server answers it (an error, most likely): it has its place in the queue.
+                self.push_pending(Pending::Other);
+                return LineDecision::Keep;
+            }
         };
-        let announces = matches!(
-            command,
-            Command::Port(_) | Command::Eprt(_) | Command::Pasv | Command::Epsv(_)
-        );
+        let announces = match command {
+            Command::Port(_) | Command::Eprt(_) | Command::Pasv => true,
+            Command::Epsv(arg) => arg != EpsvArg::All,
+            _ => false,
+        };
         if announces && self.announcement_unconsumed() {
             // Two announcements awaiting replies with no transfer between them: which data
             // connection the next transfer uses would depend on how the server answers.
@@ -259,24 +312,26 @@ impl Session {
         }
         let pending = match command {
             Command::Port(hp) => {
+                let (addr, fixed) = trust::own_if_unspecified(ctx, IpAddr::V4(hp.addr));
                 return self.announce(
                     ctx,
                     line,
                     DataMode::Active,
-                    "PORT",
-                    IpAddr::V4(hp.addr),
+                    ("PORT", fixed),
+                    addr,
                     hp.port,
                     host_port_rewrite(hp.arg.clone()),
                 );
             }
             Command::Eprt(ep) => {
                 let delimiter = ep.delimiter;
+                let (addr, fixed) = trust::own_if_unspecified(ctx, ep.addr);
                 return self.announce(
                     ctx,
                     line,
                     DataMode::Active,
-                    "EPRT",
-                    ep.addr,
+                    ("EPRT", fixed),
+                    addr,
                     ep.port,
                     |(addr, port)| {
                         Some((
@@ -287,6 +342,7 @@ impl Session {
                 );
             }
             Command::Pasv => Pending::Pasv,
+            Command::Epsv(EpsvArg::All) => Pending::Other,
             Command::Epsv(_) => Pending::Epsv,
             Command::User(name) => {
                 self.user = Some(text(name));
@@ -305,6 +361,8 @@ impl Session {
             }
             Command::Auth(_) => Pending::Auth,
             Command::Rein => Pending::Rein,
+            Command::Other { verb } if verb.eq_ignore_ascii_case(b"ACCT") => Pending::Acct,
+            Command::Other { verb } if verb.eq_ignore_ascii_case(b"ADAT") => Pending::Adat,
             Command::Other { verb }
                 if verb.eq_ignore_ascii_case(b"LPRT") || verb.eq_ignore_ascii_case(b"LPSV") =>
             {
@@ -337,16 +395,23 @@ impl Session {
         });
     }
 
-    /// Decides what a complete server line becomes.
-    pub fn server_line(&mut self, ctx: &LineContext<'_>, line: &[u8]) -> LineDecision {
-        if self.blind {
+    /// Decides what a server line becomes. `ended` is false only for an over-long line
+    /// offered as it passes `max_line` (its bounded prefix, more to come).
+    pub fn server_line(&mut self, ctx: &LineContext<'_>, line: &[u8], ended: bool) -> LineDecision {
+        if !self.reads_lines() {
             return LineDecision::Keep;
         }
+        let unclean_start =
+            std::mem::replace(&mut self.server_unclean_start, !line.ends_with(b"\r\n"));
         // Longer than `max_line` (only its prefix is known): an announcement the ALG cannot
         // read whole is refused.
         let overlong = !line.ends_with(b"\n") && server_may_be_checked(line);
         let reply = parse_reply_line(line);
+        let starts_reply = self.open_reply.is_none();
         let Some(code) = reply.code else {
+            if starts_reply && !self.greeted {
+                return self.not_ftp(ctx, FlowDir::Reply, line);
+            }
             return LineDecision::Keep;
         };
         let closes = match (reply.kind, self.open_reply) {
@@ -361,31 +426,54 @@ impl Session {
             (LineKind::Final, None) => true,
             _ => false,
         };
-        let expecting = self.pending.front().cloned();
+        if !self.greeted {
+            return self.greeting(ctx, line, code, closes, ended);
+        }
+        // The command this reply answers: the first one the server received (the error
+        // replies owed for refused lines are the gateway's, not the server's).
+        let expecting = self
+            .pending
+            .iter()
+            .find(|p| !matches!(p, Pending::Refused(_)))
+            .cloned();
+        // An announcement stands only on the first line of the reply that answers the PASV /
+        // EPSV at the head of the queue (or on the final line of a multi-line 227 / 229),
+        // where every receiver sees a line start: never on a line inside another reply.
+        let may_announce = !unclean_start && (starts_reply || closes);
+        let answers = matches!(expecting, Some(Pending::Pasv | Pending::Epsv));
         let decision = match (code, &expecting) {
-            _ if overlong => self.refuse(ctx, FlowDir::Reply, "line_too_long", line),
+            _ if overlong => {
+                let refused = self.refuse(ctx, FlowDir::Reply, "line_too_long", line);
+                trust::unterminated_if_cut(refused, ended)
+            }
             (227 | 229, _) if self.reply_announced => LineDecision::Keep,
-            (227, Some(Pending::Pasv)) if reply.kind != LineKind::Text => match parse_227(line) {
-                Ok(hp) => self.announce(
-                    ctx,
-                    line,
-                    DataMode::Passive,
-                    "PASV",
-                    IpAddr::V4(hp.addr),
-                    hp.port,
-                    host_port_rewrite(hp.arg.clone()),
-                ),
+            (227 | 229, _) if answers && may_announce && line.contains(&IAC) => {
+                self.refuse(ctx, FlowDir::Reply, "telnet_command", line)
+            }
+            (227, Some(Pending::Pasv)) if may_announce => match parse_227(line) {
+                Ok(hp) => {
+                    let (addr, fixed) = self.fixed_pasv_address(ctx, IpAddr::V4(hp.addr), line);
+                    self.announce(
+                        ctx,
+                        line,
+                        DataMode::Passive,
+                        ("PASV", fixed),
+                        addr,
+                        hp.port,
+                        host_port_rewrite(hp.arg.clone()),
+                    )
+                }
                 Err(error) if closes => self.refuse(ctx, FlowDir::Reply, error.check_name(), line),
                 Err(_) => LineDecision::Keep,
             },
-            (229, Some(Pending::Epsv)) if reply.kind != LineKind::Text => match parse_229(line) {
+            (229, Some(Pending::Epsv)) if may_announce => match parse_229(line) {
                 Ok(epsv) => {
                     let server = ctx.control.reply.src;
                     self.announce(
                         ctx,
                         line,
                         DataMode::Passive,
-                        "EPSV",
+                        ("EPSV", false),
                         server,
                         epsv.port,
                         |(_, port)| Some((epsv.arg.clone(), format::epsv_port(port))),
@@ -402,34 +490,36 @@ impl Session {
         }
         // Error replies owed for refused commands go where the server's replies to them would
         // have been: before this reply if they were owed already, after it if they were
-        // waiting behind the command it answers.
-        let before = self.take_owed();
+        // waiting behind the command it answers. (Not inside a line still going on: they
+        // wait for the next line boundary.)
+        let before = if ended { self.take_owed() } else { None };
         self.reply_announced = false;
         self.complete_reply(ctx, code, line);
-        let after = self.take_owed();
-        if before.is_none() && after.is_none() {
-            return decision;
-        }
-        let mut out = before.unwrap_or_default();
-        match decision {
-            LineDecision::Keep => out.extend_from_slice(line),
-            LineDecision::Replace(bytes) => out.extend_from_slice(&bytes),
-        }
-        out.extend_from_slice(&after.unwrap_or_default());
-        LineDecision::Replace(out)
+        let after = if ended { self.take_owed() } else { None };
+        with_owed(before, decision, line, after)
     }
 
     fn complete_reply(&mut self, ctx: &LineContext<'_>, code: u16, line: &[u8]) {
         if code < 200 {
             return; // preliminary: the command is still running
         }
-        let Some(pending) = self.pending.pop_front() else {
+        // The first command the server received (refused lines' entries are not its).
+        let answered = self
+            .pending
+            .iter()
+            .position(|p| !matches!(p, Pending::Refused(_)));
+        let Some(pending) = answered.and_then(|at| self.pending.remove(at)) else {
             return;
         };
         let success = (200..400).contains(&code);
-        if matches!(code, 230 | 232)
-            && matches!(pending, Pending::User | Pending::Pass | Pending::Other)
-        {
+        // A login is a 230 / 232 answering USER, PASS or ACCT, or a 232 / 235 answering the
+        // security exchange (RFC 2228): never a reply to anything else.
+        let login = match pending {
+            Pending::User | Pending::Pass | Pending::Acct => matches!(code, 230 | 232),
+            Pending::Auth | Pending::Adat => matches!(code, 232 | 235),
+            _ => false,
+        };
+        if login {
             self.logged_in = true;
         }
         match pending {
@@ -494,4 +584,23 @@ impl Session {
             announce::release(engine, &pinhole);
         }
     }
+}
+
+/// `decision` for `line` with the owed error replies before and after it.
+fn with_owed(
+    before: Option<Vec<u8>>,
+    decision: LineDecision,
+    line: &[u8],
+    after: Option<Vec<u8>>,
+) -> LineDecision {
+    if before.is_none() && after.is_none() {
+        return decision;
+    }
+    let mut out = before.unwrap_or_default();
+    match decision {
+        LineDecision::Keep | LineDecision::Defer => out.extend_from_slice(line),
+        LineDecision::Replace(bytes) => out.extend_from_slice(&bytes),
+    }
+    out.extend_from_slice(&after.unwrap_or_default());
+    LineDecision::Replace(out)
 }

@@ -27,7 +27,13 @@ pub enum LineDecision {
     /// Forward the line as it is.
     Keep,
     /// Forward these bytes instead (possibly none: the line is removed from the stream).
+    /// For an over-long line offered when it passes `max_line` (see
+    /// [`LineStream::plan`]), only the bytes read so far are replaced; the rest of the line
+    /// follows unchanged.
     Replace(Vec<u8>),
+    /// Only for an over-long line offered when it passes `max_line`: keep withholding it and
+    /// ask again when it ends.
+    Defer,
 }
 
 /// What a segment must carry.
@@ -131,6 +137,9 @@ pub struct LineStream {
     held: bool,
     /// The current line grew past the longest line followed: it is passed through unparsed.
     overlong: bool,
+    /// The current over-long line was decided when it passed `max_line`: nothing more is
+    /// asked when it ends, and it is no longer withheld.
+    settled: bool,
     /// Replaced lines not yet acknowledged.
     rewrites: VecDeque<StoredRewrite>,
     /// The receiver's highest acknowledgment, in this stream's original space.
@@ -160,9 +169,19 @@ impl LineStream {
         };
     }
 
+    /// The first byte after the sender's SYN, when the SYN was seen.
+    pub fn first_byte(&self) -> Option<u32> {
+        self.first
+    }
+
     /// Whether the current partial line is longer than any line the ALG follows.
     pub fn overlong(&self) -> bool {
         self.overlong
+    }
+
+    /// Whether an over-long line is being withheld until it ends.
+    pub fn holding_overlong(&self) -> bool {
+        self.held && self.overlong
     }
 
     /// Forgets what the receiver has acknowledged (`ack` as the receiver sent it, in the
@@ -239,16 +258,19 @@ impl LineStream {
     ///
     /// `may_announce` tells whether a partial line could still become an announcement (and so
     /// must be withheld); `on_line` is called for every line completed by new bytes, with the
-    /// line's start and bytes (terminator included). A line longer than `max_line` is offered
-    /// by its first `max_line` bytes, which do not end in a line feed; `may_announce` decides
-    /// whether such a line is withheld until it ends.
+    /// line's start, its bytes (terminator included) and whether it ended (see below). A line longer than `max_line` is offered
+    /// by its first `max_line` bytes, which do not end in a line feed: when it ends, or, if a
+    /// segment leaves it unfinished, as soon as it passes `max_line`. Then the answer decides
+    /// at once ([`LineDecision::Keep`]: it passes; [`LineDecision::Replace`]: the bytes read of
+    /// it so far are replaced and the rest passes), or [`LineDecision::Defer`]s to its end
+    /// (withheld meanwhile if `may_announce` says so). So no withheld line grows unbounded.
     pub fn plan(
         &mut self,
         seq: u32,
         payload: &[u8],
         max_line: usize,
         may_announce: impl Fn(&[u8]) -> bool,
-        mut on_line: impl FnMut(u32, &[u8]) -> LineDecision,
+        mut on_line: impl FnMut(u32, &[u8], bool) -> LineDecision,
     ) -> SegmentPlan {
         if payload.is_empty() {
             return SegmentPlan::Unchanged;
@@ -294,7 +316,7 @@ impl LineStream {
             }
             self.next = Some(end);
         }
-        self.held = !self.line.is_empty() && may_announce(&self.line);
+        self.held = !self.line.is_empty() && !self.settled && may_announce(&self.line);
 
         // Withheld bytes go out with the segment that releases them; a line still withheld
         // (and everything after its start) stays back.
@@ -347,7 +369,7 @@ impl LineStream {
         mut at: u32,
         fresh: &[u8],
         max_line: usize,
-        on_line: &mut impl FnMut(u32, &[u8]) -> LineDecision,
+        on_line: &mut impl FnMut(u32, &[u8], bool) -> LineDecision,
     ) -> Result<bool, SeqAdjustError> {
         let mut replaced = false;
         for piece in fresh.split_inclusive(|byte| *byte == b'\n') {
@@ -355,35 +377,38 @@ impl LineStream {
                 self.line_start = at;
             }
             at = at.wrapping_add(piece.len() as u32);
+            let mut passed_max = false;
             if !self.overlong {
                 self.line.extend_from_slice(piece);
                 if self.line.len() > max_line {
                     self.overlong = true;
+                    passed_max = true;
                 }
             }
-            if !piece.ends_with(b"\n") {
+            let ends = piece.ends_with(b"\n");
+            if !ends && !passed_max {
                 continue;
             }
-            let line_len = at.wrapping_sub(self.line_start);
             // An over-long line is offered by its bounded prefix (no line feed at the end).
             self.line.truncate(max_line);
-            {
-                if let LineDecision::Replace(bytes) = on_line(self.line_start, &self.line) {
-                    self.adjust
-                        .record(self.line_start, line_len, bytes.len() as u32)?;
-                    if self.rewrites.len() == MAX_STORED {
-                        self.rewrites.pop_front();
+            let line_len = at.wrapping_sub(self.line_start);
+            if !self.settled {
+                match on_line(self.line_start, &self.line, ends) {
+                    LineDecision::Replace(bytes) => {
+                        self.record(self.line_start, line_len, bytes)?;
+                        replaced = true;
+                        self.settled = !ends;
                     }
-                    self.rewrites.push_back(StoredRewrite {
-                        start: self.line_start,
-                        len: line_len,
-                        bytes,
-                    });
-                    replaced = true;
+                    LineDecision::Keep => self.settled = !ends,
+                    LineDecision::Defer => {}
                 }
+            }
+            if !ends {
+                continue;
             }
             self.line.clear();
             self.overlong = false;
+            self.settled = false;
             self.line_start = at;
         }
         if self.overlong {
@@ -391,6 +416,16 @@ impl LineStream {
             self.line.truncate(max_line);
         }
         Ok(replaced)
+    }
+
+    /// Records that original bytes `[start, start + len)` become `bytes`.
+    fn record(&mut self, start: u32, len: u32, bytes: Vec<u8>) -> Result<(), SeqAdjustError> {
+        self.adjust.record(start, len, bytes.len() as u32)?;
+        if self.rewrites.len() == MAX_STORED {
+            self.rewrites.pop_front();
+        }
+        self.rewrites.push_back(StoredRewrite { start, len, bytes });
+        Ok(())
     }
 
     /// Whether the bytes of a segment that were read before (and are still kept) are the same.

@@ -10,9 +10,15 @@ fn may_announce(line: &[u8]) -> bool {
     line[..n].eq_ignore_ascii_case(&word[..n])
 }
 
-/// Replaces every PORT line with "PORT NEW\r\n"; records the lines seen.
-fn rewrite_port(seen: &mut Vec<(u32, Vec<u8>)>) -> impl FnMut(u32, &[u8]) -> LineDecision + '_ {
-    move |start, line| {
+/// Replaces every PORT line with "PORT NEW\r\n"; records the lines seen. An over-long line
+/// offered before it ends is decided when it ends.
+fn rewrite_port(
+    seen: &mut Vec<(u32, Vec<u8>)>,
+) -> impl FnMut(u32, &[u8], bool) -> LineDecision + '_ {
+    move |start, line, ended| {
+        if !ended {
+            return LineDecision::Defer;
+        }
         seen.push((start, line.to_vec()));
         if line.starts_with(b"PORT") {
             LineDecision::Replace(b"PORT NEW\r\n".to_vec())

@@ -19,7 +19,13 @@ use crate::engine::settings::ViolationOutcome;
 impl LineContext<'_> {
     /// Counts and reports a violation of `check` by `line` (sent from `dir`), whose outcome
     /// is `outcome`.
-    fn violation(&self, dir: FlowDir, check: &'static str, line: &[u8], outcome: &'static str) {
+    pub(super) fn violation(
+        &self,
+        dir: FlowDir,
+        check: &'static str,
+        line: &[u8],
+        outcome: &'static str,
+    ) {
         self.engine.counters.ftp_violation(check);
         self.engine.emit(Event::FtpViolation {
             at: self.now,
@@ -33,6 +39,7 @@ impl LineContext<'_> {
 
     /// Reports a line the policy lets through although the ALG cannot vouch for it.
     pub(super) fn notice(&self, notice: &'static str, line: &[u8]) {
+        self.engine.counters.ftp_notice(notice);
         self.engine.emit(Event::FtpNotice {
             at: self.now,
             control: self.control.original,
@@ -48,13 +55,15 @@ fn escaped(line: &[u8]) -> String {
 }
 
 impl Session {
+    /// Checks an announcement of `addr`:`port` by `line` and opens its pinhole, rewriting
+    /// the line where the announcer is translated (or `fixed`: see `trust`).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn announce(
         &mut self,
         ctx: &LineContext<'_>,
         line: &[u8],
         mode: DataMode,
-        by: &'static str,
+        (by, fixed): (&'static str, bool),
         addr: IpAddr,
         port: u16,
         rewrite: impl FnOnce((IpAddr, u16)) -> Option<(std::ops::Range<usize>, format::ArgText)>,
@@ -100,7 +109,10 @@ impl Session {
             self.push_pending(Pending::Port);
             return LineDecision::Keep;
         };
-        let decision = match accepted.rewrite_to.map(rewrite) {
+        // A fixed address (`PORT 0,0,0,0`, a private 227 address read as the server's) is
+        // written into the line even where nothing is translated.
+        let rewrite_to = accepted.rewrite_to.or(fixed.then_some((addr, port)));
+        let decision = match rewrite_to.map(rewrite) {
             Some(Some((range, with))) => {
                 LineDecision::Replace(splice(line, range, with.as_bytes()))
             }
@@ -146,6 +158,19 @@ impl Session {
         line: &[u8],
     ) -> LineDecision {
         let outcome = ctx.engine.settings.ftp.on_violation;
+        self.refuse_with(ctx, dir, check, line, outcome)
+    }
+
+    /// Refuses a line with `outcome` (the rule file's `on_violation`, or a reset another
+    /// policy asks for): where every refusal's outcome is applied.
+    pub(super) fn refuse_with(
+        &mut self,
+        ctx: &LineContext<'_>,
+        dir: FlowDir,
+        check: &'static str,
+        line: &[u8],
+        outcome: ViolationOutcome,
+    ) -> LineDecision {
         let name = match outcome {
             ViolationOutcome::Reply => "reply",
             ViolationOutcome::Reset => "reset",

@@ -1,0 +1,178 @@
+//! Whether a control connection is FTP at all, and the lenient readings of harmless
+//! look-alikes.
+//!
+//! Owns: the greeting (the server speaks first, with 220), the non-FTP outcome (a session
+//! whose client sends a line that is not an FTP command, or whose server does not greet, is
+//! marked non-FTP for good and passes unread, or is reset, by `non_ftp`), line framing (a
+//! client line holding a bare CR or LF is ambiguous), the cut of a refused over-long reply,
+//! `PORT 0,0,0,0` as the client's own address, and `fix_pasv_address` (an outside server's
+//! private 227 address read as its control address). It never opens a pinhole itself.
+
+use std::net::IpAddr;
+
+use super::{LineContext, Session};
+use crate::engine::alg::ftp::stream::LineDecision;
+use crate::engine::conntrack::FlowDir;
+use crate::engine::settings::{NonFtpPolicy, ViolationOutcome};
+
+/// Why a complete client line is framed ambiguously: a bare LF ending it (a receiver that
+/// wants CRLF reads on into the next line), or a CR inside it (one that ends lines at CR
+/// sees two lines). `None`: it ends in CRLF and holds no other CR.
+pub(super) fn framing_defect(line: &[u8]) -> Option<&'static str> {
+    let Some(body) = line.strip_suffix(b"\r\n") else {
+        return Some("bare_lf");
+    };
+    body.contains(&b'\r').then_some("bare_cr")
+}
+
+/// The client's own address (as the gateway sees it) for an unspecified one (`PORT
+/// 0,0,0,0,p1,p2`, `EPRT |1|0.0.0.0|p|`: "my control address" for some clients), with
+/// whether the line must then be rewritten to say it.
+pub(super) fn own_if_unspecified(ctx: &LineContext<'_>, addr: IpAddr) -> (IpAddr, bool) {
+    let own = ctx.control.original.src;
+    if addr.is_unspecified() && addr.is_ipv4() == own.is_ipv4() {
+        (own, true)
+    } else {
+        (addr, false)
+    }
+}
+
+/// A refused reply offered as it passed `max_line` (not `ended`) replaces only the bytes read
+/// so far; the rest of the line follows as the text of the error reply, so the reply stands
+/// without a line break of its own.
+pub(super) fn unterminated_if_cut(decision: LineDecision, ended: bool) -> LineDecision {
+    match decision {
+        LineDecision::Replace(mut bytes) if !ended && bytes.ends_with(b"\r\n") => {
+            bytes.truncate(bytes.len() - 2);
+            bytes.push(b' ');
+            LineDecision::Replace(bytes)
+        }
+        other => other,
+    }
+}
+
+/// Whether `addr` is not reachable on the public Internet (RFC 1918, shared, loopback,
+/// link-local, unspecified): what a server behind its own NAT announces.
+fn is_private_v4(addr: IpAddr) -> bool {
+    let IpAddr::V4(v4) = addr else {
+        return false;
+    };
+    let [a, b, ..] = v4.octets();
+    v4.is_private()
+        || v4.is_loopback()
+        || v4.is_link_local()
+        || v4.is_unspecified()
+        || (a == 100 && (64..128).contains(&b))
+}
+
+impl Session {
+    /// Whether the server of this control connection is inside (behind a port forward).
+    pub(super) fn server_inside(&self, ctx: &LineContext<'_>) -> bool {
+        ctx.engine.settings.is_inside(ctx.control.reply.src)
+    }
+
+    /// Whether a non-FTP client line would mark the session non-FTP and pass (rather than be
+    /// refused or reset).
+    pub(super) fn passes_non_ftp(&self, ctx: &LineContext<'_>) -> bool {
+        ctx.engine.settings.ftp.non_ftp == NonFtpPolicy::Pass && !self.server_inside(ctx)
+    }
+
+    /// A line that shows the connection is not FTP (sent from `dir`). Under `non_ftp: reset`
+    /// the connection is reset. Under `pass` the session is marked non-FTP for good (its
+    /// pinholes close, nothing is read any more, a `non_ftp` notice), except that a client
+    /// line to an inside server is refused (`not_ftp`, under `on_violation`): that server is
+    /// FTP and would obey the lines after it.
+    pub(super) fn not_ftp(
+        &mut self,
+        ctx: &LineContext<'_>,
+        dir: FlowDir,
+        line: &[u8],
+    ) -> LineDecision {
+        if ctx.engine.settings.ftp.non_ftp == NonFtpPolicy::Reset {
+            return self.refuse_with(ctx, dir, "not_ftp", line, ViolationOutcome::Reset);
+        }
+        if dir == FlowDir::Original && self.server_inside(ctx) {
+            return self.refuse(ctx, dir, "not_ftp", line);
+        }
+        self.non_ftp = true;
+        self.close_pinholes(ctx.engine);
+        ctx.notice("non_ftp", line);
+        LineDecision::Keep
+    }
+
+    /// A server reply line before the greeting: 220 greets (the error replies owed for lines
+    /// refused meanwhile follow it), a preliminary 1xx waits, anything else is not FTP.
+    pub(super) fn greeting(
+        &mut self,
+        ctx: &LineContext<'_>,
+        line: &[u8],
+        code: u16,
+        closes: bool,
+        ended: bool,
+    ) -> LineDecision {
+        if !closes || code < 200 {
+            return LineDecision::Keep;
+        }
+        if code != 220 {
+            return self.not_ftp(ctx, FlowDir::Reply, line);
+        }
+        self.greeted = true;
+        let owed = if ended { self.take_owed() } else { None };
+        super::with_owed(None, LineDecision::Keep, line, owed)
+    }
+
+    /// The address a 227 announces, read leniently: an outside server naming a private
+    /// address (it sits behind its own NAT) means its control address, under
+    /// `fix_pasv_address` (noticed as `fix_pasv_address`; the client connects outward, so
+    /// nothing inside is exposed). Returns the address and whether the line must be
+    /// rewritten to it.
+    pub(super) fn fixed_pasv_address(
+        &self,
+        ctx: &LineContext<'_>,
+        addr: IpAddr,
+        line: &[u8],
+    ) -> (IpAddr, bool) {
+        let server = ctx.control.reply.src;
+        let fix = ctx.engine.settings.ftp.fix_pasv_address
+            && addr != server
+            && server.is_ipv4()
+            && is_private_v4(addr)
+            && !self.server_inside(ctx)
+            && !is_private_v4(server);
+        if fix {
+            ctx.notice("fix_pasv_address", line);
+            (server, true)
+        } else {
+            (addr, false)
+        }
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn framing_wants_one_crlf_at_the_end() {
+        assert_eq!(framing_defect(b"NOOP\r\n"), None);
+        assert_eq!(framing_defect(b"NOOP\n"), Some("bare_lf"));
+        assert_eq!(framing_defect(b"MKD d\r227 x\r\n"), Some("bare_cr"));
+        assert_eq!(framing_defect(b"NOOP\r\r\n"), Some("bare_cr"));
+    }
+
+    #[test]
+    fn private_addresses() {
+        for private in [
+            "10.1.2.3",
+            "172.31.5.9",
+            "192.168.0.1",
+            "100.64.0.1",
+            "127.0.0.1",
+        ] {
+            assert!(is_private_v4(private.parse().unwrap()), "{private}");
+        }
+        for public in ["198.51.100.2", "8.8.8.8", "100.128.0.1"] {
+            assert!(!is_private_v4(public.parse().unwrap()), "{public}");
+        }
+    }
+}

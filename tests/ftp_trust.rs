@@ -1,0 +1,580 @@
+//! ALG trust (issue 9), classes 1-3: a control connection must really be FTP before it can
+//! open anything. NAT slipstreaming (a browser made to talk HTTP to port 21), echo injection
+//! into an inside server's replies, and Telnet commands hiding what a line is. Every scenario
+//! asserts that no pinhole opens, that the server never receives the offending line (or, for
+//! a connection marked non-FTP, receives everything unmodified), the outcome, the event and
+//! its counter. tests/ftp_trust_streams.rs has classes 4-6 and the lenient cases.
+
+mod support;
+
+use std::net::Ipv4Addr;
+
+use ftpgate::engine::settings::{NonFtpPolicy, ViolationOutcome};
+use ftpgate::engine::{DropReason, Engine, Event, Verdict};
+use support::ftp::{six, Conversation};
+use support::*;
+
+const OUTSIDE_CLIENT: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 5);
+const THIRD_HOST: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 3);
+
+/// What the engine reported: violations (check, outcome, line) and notices (notice, line).
+#[derive(Debug, Default)]
+struct Reported {
+    violations: Vec<(&'static str, &'static str, String)>,
+    notices: Vec<(&'static str, String)>,
+}
+
+impl Reported {
+    fn checks(&self) -> Vec<&'static str> {
+        self.violations.iter().map(|v| v.0).collect()
+    }
+    fn notice_names(&self) -> Vec<&'static str> {
+        self.notices.iter().map(|n| n.0).collect()
+    }
+}
+
+fn reported(engine: &Engine) -> Reported {
+    let mut out = Reported::default();
+    while let Some(event) = engine.poll_event() {
+        match event {
+            Event::FtpViolation {
+                check,
+                outcome,
+                line,
+                ..
+            } => out.violations.push((check, outcome, line)),
+            Event::FtpNotice { notice, line, .. } => out.notices.push((notice, line)),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// An inside client's connection to an outside "server" on port 21 (the attacker).
+fn to_outside(engine: &Engine) -> Conversation<'_> {
+    Conversation::open(engine, (CLIENT, 40000), (SERVER, 21), (SERVER, 21))
+}
+
+/// An outside client's connection to the inside server behind the 2121 forward.
+fn to_inside(engine: &Engine) -> Conversation<'_> {
+    Conversation::open(
+        engine,
+        (OUTSIDE_CLIENT, 50000),
+        (OUTSIDE, 2121),
+        (INSIDE_SERVER, 21),
+    )
+}
+
+fn login(c: &mut Conversation<'_>) {
+    c.server_says("220 ready\r\n");
+    c.client_says("USER anonymous\r\n");
+    c.server_says("331 Guest login ok\r\n");
+    c.client_says("PASS guest@\r\n");
+    c.server_says("230 Logged in\r\n");
+}
+
+/// Nothing from outside reaches the inside host's `port` through the gateway.
+fn nothing_opens(engine: &Engine, port: u16) {
+    assert_eq!(engine.pinhole_count(), 0, "no pinhole");
+    for src in [(SERVER, 20), (SERVER, 4444), (OUTSIDE_CLIENT, 20)] {
+        let probe = run(
+            engine,
+            secs(100),
+            &tcp(src, (OUTSIDE, port), SYN, 1, 0, b""),
+        );
+        assert_eq!(probe.verdict, Verdict::Drop(DropReason::Policy), "{src:?}");
+    }
+}
+
+fn server_got(c: &Conversation<'_>) -> String {
+    String::from_utf8_lossy(&c.server_got).into_owned()
+}
+
+/// Under `reply`, one error reply generated for the client, naming `check`.
+fn error_reply_names(c: &mut Conversation<'_>, check: &str) {
+    let generated = c.take_generated();
+    assert!(
+        generated
+            .iter()
+            .any(|g| g.to_client && g.text().contains(&format!("({check})"))),
+        "{generated:?}"
+    );
+}
+
+// ---- class 1: NAT slipstreaming --------------------------------------------------------
+
+/// The browser's request, whatever its shape: the attacker's 220 / 230 and the PORT in the
+/// body open nothing; the stream passes unmodified; one `non_ftp` notice, counted.
+fn slipstream(greet_first: bool, segments: &[&str], expected_non_ftp_line: &str) {
+    let engine = Engine::new(lab_settings());
+    let mut c = to_outside(&engine);
+    if greet_first {
+        c.server_says("220 attacker ready\r\n");
+    }
+    let mut sent = String::new();
+    for (i, segment) in segments.iter().enumerate() {
+        let out = c.client_says(segment);
+        // A partial line is withheld until the line is known not to be FTP.
+        assert!(
+            matches!(
+                out.verdict,
+                Verdict::Accept | Verdict::Drop(DropReason::FtpWithheld)
+            ),
+            "segment {i}: {:?}",
+            out.verdict
+        );
+        sent.push_str(segment);
+        // The attacker answers as if each line were a command it accepted.
+        c.server_says("230 Logged in\r\n");
+    }
+    assert_eq!(server_got(&c), sent, "passed as plain TCP, unmodified");
+    assert_eq!(c.server_acks(), c.client.seq);
+    nothing_opens(&engine, 3306);
+    let seen = reported(&engine);
+    assert!(seen.violations.is_empty(), "{seen:?}");
+    assert_eq!(seen.notice_names(), ["non_ftp"]);
+    assert_eq!(seen.notices[0].1, expected_non_ftp_line);
+    assert_eq!(engine.stats().ftp_notices("non_ftp"), 1);
+}
+
+#[test]
+fn an_http_post_with_a_port_line_in_its_body_opens_nothing() {
+    let port = format!("PORT {}\r\n", six(CLIENT, 3306));
+    let body = format!("USER x\r\nPASS y\r\n{port}");
+    let post = format!(
+        "POST / HTTP/1.1\r\nHost: 198.51.100.2:21\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    // In one segment, with or without the attacker's greeting first.
+    slipstream(true, &[&post], "POST / HTTP/1.1");
+    slipstream(false, &[&post], "POST / HTTP/1.1");
+    // Cut so that the PORT line starts a segment (what the kernel attack needs).
+    let at = post.find("PORT").unwrap();
+    slipstream(true, &[&post[..at], &post[at..]], "POST / HTTP/1.1");
+    // Cut in odd places.
+    slipstream(
+        true,
+        &[&post[..3], &post[3..40], &post[40..at + 2], &post[at + 2..]],
+        "POST / HTTP/1.1",
+    );
+}
+
+#[test]
+fn a_custom_method_named_like_an_ftp_verb_is_caught_at_its_host_header() {
+    // fetch() lets a page choose the method: "USER / HTTP/1.1" is a USER line, but the Host
+    // header after it is not FTP.
+    let request = format!(
+        "USER / HTTP/1.1\r\nHost: 198.51.100.2:21\r\n\r\nPORT {}\r\n",
+        six(CLIENT, 3306)
+    );
+    slipstream(true, &[&request], "Host: 198.51.100.2:21");
+    slipstream(false, &[&request], "Host: 198.51.100.2:21");
+    // A proxy-style CONNECT naming the inside host, with the PORT in its "tunnel".
+    let connect = format!(
+        "CONNECT 10.77.0.2:3306 HTTP/1.1\r\n\r\nPORT {}\r\n",
+        six(CLIENT, 3306)
+    );
+    slipstream(true, &[&connect], "CONNECT 10.77.0.2:3306 HTTP/1.1");
+}
+
+#[test]
+fn a_keep_alive_second_request_and_header_continuations_stay_non_ftp() {
+    let first = "GET /a HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n";
+    let second = format!(
+        "POST /b HTTP/1.1\r\nHost: x\r\nX-Folded: a\r\n PORT {}\r\n\r\nPORT {}\r\n",
+        six(CLIENT, 3306),
+        six(CLIENT, 3306)
+    );
+    slipstream(true, &[first, &second], "GET /a HTTP/1.1");
+}
+
+#[test]
+fn over_long_header_lines_of_a_non_ftp_connection_pass_unmodified() {
+    let long_header = format!("Cookie: {}\r\n", "c".repeat(3000));
+    let request = format!("GET / HTTP/1.1\r\n{long_header}\r\n");
+    let (a, b) = request.split_at(1400);
+    let (b, d) = b.split_at(1400);
+    slipstream(true, &[a, b, d], "GET / HTTP/1.1");
+    // The long line in the very first segment: marked as it passes max_line.
+    let first_long = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "p".repeat(2000));
+    let (a, b) = first_long.split_at(1000);
+    slipstream(true, &[a, b], &format!("GET /{}", "p".repeat(507)));
+}
+
+#[test]
+fn under_non_ftp_reset_a_non_ftp_line_resets_the_connection() {
+    let mut settings = lab_settings();
+    settings.ftp.non_ftp = NonFtpPolicy::Reset;
+    let engine = Engine::new(settings);
+    let mut c = to_outside(&engine);
+    c.server_says("220 ready\r\n");
+    let out = c.client_says("POST / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(out.verdict, Verdict::Respond(DropReason::FtpViolationReset));
+    assert_eq!(out.bytes[20 + 13] & RST, RST, "a RST back to the client");
+    let rst = c.take_generated();
+    assert!(
+        rst.len() == 1 && !rst[0].to_client && rst[0].flags & RST == RST,
+        "{rst:?}"
+    );
+    assert!(server_got(&c).is_empty(), "the server got nothing of it");
+    let seen = reported(&engine);
+    assert_eq!(seen.violations[0].0, "not_ftp");
+    assert_eq!(seen.violations[0].1, "reset");
+    assert_eq!(engine.stats().ftp_violations("not_ftp"), 1);
+    nothing_opens(&engine, 3306);
+}
+
+#[test]
+fn a_non_ftp_line_to_an_inside_server_is_refused_and_a_later_bounce_still_is() {
+    for outcome in [ViolationOutcome::Reply, ViolationOutcome::Reset] {
+        let mut settings = lab_settings();
+        settings.ftp.on_violation = outcome;
+        let engine = Engine::new(settings);
+        let mut c = to_inside(&engine);
+        login(&mut c);
+        let out = c.client_says("HELLO there\r\n");
+        assert!(!server_got(&c).contains("HELLO"));
+        let seen = reported(&engine);
+        assert_eq!(seen.checks(), ["not_ftp"]);
+        assert_eq!(engine.stats().ftp_violations("not_ftp"), 1);
+        if outcome == ViolationOutcome::Reset {
+            assert_eq!(out.verdict, Verdict::Respond(DropReason::FtpViolationReset));
+            continue;
+        }
+        error_reply_names(&mut c, "not_ftp");
+        // The session stays FTP: the bounce after it is refused as before.
+        c.client_says(&format!(
+            "PORT {}\r\n",
+            six(Ipv4Addr::new(10, 77, 0, 99), 2222)
+        ));
+        assert!(!server_got(&c).contains("PORT"));
+        assert_eq!(reported(&engine).checks(), ["foreign_address"]);
+        nothing_opens(&engine, 2222);
+    }
+}
+
+#[test]
+fn a_server_that_does_not_greet_with_220_is_not_ftp() {
+    for greeting in [
+        "SSH-2.0-OpenSSH_9.6\r\n",
+        "HTTP/1.1 400 Bad Request\r\n",
+        "230 Logged in\r\n",
+        "227 Entering Passive Mode (10,77,0,2,12,234)\r\n",
+    ] {
+        let engine = Engine::new(lab_settings());
+        let mut c = to_outside(&engine);
+        assert_eq!(c.server_says(greeting).text(), greeting, "passes unchanged");
+        let port = format!("PORT {}\r\n", six(CLIENT, 3306));
+        assert_eq!(c.client_says(&port).text(), port, "unread from now on");
+        c.server_says("200 PORT ok\r\n");
+        nothing_opens(&engine, 3306);
+        let seen = reported(&engine);
+        assert_eq!(seen.notice_names(), ["non_ftp"], "{greeting:?}");
+        assert_eq!(seen.notices[0].1, greeting.trim_end());
+    }
+}
+
+#[test]
+fn before_the_greeting_only_user_is_ftp() {
+    let engine = Engine::new(lab_settings());
+    let mut c = to_outside(&engine);
+    c.client_says("USER anonymous\r\n");
+    assert!(reported(&engine).notices.is_empty(), "USER may come first");
+    c.client_says("PASS x\r\n");
+    c.server_says("220 ready\r\n331 ok\r\n230 ok\r\n");
+    c.client_says(&format!("PORT {}\r\n", six(CLIENT, 3306)));
+    nothing_opens(&engine, 3306);
+    assert_eq!(reported(&engine).notice_names(), ["non_ftp"]);
+}
+
+#[test]
+fn a_230_counts_only_as_the_answer_to_user_pass_or_acct() {
+    // The attacker answers other lines with 230: no login, so no announcement.
+    let cases: [&[(&str, &str)]; 4] = [
+        &[("NOOP\r\n", "230 Logged in\r\n")],
+        &[("SYST\r\n", "232 ok\r\n"), ("FEAT\r\n", "235 ok\r\n")],
+        // Pipelined: the 230 answers the NOOP behind the USER.
+        &[("USER a\r\nNOOP\r\n", "331 Password\r\n230 Logged in\r\n")],
+        // A malformed line is answered too (and takes its place in the queue).
+        &[("USER a\r\nCWD\r\n", "331 Password\r\n230 Logged in\r\n")],
+    ];
+    for steps in cases {
+        let engine = Engine::new(lab_settings());
+        let mut c = to_outside(&engine);
+        c.server_says("220 ready\r\n");
+        for (line, reply) in steps {
+            c.client_says(line);
+            c.server_says(reply);
+        }
+        c.client_says(&format!("PORT {}\r\n", six(CLIENT, 30000)));
+        assert_eq!(engine.pinhole_count(), 0, "{steps:?}");
+        assert_eq!(reported(&engine).checks(), ["before_login"], "{steps:?}");
+    }
+    // The real thing: 230 to PASS, or 232 to USER, or 230 to ACCT.
+    for (lines, replies) in [
+        ("USER a\r\nPASS b\r\n", "331 Password\r\n230 Logged in\r\n"),
+        ("USER a\r\n", "232 Logged in by certificate\r\n"),
+        (
+            "USER a\r\nPASS b\r\nACCT c\r\n",
+            "331 p\r\n332 acct\r\n230 ok\r\n",
+        ),
+    ] {
+        let engine = Engine::new(lab_settings());
+        let mut c = to_outside(&engine);
+        c.server_says("220 ready\r\n");
+        c.client_says(lines);
+        c.server_says(replies);
+        c.client_says(&format!("PORT {}\r\n", six(CLIENT, 30000)));
+        assert_eq!(engine.pinhole_count(), 1, "{lines:?}");
+    }
+}
+
+// ---- class 2: echo injection ------------------------------------------------------------
+
+/// A client line holding a bare LF or CR, or a line that is not FTP, never reaches the inside
+/// server, so it cannot echo a 227 at a line start; the PASV's real 227 still works.
+#[test]
+fn echo_injection_lines_never_reach_the_inside_server() {
+    let fake = format!("227 Entering Passive Mode ({})", six(INSIDE_SERVER, 3306));
+    let cases = [
+        (
+            format!("X\n227-({})\r\n", six(INSIDE_SERVER, 3306)),
+            vec!["not_ftp", "not_ftp"],
+        ),
+        (format!("MKD d\n{fake}\r\n"), vec!["bare_lf", "not_ftp"]),
+        (format!("MKD d\r{fake}\r\n"), vec!["bare_cr"]),
+        (
+            format!("SITE x\r\r\n{fake}\r\n"),
+            vec!["bare_cr", "not_ftp"],
+        ),
+        (format!("NOOP\n{fake}\n"), vec!["bare_lf", "not_ftp"]),
+    ];
+    for (attack, checks) in cases {
+        let engine = Engine::new(lab_settings());
+        let mut c = to_inside(&engine);
+        login(&mut c);
+        c.client_says("PASV\r\n");
+        c.client_says(&attack);
+        let got = server_got(&c);
+        assert!(
+            !got.contains("227") && !got.contains("MKD"),
+            "{attack:?}: {got:?}"
+        );
+        // The server answers the PASV: the real announcement still works.
+        let reply = c.server_says(&format!(
+            "227 Entering Passive Mode ({})\r\n",
+            six(INSIDE_SERVER, 40200)
+        ));
+        assert!(
+            reply.text().contains(&six(OUTSIDE, 40200)),
+            "{}",
+            reply.text()
+        );
+        assert_eq!(engine.pinhole_count(), 1, "only the real PASV's");
+        let seen = reported(&engine);
+        assert_eq!(seen.checks(), checks, "{attack:?}");
+        for check in checks {
+            assert!(engine.stats().ftp_violations(check) >= 1);
+        }
+        let inside_3306 = run(
+            &engine,
+            secs(100),
+            &tcp((OUTSIDE_CLIENT, 50001), (OUTSIDE, 3306), SYN, 1, 0, b""),
+        );
+        assert_eq!(inside_3306.verdict, Verdict::Drop(DropReason::Policy));
+    }
+}
+
+#[test]
+fn a_227_inside_another_reply_is_no_announcement() {
+    // The server's 500 or 257 echoes a client's text in a multi-line reply: its continuation
+    // lines are text, whatever they look like.
+    for reply in [
+        format!(
+            "500-Command not understood:\r\n227 Entering Passive Mode ({})\r\n500 end\r\n",
+            six(INSIDE_SERVER, 3306)
+        ),
+        format!(
+            "257-\"/d\r\n227-({})\r\n257 created\r\n",
+            six(INSIDE_SERVER, 3306)
+        ),
+    ] {
+        let engine = Engine::new(lab_settings());
+        let mut c = to_inside(&engine);
+        login(&mut c);
+        c.client_says("PASV\r\n");
+        let out = c.server_says(&reply);
+        assert_eq!(out.text(), reply, "passed as text");
+        assert_eq!(engine.pinhole_count(), 0);
+        assert!(reported(&engine).violations.is_empty());
+    }
+}
+
+#[test]
+fn a_227_after_a_bare_lf_of_the_server_is_no_announcement() {
+    // A file name holding a line feed, echoed by the server in a 257 while a PASV waits.
+    let engine = Engine::new(lab_settings());
+    let mut c = to_inside(&engine);
+    login(&mut c);
+    c.client_says("PWD\r\nPASV\r\n");
+    let out = c.server_says(&format!(
+        "257 \"/d\n227 Entering Passive Mode ({})\r\n",
+        six(INSIDE_SERVER, 3306)
+    ));
+    assert!(out.text().starts_with("257 \"/d\n"));
+    assert!(out.text().contains("(unsolicited_reply)"), "{}", out.text());
+    assert_eq!(engine.pinhole_count(), 0);
+    assert_eq!(reported(&engine).checks(), ["unsolicited_reply"]);
+}
+
+// ---- class 3: Telnet commands -----------------------------------------------------------
+
+/// A text line refused by `check` in a logged-in session: nothing reaches the server.
+fn text_refused(session: fn(&Engine) -> Conversation<'_>, line: &str, check: &str) {
+    let engine = Engine::new(lab_settings());
+    let mut c = session(&engine);
+    login(&mut c);
+    let before = c.server_got.len();
+    assert_eq!(c.client_says(line).verdict, Verdict::Accept);
+    assert_eq!(
+        c.server_got.len(),
+        before,
+        "{line:?}: the server got none of it"
+    );
+    assert_eq!(engine.pinhole_count(), 0);
+    assert_eq!(reported(&engine).checks(), [check], "{line:?}");
+    assert_eq!(engine.stats().ftp_violations(check), 1);
+    error_reply_names(&mut c, check);
+}
+
+/// Sends raw bytes as the client's next segment.
+fn client_bytes(c: &mut Conversation<'_>, bytes: &[u8]) -> Verdict {
+    let packet = tcp(
+        c.client.addr,
+        c.client.peer,
+        ACK | PSH,
+        c.client.seq,
+        c.client.rcv,
+        bytes,
+    );
+    c.now += 1;
+    let out = run(c.engine, secs(c.now), &packet);
+    c.client.seq = c.client.seq.wrapping_add(bytes.len() as u32);
+    if out.verdict == Verdict::Accept {
+        let tcp_part = &out.bytes[20..];
+        let header = usize::from(tcp_part[12] >> 4) * 4;
+        c.server_got.extend_from_slice(&tcp_part[header..]);
+        c.server.rcv = c.server.rcv.wrapping_add((tcp_part.len() - header) as u32);
+    }
+    out.verdict
+}
+
+#[test]
+fn a_port_hidden_among_telnet_commands_is_refused() {
+    let bounce = format!("PORT {}\r\n", six(THIRD_HOST, 40500));
+    let inside_bounce = format!("PORT {}\r\n", six(Ipv4Addr::new(10, 77, 0, 99), 2222));
+    let mut cases: Vec<Vec<u8>> = Vec::new();
+    for (prefix, middle) in [
+        (&b"\xff\xf4\xff\xf2"[..], None), // IAC IP IAC DM (RFC 959's abort)
+        (&b"\xff\xfb\x01"[..], None),     // IAC WILL ECHO
+        (&b"\xff\xfa\x18\x01\xff\xf0"[..], None), // a subnegotiation
+        (&b""[..], Some(&b"\xff\xf1"[..])), // IAC NOP inside the verb
+        (&b""[..], Some(&b"\xff\xfe\x03"[..])), // IAC DONT x inside the verb
+    ] {
+        for line in [&bounce, &inside_bounce] {
+            let mut bytes = prefix.to_vec();
+            match middle {
+                Some(m) => {
+                    bytes.extend_from_slice(&line.as_bytes()[..2]);
+                    bytes.extend_from_slice(m);
+                    bytes.extend_from_slice(&line.as_bytes()[2..]);
+                }
+                None => bytes.extend_from_slice(line.as_bytes()),
+            }
+            cases.push(bytes);
+        }
+    }
+    cases.push(b"\xff\xf4EPRT |1|198.51.100.3|40500|\r\n".to_vec());
+    cases.push(b"\xff\xf4PASV\r\n".to_vec());
+    cases.push(b"NOOP x\xff\xf7\r\n".to_vec()); // IAC EC: what is erased differs
+    for session in [to_outside as fn(&Engine) -> Conversation<'_>, to_inside] {
+        for bytes in &cases {
+            let engine = Engine::new(lab_settings());
+            let mut c = session(&engine);
+            login(&mut c);
+            let before = c.server_got.len();
+            assert_eq!(client_bytes(&mut c, bytes), Verdict::Accept);
+            assert_eq!(
+                c.server_got.len(),
+                before,
+                "{bytes:?}: the server got none of it"
+            );
+            assert_eq!(engine.pinhole_count(), 0);
+            assert_eq!(reported(&engine).checks(), ["telnet_command"], "{bytes:?}");
+            assert_eq!(engine.stats().ftp_violations("telnet_command"), 1);
+            error_reply_names(&mut c, "telnet_command");
+        }
+    }
+    // Without Telnet bytes, the same lines are judged as they are.
+    text_refused(to_inside, &inside_bounce, "foreign_address");
+    text_refused(to_outside, &bounce, "foreign_address");
+}
+
+#[test]
+fn iac_iac_inside_the_verb_makes_it_no_ftp_verb() {
+    // IAC IAC is a literal 0xff: the server reads "PO\xffRT", an unknown command.
+    let line = format!("PO\u{ff}RT {}\r\n", six(Ipv4Addr::new(10, 77, 0, 99), 22));
+    let mut bytes = b"PO\xff\xffRT ".to_vec();
+    bytes.extend_from_slice(line.as_bytes().split_at(line.find(' ').unwrap() + 1).1);
+    let engine = Engine::new(lab_settings());
+    let mut c = to_inside(&engine);
+    login(&mut c);
+    let before = c.server_got.len();
+    assert_eq!(client_bytes(&mut c, &bytes), Verdict::Accept);
+    assert_eq!(c.server_got.len(), before);
+    assert_eq!(reported(&engine).checks(), ["not_ftp"]);
+    nothing_opens(&engine, 22);
+}
+
+#[test]
+fn abort_with_its_telnet_signals_passes_and_the_session_goes_on() {
+    let engine = Engine::new(lab_settings());
+    let mut c = to_outside(&engine);
+    login(&mut c);
+    let abort = b"\xff\xf4\xff\xf2ABOR\r\n";
+    assert_eq!(client_bytes(&mut c, abort), Verdict::Accept);
+    assert!(c.server_got.ends_with(abort), "passed unchanged");
+    c.server_says("226 Abort successful\r\n");
+    c.client_says(&format!("PORT {}\r\n", six(CLIENT, 30000)));
+    assert_eq!(engine.pinhole_count(), 1, "the queue stayed in step");
+    let seen = reported(&engine);
+    assert!(seen.violations.is_empty(), "{seen:?}");
+}
+
+#[test]
+fn an_announcement_reply_holding_telnet_bytes_is_refused() {
+    let engine = Engine::new(lab_settings());
+    let mut c = to_inside(&engine);
+    login(&mut c);
+    c.client_says("PASV\r\n");
+    let mut reply = b"227 Entering Passive Mode \xff\xf1(".to_vec();
+    reply.extend_from_slice(six(INSIDE_SERVER, 40200).as_bytes());
+    reply.extend_from_slice(b")\r\n");
+    let packet = tcp(
+        c.server.addr,
+        c.server.peer,
+        ACK | PSH,
+        c.server.seq,
+        c.server.rcv,
+        &reply,
+    );
+    let out = run(&engine, secs(50), &packet);
+    assert_eq!(out.verdict, Verdict::Accept);
+    let text = String::from_utf8_lossy(&out.bytes[40..]).into_owned();
+    assert_eq!(
+        text,
+        "425 Data connection refused by the gateway (telnet_command).\r\n"
+    );
+    assert_eq!(engine.pinhole_count(), 0);
+    assert_eq!(reported(&engine).checks(), ["telnet_command"]);
+}
