@@ -3,7 +3,8 @@
 //!
 //! Owns: the greeting (the server speaks first, with 220), the non-FTP outcome (a session
 //! whose client sends a line that is not an FTP command, or whose server does not greet, is
-//! marked non-FTP for good and passes unread, or is reset, by `non_ftp`), line framing (a
+//! marked non-FTP for good and passes unread, or is reset, by `non_ftp`; with the server
+//! inside it never passes unread), line framing (a
 //! client line holding a bare CR or LF is ambiguous), the cut of a refused over-long reply,
 //! `PORT 0,0,0,0` as the client's own address, and `fix_pasv_address` (an outside server's
 //! private 227 address read as its control address). It never opens a pinhole itself.
@@ -79,19 +80,24 @@ impl Session {
 
     /// A line that shows the connection is not FTP (sent from `dir`). Under `non_ftp: reset`
     /// the connection is reset. Under `pass` the session is marked non-FTP for good (its
-    /// pinholes close, nothing is read any more, a `non_ftp` notice), except that a client
-    /// line to an inside server is refused (`not_ftp`, under `on_violation`): that server is
-    /// FTP and would obey the lines after it.
+    /// pinholes close, nothing is read any more, a `non_ftp` notice), except with the server
+    /// inside (behind a port forward), where nothing may pass unread to it: a client line is
+    /// refused (`not_ftp`, under `on_violation`), and a server that does not speak FTP first
+    /// gets the connection reset (`not_ftp`) whatever the policy — were the session passed
+    /// unread, an outside client's PORT would reach an inside server that may well obey it.
     pub(super) fn not_ftp(
         &mut self,
         ctx: &LineContext<'_>,
         dir: FlowDir,
         line: &[u8],
     ) -> LineDecision {
-        if ctx.engine.settings.ftp.non_ftp == NonFtpPolicy::Reset {
+        let inside = self.server_inside(ctx);
+        if ctx.engine.settings.ftp.non_ftp == NonFtpPolicy::Reset
+            || (inside && dir == FlowDir::Reply)
+        {
             return self.refuse_with(ctx, dir, "not_ftp", line, ViolationOutcome::Reset);
         }
-        if dir == FlowDir::Original && self.server_inside(ctx) {
+        if inside {
             return self.refuse(ctx, dir, "not_ftp", line);
         }
         self.non_ftp = true;
@@ -101,7 +107,10 @@ impl Session {
     }
 
     /// A server reply line before the greeting: 220 greets (the error replies owed for lines
-    /// refused meanwhile follow it), a preliminary 1xx waits, anything else is not FTP.
+    /// refused meanwhile follow it), a preliminary 1xx (RFC 959's 120 "ready in nnn
+    /// minutes") waits for it, 421 (service not available, RFC 959's other reply to a
+    /// connection) passes and the session stays FTP and ungreeted (the client may still send
+    /// only USER), anything else is not FTP.
     pub(super) fn greeting(
         &mut self,
         ctx: &LineContext<'_>,
@@ -110,7 +119,7 @@ impl Session {
         closes: bool,
         ended: bool,
     ) -> LineDecision {
-        if !closes || code < 200 {
+        if !closes || code < 200 || code == 421 {
             return LineDecision::Keep;
         }
         if code != 220 {

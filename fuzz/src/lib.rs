@@ -1,0 +1,6 @@
+//! The fuzz targets' logic, as a library: the `cargo fuzz` binaries in `fuzz_targets/` only
+//! hand their input to a `check` function here, so that a plain `cargo test` (stable) can
+//! replay every seed and reproducer through the same checks (`tests/replay_corpus.rs`).
+//! Nothing here is part of ftpgate itself; it never touches files, sockets or the clock.
+
+pub mod ftp_session;
