@@ -26,7 +26,8 @@ declare -A PACKAGES=(
 PYTHON=${PYTHON:-python3}
 # Where ProFTPD is unpacked (tests/lab/env.rs looks for $PROFTPD_DIR/usr/sbin/proftpd).
 PROFTPD_DIR=/opt/ftpgate-lab/proftpd
-# The shared libraries proftpd-core 1.3.8 (Debian 12) links that a minimal system lacks.
+# The shared libraries proftpd-core 1.3.8 (Debian 12) links that a minimal system lacks, used
+# when apt-cache cannot list the package's dependencies.
 PROFTPD_LIBS=(libhiredis0.14 libmemcached11 libmemcachedutil2 libpcre2-posix3)
 
 missing=()
@@ -107,7 +108,13 @@ proftpd_works() {
 }
 install_proftpd() {
     local tmp rc=0
-    apt_install "${PROFTPD_LIBS[@]}" || return 1
+    local libs
+    # The libraries proftpd-core depends on, as this system's package list says (the fixed
+    # list above when apt-cache cannot tell); apt-get skips the ones already installed.
+    mapfile -t libs < <(apt-cache depends proftpd-core 2>/dev/null |
+        awk '$1 == "Depends:" && $2 ~ /^lib/ {print $2}')
+    [ "${#libs[@]}" -gt 0 ] || libs=("${PROFTPD_LIBS[@]}")
+    apt_install "${libs[@]}" || return 1
     tmp=$(mktemp -d)
     chmod 755 "$tmp" # apt-get download runs as _apt where it can
     if (cd "$tmp" && apt-get download -qq proftpd-core >/dev/null 2>&1); then
