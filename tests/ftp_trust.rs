@@ -195,10 +195,24 @@ fn over_long_header_lines_of_a_non_ftp_connection_pass_unmodified() {
     let (a, b) = request.split_at(1400);
     let (b, d) = b.split_at(1400);
     slipstream(true, &[a, b, d], "GET / HTTP/1.1");
-    // The long line in the very first segment: marked as it passes max_line.
-    let first_long = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "p".repeat(2000));
+    // An over-long line before the session is marked: refused whole (a server that cuts it
+    // would read its tail as a command), and the next line marks the session.
+    let engine = Engine::new(lab_settings());
+    let mut c = to_outside(&engine);
+    c.server_says("220 attacker ready\r\n");
+    let first_long = format!(
+        "GET /{}PORT {}\r\nHost: x\r\n\r\n",
+        "p".repeat(2000),
+        six(THIRD_HOST, 8080)
+    );
     let (a, b) = first_long.split_at(1000);
-    slipstream(true, &[a, b], &format!("GET /{}", "p".repeat(507)));
+    c.client_says(a);
+    c.client_says(b);
+    assert_eq!(server_got(&c), "Host: x\r\n\r\n", "none of the long line");
+    let seen = reported(&engine);
+    assert_eq!(seen.checks(), ["line_too_long"]);
+    assert_eq!(seen.notice_names(), ["non_ftp"]);
+    nothing_opens(&engine, 8080);
 }
 
 #[test]

@@ -286,23 +286,21 @@ impl Session {
         let verb = verb_of(&heard);
         let is_ftp = is_ftp_verb(verb) && (self.greeted || verb.eq_ignore_ascii_case(b"USER"));
         if !ended {
-            // An over-long FTP line is refused when it ends, withheld until then.
-            return if is_ftp || !self.passes_non_ftp(ctx) {
-                LineDecision::Defer
-            } else {
-                self.not_ftp(ctx, FlowDir::Original, line)
-            };
+            // An over-long line is refused when it ends, withheld until then, whatever its
+            // verb: a server that cuts it reads its tail as a command of its own, so it can
+            // not mark the session non-FTP (and pass unread) either.
+            return LineDecision::Defer;
         }
         if self.pending.len() >= MAX_PENDING {
             self.abort(ctx, FlowDir::Original, "pipeline_too_deep");
             return LineDecision::Replace(Vec::new());
         }
-        if !is_ftp {
-            return self.not_ftp(ctx, FlowDir::Original, line);
-        }
         if !line.ends_with(b"\n") {
             // Longer than `max_line`, whatever its verb: never reaches the server in part.
             return self.refuse(ctx, FlowDir::Original, "line_too_long", line);
+        }
+        if !is_ftp {
+            return self.not_ftp(ctx, FlowDir::Original, line);
         }
         if let Some(check) = trust::framing_defect(line) {
             return self.refuse(ctx, FlowDir::Original, check, line);

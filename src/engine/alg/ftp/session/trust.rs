@@ -77,12 +77,6 @@ impl Session {
         ctx.engine.settings.is_inside(ctx.control.reply.src)
     }
 
-    /// Whether a non-FTP client line would mark the session non-FTP and pass (rather than be
-    /// refused or reset).
-    pub(super) fn passes_non_ftp(&self, ctx: &LineContext<'_>) -> bool {
-        ctx.engine.settings.ftp.non_ftp == NonFtpPolicy::Pass && !self.server_inside(ctx)
-    }
-
     /// A line that shows the connection is not FTP (sent from `dir`). Under `non_ftp: reset`
     /// the connection is reset. Under `pass` the session is marked non-FTP for good (its
     /// pinholes close, nothing is read any more, a `non_ftp` notice), except with the server
