@@ -195,10 +195,24 @@ fn over_long_header_lines_of_a_non_ftp_connection_pass_unmodified() {
     let (a, b) = request.split_at(1400);
     let (b, d) = b.split_at(1400);
     slipstream(true, &[a, b, d], "GET / HTTP/1.1");
-    // The long line in the very first segment: marked as it passes max_line.
-    let first_long = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "p".repeat(2000));
+    // An over-long line before the session is marked: refused whole (a server that cuts it
+    // would read its tail as a command), and the next line marks the session.
+    let engine = Engine::new(lab_settings());
+    let mut c = to_outside(&engine);
+    c.server_says("220 attacker ready\r\n");
+    let first_long = format!(
+        "GET /{}PORT {}\r\nHost: x\r\n\r\n",
+        "p".repeat(2000),
+        six(THIRD_HOST, 8080)
+    );
     let (a, b) = first_long.split_at(1000);
-    slipstream(true, &[a, b], &format!("GET /{}", "p".repeat(507)));
+    c.client_says(a);
+    c.client_says(b);
+    assert_eq!(server_got(&c), "Host: x\r\n\r\n", "none of the long line");
+    let seen = reported(&engine);
+    assert_eq!(seen.checks(), ["line_too_long"]);
+    assert_eq!(seen.notice_names(), ["non_ftp"]);
+    nothing_opens(&engine, 8080);
 }
 
 #[test]
@@ -577,4 +591,128 @@ fn an_announcement_reply_holding_telnet_bytes_is_refused() {
     );
     assert_eq!(engine.pinhole_count(), 0);
     assert_eq!(reported(&engine).checks(), ["telnet_command"]);
+}
+
+// ---- the greeting: what the server says first --------------------------------------------
+
+/// The bounce an outside client would make an inside server obey: a PORT to the inside
+/// host's SSH port.
+fn inside_bounce() -> String {
+    format!("PORT {}\r\n", six(Ipv4Addr::new(10, 77, 0, 99), 22))
+}
+
+#[test]
+fn a_120_before_the_220_is_a_preliminary_greeting() {
+    for preliminary in [
+        "120 Service ready in 5 minutes\r\n",
+        "120-Busy\r\n120 Service ready in 1 minute\r\n",
+    ] {
+        for session in [to_outside as fn(&Engine) -> Conversation<'_>, to_inside] {
+            let engine = Engine::new(lab_settings());
+            let mut c = session(&engine);
+            assert_eq!(c.server_says(preliminary).text(), preliminary, "passes");
+            // Until the 220 the client may send USER, nothing else.
+            c.client_says("USER anonymous\r\n");
+            c.server_says("220 ready\r\n331 Guest login ok\r\n");
+            c.client_says("PASS guest@\r\n");
+            c.server_says("230 Logged in\r\n");
+            let port = format!("PORT {}\r\n", six(c.client.addr.0, 30000));
+            let out = c.client_says(&port);
+            assert!(
+                out.text().starts_with("PORT "),
+                "{preliminary:?}: rewritten, passed"
+            );
+            let seen = reported(&engine);
+            assert!(seen.notices.is_empty(), "{preliminary:?}: {seen:?}");
+            assert!(seen.violations.is_empty(), "{preliminary:?}: {seen:?}");
+            assert_eq!(engine.pinhole_count(), 1, "a working session");
+        }
+    }
+}
+
+#[test]
+fn a_421_first_is_ftp_refusing_service_and_nothing_but_user_reaches_an_inside_server() {
+    let engine = Engine::new(lab_settings());
+    let mut c = to_inside(&engine);
+    let refusal = "421 Too many users, try later\r\n";
+    assert_eq!(
+        c.server_says(refusal).text(),
+        refusal,
+        "the client reads it"
+    );
+    c.client_says("USER anonymous\r\n");
+    c.client_says(&inside_bounce());
+    c.client_says("EPRT |1|10.77.0.99|22|\r\n");
+    assert_eq!(
+        server_got(&c),
+        "USER anonymous\r\n",
+        "no bounce line reached it"
+    );
+    let seen = reported(&engine);
+    assert_eq!(seen.checks(), ["not_ftp", "not_ftp"]);
+    assert!(seen.notices.is_empty(), "not marked non-FTP: {seen:?}");
+    nothing_opens(&engine, 22);
+    // From an outside server a 421 is no reason to mark the session non-FTP either.
+    let engine = Engine::new(lab_settings());
+    let mut c = to_outside(&engine);
+    c.server_says(refusal);
+    assert!(reported(&engine).notices.is_empty());
+}
+
+#[test]
+fn an_inside_server_whose_first_words_are_not_ftp_gets_the_connection_reset() {
+    for policy in [NonFtpPolicy::Pass, NonFtpPolicy::Reset] {
+        for banner in [
+            "SSH-2.0-OpenSSH_9.6\r\n",
+            "HTTP/1.1 400 Bad Request\r\n",
+            "230 Logged in\r\n",
+            "500 Syntax error\r\n",
+            "227 Entering Passive Mode (10,77,0,10,0,22)\r\n",
+        ] {
+            let mut settings = lab_settings();
+            settings.ftp.non_ftp = policy;
+            let engine = Engine::new(settings);
+            let mut c = to_inside(&engine);
+            let out = c.server_says(banner);
+            assert_eq!(
+                out.verdict,
+                Verdict::Respond(DropReason::FtpViolationReset),
+                "{policy:?} {banner:?}"
+            );
+            assert!(c.client_got.is_empty(), "the banner does not pass");
+            c.client_says(&inside_bounce());
+            assert!(!server_got(&c).contains("PORT"), "{policy:?} {banner:?}");
+            let seen = reported(&engine);
+            assert_eq!(seen.violations[0].0, "not_ftp");
+            assert_eq!(seen.violations[0].1, "reset");
+            assert_eq!(seen.violations[0].2, banner.trim_end());
+            assert!(seen.notices.is_empty(), "never marked non-FTP: {seen:?}");
+            nothing_opens(&engine, 22);
+        }
+    }
+}
+
+#[test]
+fn an_inside_server_that_never_greets_hears_only_user() {
+    for outcome in [ViolationOutcome::Reply, ViolationOutcome::Reset] {
+        let mut settings = lab_settings();
+        settings.ftp.on_violation = outcome;
+        let engine = Engine::new(settings);
+        let mut c = to_inside(&engine);
+        c.client_says("USER anonymous\r\n");
+        let out = c.client_says(&inside_bounce());
+        assert!(!server_got(&c).contains("PORT"), "{outcome:?}");
+        let seen = reported(&engine);
+        assert_eq!(seen.checks(), ["not_ftp"], "{outcome:?}");
+        assert!(seen.notices.is_empty(), "{outcome:?}: {seen:?}");
+        if outcome == ViolationOutcome::Reset {
+            assert_eq!(out.verdict, Verdict::Respond(DropReason::FtpViolationReset));
+        } else {
+            // Still unread by nobody: a later EPRT is refused too.
+            c.client_says("EPRT |1|10.77.0.99|22|\r\n");
+            assert!(!server_got(&c).contains("EPRT"));
+            assert_eq!(reported(&engine).checks(), ["not_ftp"]);
+        }
+        nothing_opens(&engine, 22);
+    }
 }

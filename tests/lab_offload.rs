@@ -12,6 +12,8 @@ mod env;
 mod ftp;
 #[path = "lab/net.rs"]
 mod net;
+#[path = "support/skip.rs"]
+mod skip;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
@@ -121,12 +123,7 @@ fn offloaded_transfers_arrive_with_valid_checksums() {
     let ethtool = lab.run(Role::Gw, "ethtool", &["-K", "g1", "tx", "off"]);
     if !ethtool.status.success() {
         let reason = String::from_utf8_lossy(&ethtool.stderr).into_owned();
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "ethtool: {reason}"
-        );
-        println!("skipped: {test}: ethtool -K g1 tx off failed: {reason}");
+        skip::skip(test, &format!("ethtool -K g1 tx off failed: {reason}"));
         return;
     }
     let server = Server::start(env, &lab, layout);

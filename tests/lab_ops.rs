@@ -14,6 +14,8 @@ mod env;
 mod ftp;
 #[path = "lab/net.rs"]
 mod net;
+#[path = "support/skip.rs"]
+mod skip;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};

@@ -68,8 +68,10 @@ pub struct FtpSettings {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NonFtpPolicy {
     /// Marked non-FTP for good: passed as plain TCP, unread and unmodified, with a
-    /// `non_ftp` notice. A non-FTP line to an inside (forwarded) server is refused instead
-    /// (`not_ftp`, under `on_violation`): that server is FTP and would obey what follows.
+    /// `non_ftp` notice; a client PORT / EPRT / LPRT in it naming another host or a low port
+    /// still resets the connection. With the server inside (forwarded) nothing passes unread: a non-FTP
+    /// client line is refused (`not_ftp`, under `on_violation`), and a server whose first
+    /// reply is not 220 / 120 / 421 gets the connection reset (`not_ftp`).
     Pass,
     /// The connection is reset (`not_ftp` violation).
     Reset,

@@ -12,9 +12,10 @@ const SYN_OPTIONS_WS: [u8; 20] = [
 ];
 
 /// Opens the control connection with the current ISNs; the client's SYN carries the first
-/// `tfo` bytes of its script. Returns whether both SYNs passed.
-pub(crate) fn handshake(w: &mut World, tfo: usize) -> bool {
-    let options: &[u8] = match (w.wscale, tfo > 0) {
+/// `tfo` bytes of its script, with a TFO cookie option (kind 34) when `cookie`. Returns
+/// whether both SYNs passed.
+pub(crate) fn handshake(w: &mut World, tfo: usize, cookie: bool) -> bool {
+    let options: &[u8] = match (w.wscale, tfo > 0 && cookie) {
         (true, true) => &SYN_OPTIONS_WS,
         (true, false) => &SYN_OPTIONS_WS[..8],
         (false, true) => &[
@@ -39,6 +40,10 @@ pub(crate) fn handshake(w: &mut World, tfo: usize) -> bool {
         bad_checksum: false,
     };
     let client_syn = w.control(0, &spec);
+    assert!(
+        ignored(Oracle::SynOptions) || client_syn != Verdict::Drop(DropReason::MalformedTransport),
+        "a well-formed SYN (MSS, window scale, TFO cookie: kind 34) was dropped as malformed"
+    );
     // The server acknowledges what it received of the SYN's data (with a valid cookie, the
     // data is accepted; when the gateway kept it back, the client sends it again).
     let spec = Spec {
@@ -78,8 +83,16 @@ pub(crate) fn reconnect(w: &mut World, inp: &mut Input<'_>) {
         0 => send(w, 0, 0, 0, 0x04, inp), // RST from the client
         1 => send(w, 1, 0, 0, 0x04, inp), // RST from the server
         2 => {
-            send(w, 0, 0, 0, 0x01, inp); // FIN both ways, then TIME_WAIT is cut short
+            send(w, 0, 0, 0, 0x01, inp); // FIN both ways and the last ACK: TIME_WAIT
             send(w, 1, 0, 0, 0x01, inp);
+            pure_ack(
+                w,
+                0,
+                &mut Input {
+                    data: &[1, 0],
+                    pos: 0,
+                },
+            );
         }
         _ => {} // a new SYN over a connection still open (a client that rebooted)
     }
@@ -99,6 +112,6 @@ pub(crate) fn reconnect(w: &mut World, inp: &mut Input<'_>) {
     } else {
         0
     };
-    let passed = handshake(w, tfo);
+    let passed = handshake(w, tfo, how & 8 == 0);
     trace!("    reconnected (tfo {tfo} bytes): handshake passed {passed}");
 }

@@ -83,7 +83,7 @@ use ftpgate::engine::settings::{
     Action, Direction, EngineSettings, ForwardProtocol, Limits, NonFtpPolicy, Policy, PortForward,
     PortRange, Rule, RuleProtocol, TlsPolicy, ViolationOutcome,
 };
-use ftpgate::engine::{Engine, Event, PacketBuf, Verdict};
+use ftpgate::engine::{DropReason, Engine, Event, PacketBuf, Verdict};
 
 /// `FTP_SESSION_TRACE=1` prints what each packet did (for reading a reproducer).
 pub(crate) fn tracing() -> bool {
@@ -105,11 +105,13 @@ pub(crate) enum Oracle {
     Echo,
     /// `bounce-unread`: bounces after any `non_ftp` notice (also with the server inside).
     BounceUnread,
+    /// `syn-options`: a well-formed SYN with a TFO cookie option is not dropped as malformed.
+    SynOptions,
 }
 
 /// Whether `FTP_SESSION_IGNORE` turns `oracle` off (read once; never set in CI).
 pub(crate) fn ignored(oracle: Oracle) -> bool {
-    static IGNORED: std::sync::OnceLock<[bool; 5]> = std::sync::OnceLock::new();
+    static IGNORED: std::sync::OnceLock<[bool; 6]> = std::sync::OnceLock::new();
     let names = IGNORED.get_or_init(|| {
         let list = std::env::var("FTP_SESSION_IGNORE").unwrap_or_default();
         let has = |name: &str| list.split(',').any(|n| n.trim() == name);
@@ -119,6 +121,7 @@ pub(crate) fn ignored(oracle: Oracle) -> bool {
             has("bounce"),
             has("echo"),
             has("bounce-unread"),
+            has("syn-options"),
         ]
     });
     names[oracle as usize]

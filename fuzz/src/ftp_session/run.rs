@@ -45,6 +45,7 @@ pub(crate) fn run(data: &[u8], scratch: Scratch) -> Scratch {
         weak: cfg0 & 128 != 0,
         require_login: settings.ftp.require_login,
         maybe_logged_in: false,
+        stopped_reading_now: false,
         engine: Engine::new(settings),
         layout,
         c_view_port: CLIENT_PORT,
@@ -62,7 +63,7 @@ pub(crate) fn run(data: &[u8], scratch: Scratch) -> Scratch {
         intents,
     };
 
-    let passed = handshake(&mut w, 0);
+    let passed = handshake(&mut w, 0, false);
     assert!(
         passed && w.rx[0].started && w.rx[1].started,
         "the control handshake did not pass"

@@ -57,6 +57,8 @@ pub(crate) struct World {
     /// The client received, in this connection, a line that may be a login reply (230 / 232 /
     /// 235 anywhere in it: a superset of what the ALG may count as a login).
     pub(crate) maybe_logged_in: bool,
+    /// The packet being processed made the gateway publish that it stops reading.
+    pub(crate) stopped_reading_now: bool,
     pub(crate) now: Duration,
     pub(crate) packet: Box<[u8]>,
     /// `engine.pinhole_count()` after the last packet.
@@ -311,6 +313,7 @@ impl World {
             credits,
             model,
             maybe_logged_in,
+            stopped_reading_now,
             ..
         } = self;
         let rx = &mut rx[from];
@@ -322,6 +325,8 @@ impl World {
             }
             if from == 0 && new_isn {
                 model.reconnected();
+                // A notice published while this SYN was processed is about the new connection.
+                model.gateway_stopped_reading = *stopped_reading_now;
                 if model.variant.replies {
                     tx[1].push(b"220 model server ready\r\n");
                 }
@@ -346,6 +351,7 @@ impl World {
     /// Returns the verdict and, when forwarded, the packet as it left.
     pub(crate) fn process(&mut self, len: usize) -> (Verdict, Option<Seg>) {
         self.now += Duration::from_secs(1);
+        self.stopped_reading_now = false;
         let input = self.sent.take();
         trace!("in  {}", show(&self.packet[..len]));
         let mut buf = PacketBuf::new(&mut self.packet, len);
@@ -397,6 +403,7 @@ impl World {
                     || (notice == "non_ftp" && (client_inside || ignored(Oracle::BounceUnread)))
                 {
                     self.model.gateway_stopped_reading = true;
+                    self.stopped_reading_now = true;
                 }
             }
         }
@@ -410,6 +417,16 @@ impl World {
             let to_client = (self.view(1), self.real(0));
             let to_server = (self.view(0), self.real(1));
             let ends = (seg.src, seg.dst);
+            if seg.dst == self.real(1)
+                && seg.src.0 == self.view(0).0
+                && seg.src.1 != self.view(0).1
+                && seg.flags & TCP_RST != 0
+            {
+                // A RST to the server for a new connection whose SYN the gateway refused:
+                // the client's translated port is not known here; the server never saw it.
+                trace!("    a RST to the server from another translated port: ignored");
+                continue;
+            }
             assert!(
                 ends == to_client || ends == to_server,
                 "a generated packet between {:?} is not for a control endpoint",

@@ -443,3 +443,49 @@ fn an_ack_beyond_what_was_forwarded_forgets_nothing_withheld() {
         }
     );
 }
+
+#[test]
+fn an_over_long_line_decided_as_it_passes_max_line_is_not_withheld_any_further() {
+    // Replaced at once: the bytes read so far become the replacement, the rest passes, and
+    // nothing more is asked when the line ends.
+    let mut s = stream_at(0);
+    let mut offers = Vec::new();
+    let mut long = b"PORT ".to_vec();
+    long.extend(std::iter::repeat_n(b'9', 700));
+    let mut decide = |_: u32, line: &[u8], ended: bool| {
+        offers.push((line.len(), ended));
+        if ended {
+            LineDecision::Keep
+        } else {
+            LineDecision::Replace(b"REFUSED ".to_vec())
+        }
+    };
+    assert_eq!(
+        s.plan(0, &long, MAX, may_announce, &mut decide),
+        SegmentPlan::Rebuilt {
+            start: 0,
+            payload: b"REFUSED ".to_vec(),
+            lead_in: 0
+        }
+    );
+    let tail = b"99999\r\nNOOP\r\n";
+    assert_eq!(
+        s.plan(long.len() as u32, tail, MAX, may_announce, &mut decide),
+        SegmentPlan::Unchanged,
+        "the rest of the line, and the next, pass"
+    );
+    assert_eq!(
+        offers,
+        [(MAX, false), (6, true)],
+        "the NOOP is offered, the tail is not"
+    );
+    assert!(s.at_line_boundary());
+    // Kept at once: nothing is withheld from then on.
+    let mut s = stream_at(0);
+    let keep = |_: u32, _: &[u8], _: bool| LineDecision::Keep;
+    assert_eq!(
+        s.plan(0, &long, MAX, may_announce, keep),
+        SegmentPlan::Unchanged
+    );
+    assert!(!s.holding_overlong());
+}

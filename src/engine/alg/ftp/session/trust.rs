@@ -3,15 +3,21 @@
 //!
 //! Owns: the greeting (the server speaks first, with 220), the non-FTP outcome (a session
 //! whose client sends a line that is not an FTP command, or whose server does not greet, is
-//! marked non-FTP for good and passes unread, or is reset, by `non_ftp`), line framing (a
+//! marked non-FTP for good and passes unread, or is reset, by `non_ftp`; with the server
+//! inside it never passes unread), line framing (a
 //! client line holding a bare CR or LF is ambiguous), the cut of a refused over-long reply,
 //! `PORT 0,0,0,0` as the client's own address, and `fix_pasv_address` (an outside server's
 //! private 227 address read as its control address). It never opens a pinhole itself.
 
 use std::net::IpAddr;
 
-use super::{LineContext, Session};
+use super::{LineContext, Session, BOUNCE_VERBS};
+use crate::engine::alg::ftp::announce::{self, Announcement};
+use crate::engine::alg::ftp::command::{parse_command, Command};
+use crate::engine::alg::ftp::pinhole::DataMode;
 use crate::engine::alg::ftp::stream::LineDecision;
+use crate::engine::alg::ftp::telnet;
+use crate::engine::alg::ftp::verbs::verb_of;
 use crate::engine::conntrack::FlowDir;
 use crate::engine::settings::{NonFtpPolicy, ViolationOutcome};
 
@@ -71,27 +77,26 @@ impl Session {
         ctx.engine.settings.is_inside(ctx.control.reply.src)
     }
 
-    /// Whether a non-FTP client line would mark the session non-FTP and pass (rather than be
-    /// refused or reset).
-    pub(super) fn passes_non_ftp(&self, ctx: &LineContext<'_>) -> bool {
-        ctx.engine.settings.ftp.non_ftp == NonFtpPolicy::Pass && !self.server_inside(ctx)
-    }
-
     /// A line that shows the connection is not FTP (sent from `dir`). Under `non_ftp: reset`
     /// the connection is reset. Under `pass` the session is marked non-FTP for good (its
-    /// pinholes close, nothing is read any more, a `non_ftp` notice), except that a client
-    /// line to an inside server is refused (`not_ftp`, under `on_violation`): that server is
-    /// FTP and would obey the lines after it.
+    /// pinholes close, nothing is read any more, a `non_ftp` notice), except with the server
+    /// inside (behind a port forward), where nothing may pass unread to it: a client line is
+    /// refused (`not_ftp`, under `on_violation`), and a server that does not speak FTP first
+    /// gets the connection reset (`not_ftp`) whatever the policy — were the session passed
+    /// unread, an outside client's PORT would reach an inside server that may well obey it.
     pub(super) fn not_ftp(
         &mut self,
         ctx: &LineContext<'_>,
         dir: FlowDir,
         line: &[u8],
     ) -> LineDecision {
-        if ctx.engine.settings.ftp.non_ftp == NonFtpPolicy::Reset {
+        let inside = self.server_inside(ctx);
+        if ctx.engine.settings.ftp.non_ftp == NonFtpPolicy::Reset
+            || (inside && dir == FlowDir::Reply)
+        {
             return self.refuse_with(ctx, dir, "not_ftp", line, ViolationOutcome::Reset);
         }
-        if dir == FlowDir::Original && self.server_inside(ctx) {
+        if inside {
             return self.refuse(ctx, dir, "not_ftp", line);
         }
         self.non_ftp = true;
@@ -100,8 +105,66 @@ impl Session {
         LineDecision::Keep
     }
 
+    /// A client line of a session marked non-FTP (its server is outside): it passes unread
+    /// unless, Telnet commands stripped, it is a PORT / EPRT / LPRT that a server may still
+    /// obey. Such a line opens nothing; one naming another host or a low port (what main's
+    /// checks refuse), one that does not parse, an LPRT or one longer than `max_line`
+    /// resets the connection (its replies are no longer matched, so no error reply can be
+    /// placed): a non-FTP session is no way around the bounce checks.
+    pub(super) fn non_ftp_client_line(
+        &mut self,
+        ctx: &LineContext<'_>,
+        line: &[u8],
+        ended: bool,
+    ) -> LineDecision {
+        let heard = telnet::strip(line);
+        let verb = verb_of(&heard);
+        if !BOUNCE_VERBS.iter().any(|v| v.eq_ignore_ascii_case(verb)) {
+            return LineDecision::Keep;
+        }
+        if !ended {
+            return LineDecision::Defer;
+        }
+        let reset = ViolationOutcome::Reset;
+        if !line.ends_with(b"\n") {
+            return self.refuse_with(ctx, FlowDir::Original, "line_too_long", line, reset);
+        }
+        let (addr, port) = match parse_command(&heard) {
+            Ok(Command::Port(hp)) => (IpAddr::V4(hp.addr), hp.port),
+            Ok(Command::Eprt(ep)) => (ep.addr, ep.port),
+            Ok(_) => {
+                return self.refuse_with(ctx, FlowDir::Original, "unsupported_command", line, reset)
+            }
+            Err(error) => {
+                return self.refuse_with(ctx, FlowDir::Original, error.check_name(), line, reset)
+            }
+        };
+        let (addr, _) = own_if_unspecified(ctx, addr);
+        let announcement = Announcement {
+            engine: ctx.engine,
+            control: ctx.control,
+            now: ctx.now,
+            mode: DataMode::Active,
+            addr,
+            port,
+        };
+        match announcement.accept() {
+            Err(refusal) => self.refuse_with(ctx, FlowDir::Original, refusal.0, line, reset),
+            Ok(prepared) => {
+                // The client's own address: harmless, and it opens nothing.
+                if let Some((_, pinhole)) = prepared {
+                    announce::release(ctx.engine, &pinhole);
+                }
+                LineDecision::Keep
+            }
+        }
+    }
+
     /// A server reply line before the greeting: 220 greets (the error replies owed for lines
-    /// refused meanwhile follow it), a preliminary 1xx waits, anything else is not FTP.
+    /// refused meanwhile follow it), a preliminary 1xx (RFC 959's 120 "ready in nnn
+    /// minutes") waits for it, 421 (service not available, RFC 959's other reply to a
+    /// connection) passes and the session stays FTP and ungreeted (the client may still send
+    /// only USER), anything else is not FTP.
     pub(super) fn greeting(
         &mut self,
         ctx: &LineContext<'_>,
@@ -110,7 +173,7 @@ impl Session {
         closes: bool,
         ended: bool,
     ) -> LineDecision {
-        if !closes || code < 200 {
+        if !closes || code < 200 || code == 421 {
             return LineDecision::Keep;
         }
         if code != 220 {
