@@ -320,6 +320,35 @@ fn a_tcp_fast_open_client_works_end_to_end() {
 }
 
 #[test]
+fn a_syn_with_a_tfo_cookie_option_and_data_goes_through_the_alg() {
+    // Real TFO clients send the cookie option (kind 34) with the data; MPTCP (30) too.
+    for options in [
+        &[34, 10, 1, 2, 3, 4, 5, 6, 7, 8, 1, 1][..],
+        &[34, 2, 30, 4, 0, 0, 1, 1, 3, 3, 7, 0][..],
+    ] {
+        let engine = Engine::new(lab_settings());
+        let mut syn = Vec::new();
+        // To the inside server: what is in the SYN is read (the bounce refused).
+        etherparse::PacketBuilder::ipv4(OUTSIDE_CLIENT.octets(), OUTSIDE.octets(), 64)
+            .tcp(50000, 2121, 1000, 64240)
+            .syn()
+            .options_raw(options)
+            .unwrap()
+            .write(&mut syn, b"USER anonymous\r\nPORT 10,77,0,99,8,174\r\n")
+            .unwrap();
+        let out = run(&engine, secs(1), &syn);
+        assert_eq!(out.verdict, Verdict::Accept, "{options:?}");
+        assert!(checksums_verify(&out.bytes));
+        let text = String::from_utf8_lossy(&out.bytes[20..]).into_owned();
+        assert!(text.contains("USER anonymous\r\n"), "{options:?}");
+        assert!(
+            !text.contains("PORT"),
+            "checked: before the greeting only USER"
+        );
+    }
+}
+
+#[test]
 fn lines_in_a_syn_are_checked_like_any_other() {
     // To the inside server: the PORT (before the greeting, and a bounce) is refused; the
     // USER before it goes on in the SYN.

@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 
 use etherparse::err::ip::SliceError as IpSliceError;
-use etherparse::{IpNumber, IpSlice, Ipv4HeaderSlice, TcpOptionElement, TcpSlice, UdpSlice};
+use etherparse::{IpNumber, IpSlice, Ipv4HeaderSlice, TcpSlice, UdpSlice};
 
 use super::checksum;
 use super::fields::{self, get_u16};
@@ -234,13 +234,35 @@ fn parse_tcp(segment: &[u8]) -> Result<TcpInfo, DropReason> {
     })
 }
 
+/// The window scale a SYN offers. Options are walked by their length bytes, so any kind
+/// passes, known or not (a TFO cookie, kind 34; MPTCP, 30; experimental 253 / 254): only an
+/// option list that cannot be walked (a length below 2 or past the header) is malformed.
 fn window_scale_option(tcp: &TcpSlice<'_>) -> Result<Option<u8>, DropReason> {
+    window_scale_in(tcp.options())
+}
+
+fn window_scale_in(mut options: &[u8]) -> Result<Option<u8>, DropReason> {
+    const END: u8 = 0;
+    const NOP: u8 = 1;
+    const WINDOW_SCALE: u8 = 3;
     let mut scale = None;
-    for option in tcp.options_iterator() {
-        match option {
-            Ok(TcpOptionElement::WindowScale(shift)) => scale = Some(shift.min(14)),
-            Ok(_) => {}
-            Err(_) => return Err(DropReason::MalformedTransport),
+    while let Some(&kind) = options.first() {
+        match kind {
+            END => break,
+            NOP => options = &options[1..],
+            _ => {
+                let len = usize::from(*options.get(1).ok_or(DropReason::MalformedTransport)?);
+                if len < 2 || len > options.len() {
+                    return Err(DropReason::MalformedTransport);
+                }
+                if kind == WINDOW_SCALE {
+                    if len != 3 {
+                        return Err(DropReason::MalformedTransport);
+                    }
+                    scale = Some(options[2].min(14));
+                }
+                options = &options[len..];
+            }
         }
     }
     Ok(scale)
@@ -354,5 +376,36 @@ pub fn transport_checksum_ok(bytes: &[u8], packet: &ParsedPacket) -> bool {
         }
         Transport::Icmp(_) if packet.is_ipv4() => checksum::verifies(0, segment),
         Transport::Icmp(_) => checksum::verifies(pseudo(PROTO_ICMPV6), segment),
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn options_of_any_kind_are_walked_by_their_length() {
+        // MSS, SACK-permitted, timestamps, NOP, window scale 7.
+        let linux = [
+            2, 4, 5, 180, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7,
+        ];
+        assert_eq!(window_scale_in(&linux), Ok(Some(7)));
+        // A TFO cookie (kind 34, 8-byte cookie) and MPTCP (30) before the window scale.
+        let tfo = [34, 10, 1, 2, 3, 4, 5, 6, 7, 8, 30, 4, 0, 0, 1, 3, 3, 20];
+        assert_eq!(window_scale_in(&tfo), Ok(Some(14)), "capped at 14");
+        // A TFO cookie request (kind 34, length 2) and an experimental option.
+        assert_eq!(window_scale_in(&[34, 2, 254, 4, 0xf9, 0x89]), Ok(None));
+        assert_eq!(
+            window_scale_in(&[3, 3, 2, 0, 34, 0]),
+            Ok(Some(2)),
+            "END stops"
+        );
+        for malformed in [&[34][..], &[34, 1], &[34, 12, 0, 0], &[3, 4, 2, 0]] {
+            assert_eq!(
+                window_scale_in(malformed),
+                Err(DropReason::MalformedTransport),
+                "{malformed:?}"
+            );
+        }
     }
 }
