@@ -12,6 +12,8 @@ and any privileged port, and it refuses passive data connections from any host b
 testing that the gateway stops them before the server sees them). --permit-privileged lifts
 the second, so the server connects to a port below 1024 that a PORT/EPRT names (a NAT pinning
 attempt: an inside client asking for a connection to its own privileged port).
+--masquerade-address ADDR makes its 227 replies name ADDR (a server behind its own NAT that
+announces its private address).
 
 Run it in a lab namespace:
     scripts/lab.sh exec PREFIX server -- python3 scripts/ftp-server.py --root DIR
@@ -67,6 +69,11 @@ def parse_args(argv):
         action="store_true",
         help="obey PORT/EPRT naming a port below 1024",
     )
+    parser.add_argument(
+        "--masquerade-address",
+        help="the address 227 replies name instead of the server's own (a server behind its"
+        " own NAT announcing its private address)",
+    )
     parser.add_argument("--transcript", help="append commands and replies to this file")
     parser.add_argument("--ready", help="create this file once listening")
     parser.add_argument("--log", help="pyftpdlib's own log (default: stderr)")
@@ -101,6 +108,8 @@ def make_handler(args):
     LabHandler.permit_foreign_addresses = args.permit_foreign
     LabHandler.permit_privileged_ports = args.permit_privileged
     LabHandler.banner = "ftpgate lab server ready."
+    if args.masquerade_address:
+        LabHandler.masquerade_address = args.masquerade_address
     return LabHandler
 
 

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Installs what the namespace lab (scripts/lab.sh, tests/lab.rs) needs: iproute2, nftables,
 # curl, lftp, procps (sysctl), util-linux (setsid), iputils-ping, tcpdump, vsftpd (the second
-# obliging server of tests/lab_attacks.rs), and pyftpdlib for the python3 on PATH. Idempotent and quiet: it installs only what is missing and prints one
-# line per thing it installed. Needs root for apt-get; without root it only reports.
+# obliging server of tests/lab_attacks.rs), pyftpdlib for the python3 on PATH, and ProFTPD
+# (tests/lab_trust.rs) unpacked under $PROFTPD_DIR: Debian's proftpd-core conflicts with
+# vsftpd as a package, so it is fetched with `apt-get download` and unpacked with
+# `dpkg-deb -x`, and only the libraries it links are installed. Idempotent and quiet: it
+# installs only what is missing and prints one line per thing it installed. Needs root for
+# apt-get; without root it only reports.
 # Exit status: 0 when everything is there afterwards, 1 otherwise.
 set -euo pipefail
 
@@ -20,6 +24,11 @@ declare -A PACKAGES=(
     [vsftpd]=vsftpd
 )
 PYTHON=${PYTHON:-python3}
+# Where ProFTPD is unpacked (tests/lab/env.rs looks for $PROFTPD_DIR/usr/sbin/proftpd).
+PROFTPD_DIR=/opt/ftpgate-lab/proftpd
+# The shared libraries proftpd-core 1.3.8 (Debian 12) links that a minimal system lacks, used
+# when apt-cache cannot list the package's dependencies.
+PROFTPD_LIBS=(libhiredis0.14 libmemcached11 libmemcachedutil2 libpcre2-posix3)
 
 missing=()
 for cmd in "${!PACKAGES[@]}"; do
@@ -89,6 +98,42 @@ if ! have_pyftpdlib; then
         echo "lab-deps: installed python3-pyftpdlib"
     else
         echo "lab-deps: could not install pyftpdlib (pip for $PYTHON, or apt python3-pyftpdlib)" >&2
+        status=1
+    fi
+fi
+
+# ProFTPD, unpacked: proftpd-core's package would remove vsftpd (both provide ftp-server).
+proftpd_works() {
+    [ -x "$PROFTPD_DIR/usr/sbin/proftpd" ] && "$PROFTPD_DIR/usr/sbin/proftpd" -v >/dev/null 2>&1
+}
+install_proftpd() {
+    local tmp rc=0
+    local libs
+    # The libraries proftpd-core depends on, as this system's package list says (the fixed
+    # list above when apt-cache cannot tell); apt-get skips the ones already installed.
+    mapfile -t libs < <(apt-cache depends proftpd-core 2>/dev/null |
+        awk '$1 == "Depends:" && $2 ~ /^lib/ {print $2}')
+    [ "${#libs[@]}" -gt 0 ] || libs=("${PROFTPD_LIBS[@]}")
+    apt_install "${libs[@]}" || return 1
+    tmp=$(mktemp -d)
+    chmod 755 "$tmp" # apt-get download runs as _apt where it can
+    if (cd "$tmp" && apt-get download -qq proftpd-core >/dev/null 2>&1); then
+        mkdir -p "$PROFTPD_DIR"
+        dpkg-deb -x "$tmp"/proftpd-core_*.deb "$PROFTPD_DIR" || rc=1
+    else
+        rc=1
+    fi
+    rm -rf "$tmp"
+    [ "$rc" -eq 0 ] && proftpd_works
+}
+if ! proftpd_works; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "lab-deps: missing ProFTPD in $PROFTPD_DIR (run as root to install)" >&2
+        status=1
+    elif install_proftpd; then
+        echo "lab-deps: unpacked proftpd-core into $PROFTPD_DIR"
+    else
+        echo "lab-deps: could not unpack proftpd-core into $PROFTPD_DIR (or it does not run: ldd $PROFTPD_DIR/usr/sbin/proftpd)" >&2
         status=1
     fi
 fi

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use ftpgate::io::capture::{split_frame, CaptureReader};
+use support::skip::skip;
 use support::{checksums_verify, endpoints};
 
 fn ftpgate(args: &[&str]) -> Output {
@@ -25,7 +26,10 @@ fn shared_capture(name: &str) -> Option<PathBuf> {
     if path.exists() {
         Some(path)
     } else {
-        println!("skipped: ../shared is absent, so {name} is not there");
+        skip(
+            "cli",
+            &format!("../shared is absent, so {name} is not there"),
+        );
         None
     }
 }

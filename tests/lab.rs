@@ -13,9 +13,9 @@
 //! shows which data-connection command each session used (only the client's own) and what the
 //! gateway made of the addresses in it.
 //!
-//! The tests need root; they skip (printing why) without it, without network namespaces, or
-//! when a tool is missing and `scripts/lab-deps.sh` cannot install it. The ftpgate-mode tests
-//! run like the kernel-mode ones (see `matrix!`).
+//! The tests need root; they skip (printing why; failing under `CI=true`) without it, without
+//! network namespaces, or when a tool is missing and `scripts/lab-deps.sh` cannot install it.
+//! The ftpgate-mode tests run like the kernel-mode ones (see `matrix!`).
 
 #[path = "lab/bounce.rs"]
 mod bounce;
@@ -25,6 +25,8 @@ mod env;
 mod ftp;
 #[path = "lab/net.rs"]
 mod net;
+#[path = "support/skip.rs"]
+mod skip;
 
 use std::path::Path;
 

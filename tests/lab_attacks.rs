@@ -15,8 +15,8 @@
 //!
 //! How ftpgate refuses (the line dropped, or dropped with an error reply to the client) is
 //! not asserted: only that the attack fails. Like tests/lab.rs, the tests need root and skip
-//! (printing why) without it, without network namespaces, or when a tool (vsftpd here) is
-//! missing and `scripts/lab-deps.sh` cannot install it.
+//! (printing why; failing under `CI=true`) without it, without network namespaces, or when a
+//! tool (vsftpd here) is missing and `scripts/lab-deps.sh` cannot install it.
 
 #[path = "lab/bounce.rs"]
 mod bounce;
@@ -26,6 +26,8 @@ mod env;
 mod ftp;
 #[path = "lab/net.rs"]
 mod net;
+#[path = "support/skip.rs"]
+mod skip;
 #[path = "lab/vsftpd.rs"]
 mod vsftpd;
 

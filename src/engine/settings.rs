@@ -68,7 +68,8 @@ pub struct FtpSettings {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NonFtpPolicy {
     /// Marked non-FTP for good: passed as plain TCP, unread and unmodified, with a
-    /// `non_ftp` notice. With the server inside (forwarded) nothing passes unread: a non-FTP
+    /// `non_ftp` notice; a client PORT / EPRT / LPRT in it naming another host or a low port
+    /// still resets the connection. With the server inside (forwarded) nothing passes unread: a non-FTP
     /// client line is refused (`not_ftp`, under `on_violation`), and a server whose first
     /// reply is not 220 / 120 / 421 gets the connection reset (`not_ftp`).
     Pass,

@@ -1,12 +1,15 @@
 //! Whether this machine can run the lab: root, network namespaces, the tools, a python with
 //! pyftpdlib. A missing tool is installed once with `scripts/lab-deps.sh`; what still fails
-//! becomes a skip reason. Checked once per test binary. vsftpd, which only the attack tests
-//! need, is checked on its own (`vsftpd`), so its absence skips those tests alone.
+//! becomes a skip reason (tests/support/skip.rs: a failure under `CI=true`). Checked once per
+//! test binary. vsftpd and ProFTPD, which only the attack tests need, are checked on their own
+//! (`vsftpd`, `proftpd`), so their absence skips those tests alone.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
+
+use super::skip::skip;
 
 /// Commands the lab scripts and the clients run, whatever the mode.
 const TOOLS: &[&str] = &[
@@ -49,7 +52,7 @@ pub fn lab_env_or_skip(test: &str) -> Option<&'static LabEnv> {
     match lab_env() {
         Ok(env) => Some(env),
         Err(reason) => {
-            println!("skipped: {test}: {reason}");
+            skip(test, reason);
             None
         }
     }
@@ -120,10 +123,61 @@ pub fn vsftpd_or_skip(test: &str) -> Option<&'static Path> {
     match vsftpd() {
         Ok(path) => Some(path),
         Err(reason) => {
-            println!("skipped: {test}: {reason}");
+            skip(test, reason);
             None
         }
     }
+}
+
+/// Where `scripts/lab-deps.sh` unpacks Debian's proftpd-core (the package conflicts with
+/// vsftpd's, so it is not installed as one).
+pub const PROFTPD: &str = "/opt/ftpgate-lab/proftpd/usr/sbin/proftpd";
+
+/// The ProFTPD binary, or why the tests that run it must be skipped: like `vsftpd`, with one
+/// try at unpacking it, and the `ftp` account its anonymous sessions run as.
+pub fn proftpd() -> Result<&'static Path, &'static str> {
+    static PROFTPD_BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    PROFTPD_BIN
+        .get_or_init(|| {
+            if !proftpd_runs() {
+                install_deps();
+            }
+            if !proftpd_runs() {
+                return Err(format!(
+                    "{PROFTPD} is missing or does not run (ldd it), and scripts/lab-deps.sh \
+                     could not unpack it"
+                ));
+            }
+            match Command::new("getent").args(["passwd", "ftp"]).output() {
+                Ok(out) if out.status.success() => Ok(PathBuf::from(PROFTPD)),
+                _ => Err("no ftp account for ProFTPD's anonymous sessions \
+                          (the vsftpd package adds it)"
+                    .into()),
+            }
+        })
+        .as_ref()
+        .map(PathBuf::as_path)
+        .map_err(String::as_str)
+}
+
+/// `proftpd`, printing `skipped: REASON` (failing under `CI=true`) when it is missing.
+pub fn proftpd_or_skip(test: &str) -> Option<&'static Path> {
+    match proftpd() {
+        Ok(path) => Some(path),
+        Err(reason) => {
+            skip(test, reason);
+            None
+        }
+    }
+}
+
+fn proftpd_runs() -> bool {
+    Command::new(PROFTPD)
+        .arg("-v")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// vsftpd on PATH or in /usr/sbin (where Debian puts it, and which a PATH may lack).

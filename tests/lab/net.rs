@@ -11,6 +11,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use super::env::{repo_dir, script};
+use super::skip::skip;
 
 /// Who does the NAT in the gateway.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -134,7 +135,8 @@ impl FtpgateOpts {
     }
 }
 
-/// Brings up the lab, or `None` (with a printed reason) when this machine cannot run it.
+/// Brings up the lab, or `None` (with a printed reason; a panic under `CI=true`) when this
+/// machine cannot run it.
 pub fn lab_or_skip(
     test: &str,
     mode: Mode,
@@ -144,7 +146,7 @@ pub fn lab_or_skip(
     match Lab::up(test, mode, layout, ftpgate) {
         Ok(lab) => Some(lab),
         Err(UpError::Unavailable(reason)) => {
-            println!("skipped: {test}: {}", reason.trim());
+            skip(test, reason.trim());
             None
         }
         Err(UpError::Failed(err)) => panic!("{err}"),

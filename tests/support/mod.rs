@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod ftp;
+pub mod skip;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;

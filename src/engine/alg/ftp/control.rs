@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::mangle::{recompute_tcp_checksum, replace_payload};
-use super::session::{server_may_be_checked, LineContext, Session};
+use super::session::{client_may_be_bounce, server_may_be_checked, LineContext, Session};
 use super::stream::{LineStream, SegmentPlan, WithholdReason};
 use crate::engine::conntrack::{Flow, FlowDir};
 use crate::engine::packet::PacketBuf;
@@ -215,8 +215,17 @@ impl FtpControl {
         // While lines are read, every partial client line is withheld (any of them may be
         // refused: framing, length, Telnet commands, not FTP), and a partial server line that
         // may become a 227 / 229.
+        // A session marked non-FTP still withholds a partial client line that may become a
+        // PORT / EPRT / LPRT: its bounces are checked.
         let reading = Cell::new(session.reads_lines());
-        let may_be_checked = |line: &[u8]| reading.get() && (client || server_may_be_checked(line));
+        let bounces_only = Cell::new(session.checks_bounces_only());
+        let may_be_checked = |line: &[u8]| {
+            if reading.get() {
+                client || server_may_be_checked(line)
+            } else {
+                client && bounces_only.get() && client_may_be_bounce(line)
+            }
+        };
         let plan = stream.plan(seq, payload, max_line, may_be_checked, |_, line, ended| {
             let decision = if client {
                 session.client_line(&ctx, line, ended)
@@ -224,6 +233,7 @@ impl FtpControl {
                 session.server_line(&ctx, line, ended)
             };
             reading.set(session.reads_lines());
+            bounces_only.set(session.checks_bounces_only());
             decision
         });
         match plan {

@@ -143,6 +143,20 @@ pub fn server_may_be_checked(line: &[u8]) -> bool {
     })
 }
 
+/// The verbs that name a data-connection address: checked for bounces even in a session
+/// marked non-FTP, since a server behind that session may still obey them.
+const BOUNCE_VERBS: [&[u8]; 3] = [b"PORT", b"EPRT", b"LPRT"];
+
+/// Whether a partial client line of a session marked non-FTP may still become a PORT, EPRT
+/// or LPRT once Telnet commands are stripped: it is withheld until it ends.
+pub fn client_may_be_bounce(line: &[u8]) -> bool {
+    let heard = telnet::strip(line);
+    BOUNCE_VERBS.iter().any(|verb| {
+        let n = heard.len().min(verb.len());
+        heard[..n].eq_ignore_ascii_case(&verb[..n])
+    })
+}
+
 fn looks_like(line: &[u8], verb: &[u8]) -> bool {
     line.len() >= verb.len() && line[..verb.len()].eq_ignore_ascii_case(verb)
 }
@@ -161,6 +175,12 @@ impl Session {
     /// reset (nothing after the line that asked for the reset counts).
     pub fn reads_lines(&self) -> bool {
         !self.blind && !self.non_ftp && !self.reset
+    }
+
+    /// Whether the client's lines are still checked for bounces only: the session is marked
+    /// non-FTP (never with the server inside), not blind, not being reset.
+    pub fn checks_bounces_only(&self) -> bool {
+        self.non_ftp && !self.blind && !self.reset
     }
 
     /// The control connection ended: pinholes close, a transfer still waiting is logged.
@@ -255,6 +275,9 @@ impl Session {
     /// Decides what a client line becomes. `ended` is false only for an over-long line
     /// offered as it passes `max_line` (its bounded prefix, more to come).
     pub fn client_line(&mut self, ctx: &LineContext<'_>, line: &[u8], ended: bool) -> LineDecision {
+        if self.checks_bounces_only() {
+            return self.non_ftp_client_line(ctx, line, ended);
+        }
         if !self.reads_lines() {
             return LineDecision::Keep;
         }

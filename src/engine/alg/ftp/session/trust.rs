@@ -11,8 +11,13 @@
 
 use std::net::IpAddr;
 
-use super::{LineContext, Session};
+use super::{LineContext, Session, BOUNCE_VERBS};
+use crate::engine::alg::ftp::announce::{self, Announcement};
+use crate::engine::alg::ftp::command::{parse_command, Command};
+use crate::engine::alg::ftp::pinhole::DataMode;
 use crate::engine::alg::ftp::stream::LineDecision;
+use crate::engine::alg::ftp::telnet;
+use crate::engine::alg::ftp::verbs::verb_of;
 use crate::engine::conntrack::FlowDir;
 use crate::engine::settings::{NonFtpPolicy, ViolationOutcome};
 
@@ -104,6 +109,61 @@ impl Session {
         self.close_pinholes(ctx.engine);
         ctx.notice("non_ftp", line);
         LineDecision::Keep
+    }
+
+    /// A client line of a session marked non-FTP (its server is outside): it passes unread
+    /// unless, Telnet commands stripped, it is a PORT / EPRT / LPRT that a server may still
+    /// obey. Such a line opens nothing; one naming another host or a low port (what main's
+    /// checks refuse), one that does not parse, an LPRT or one longer than `max_line`
+    /// resets the connection (its replies are no longer matched, so no error reply can be
+    /// placed): a non-FTP session is no way around the bounce checks.
+    pub(super) fn non_ftp_client_line(
+        &mut self,
+        ctx: &LineContext<'_>,
+        line: &[u8],
+        ended: bool,
+    ) -> LineDecision {
+        let heard = telnet::strip(line);
+        let verb = verb_of(&heard);
+        if !BOUNCE_VERBS.iter().any(|v| v.eq_ignore_ascii_case(verb)) {
+            return LineDecision::Keep;
+        }
+        if !ended {
+            return LineDecision::Defer;
+        }
+        let reset = ViolationOutcome::Reset;
+        if !line.ends_with(b"\n") {
+            return self.refuse_with(ctx, FlowDir::Original, "line_too_long", line, reset);
+        }
+        let (addr, port) = match parse_command(&heard) {
+            Ok(Command::Port(hp)) => (IpAddr::V4(hp.addr), hp.port),
+            Ok(Command::Eprt(ep)) => (ep.addr, ep.port),
+            Ok(_) => {
+                return self.refuse_with(ctx, FlowDir::Original, "unsupported_command", line, reset)
+            }
+            Err(error) => {
+                return self.refuse_with(ctx, FlowDir::Original, error.check_name(), line, reset)
+            }
+        };
+        let (addr, _) = own_if_unspecified(ctx, addr);
+        let announcement = Announcement {
+            engine: ctx.engine,
+            control: ctx.control,
+            now: ctx.now,
+            mode: DataMode::Active,
+            addr,
+            port,
+        };
+        match announcement.accept() {
+            Err(refusal) => self.refuse_with(ctx, FlowDir::Original, refusal.0, line, reset),
+            Ok(prepared) => {
+                // The client's own address: harmless, and it opens nothing.
+                if let Some((_, pinhole)) = prepared {
+                    announce::release(ctx.engine, &pinhole);
+                }
+                LineDecision::Keep
+            }
+        }
     }
 
     /// A server reply line before the greeting: 220 greets (the error replies owed for lines
