@@ -75,6 +75,33 @@ pub(crate) fn handshake(w: &mut World, tfo: usize, cookie: bool) -> bool {
     client_syn == Verdict::Accept && server_syn == Verdict::Accept
 }
 
+/// Both ends close with FIN, each acknowledging the other's, then the last ACK: the tuple is
+/// in TIME_WAIT.
+fn close_with_fins(w: &mut World) {
+    let end = |w: &World, side: usize| {
+        let t = &w.tx[side];
+        t.isn.wrapping_add(1).wrapping_add(t.hwm as u32)
+    };
+    let (c_fin, s_fin) = (end(w, 0), end(w, 1));
+    let segment = |w: &World, side: usize, seq: u32, ack: u32, flags: u8| Spec {
+        src: w.real(side),
+        dst: w.view(1 - side),
+        seq,
+        ack,
+        flags,
+        window: 29200,
+        options: &[],
+        payload: &[],
+        bad_checksum: false,
+    };
+    let spec = segment(w, 0, c_fin, s_fin, TCP_FIN | TCP_ACK);
+    w.control(0, &spec);
+    let spec = segment(w, 1, s_fin, c_fin.wrapping_add(1), TCP_FIN | TCP_ACK);
+    w.control(1, &spec);
+    let spec = segment(w, 0, c_fin.wrapping_add(1), s_fin.wrapping_add(1), TCP_ACK);
+    w.control(0, &spec);
+}
+
 /// Ends the control connection (or not) and opens a new one on the same 4-tuple with new
 /// ISNs, maybe with data in the SYN.
 pub(crate) fn reconnect(w: &mut World, inp: &mut Input<'_>) {
@@ -82,18 +109,7 @@ pub(crate) fn reconnect(w: &mut World, inp: &mut Input<'_>) {
     match how & 3 {
         0 => send(w, 0, 0, 0, 0x04, inp), // RST from the client
         1 => send(w, 1, 0, 0, 0x04, inp), // RST from the server
-        2 => {
-            send(w, 0, 0, 0, 0x01, inp); // FIN both ways and the last ACK: TIME_WAIT
-            send(w, 1, 0, 0, 0x01, inp);
-            pure_ack(
-                w,
-                0,
-                &mut Input {
-                    data: &[1, 0],
-                    pos: 0,
-                },
-            );
-        }
+        2 => close_with_fins(w),
         _ => {} // a new SYN over a connection still open (a client that rebooted)
     }
     w.intents.archive(&w.tx[1]);
