@@ -448,6 +448,7 @@ fn metrics_page_passes_promtool() {
         "ftpgate_flows ",
         "ftpgate_nat_bindings ",
         "ftpgate_pinholes ",
+        "ftpgate_ftp_held_bytes ",
         "ftpgate_ftp_transfer_bytes_total{direction=",
         "ftpgate_tun_read_errors_total{queue=\"1\"}",
         "ftpgate_tun_packets_total{queue=\"0\"}",

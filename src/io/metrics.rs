@@ -193,6 +193,12 @@ pub fn render(
         "FTP data-connection pinholes open",
         engine.pinhole_count(),
     );
+    gauge(
+        &mut registry,
+        "ftp_held_bytes",
+        "FTP control-stream bytes held (withheld partial lines) and kept (read, not yet acknowledged)",
+        engine.ftp_buffered(),
+    );
     labelled_counter(
         &mut registry,
         "tun_packets",

@@ -332,7 +332,13 @@ impl World {
                 }
             }
         }
-        let payload = &packet[seg.payload.0..seg.payload.1];
+        // A receiving stack never delivers a RST's payload (Linux drops the segment after the
+        // RST checks, an inexact one after its challenge ACK): the model reads none of it.
+        let payload = if seg.flags & TCP_RST != 0 {
+            &[][..]
+        } else {
+            &packet[seg.payload.0..seg.payload.1]
+        };
         let seq = seg.seq.wrapping_add(u32::from(seg.flags & TCP_SYN != 0));
         rx.receive(seq, payload, |line| {
             if from == 0 {
