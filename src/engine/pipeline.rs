@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::admission::{self, Refused};
+use super::alg::ftp::mangle::{recompute_tcp_checksum, replace_payload};
 use super::alg::ftp::{announce, ControlSegment, FtpControl, Pinhole, PinholeKey};
 use super::conntrack::tcp::{valid_flags, TcpState, TcpTracker, TcpUpdate};
 use super::conntrack::{
@@ -98,6 +99,14 @@ fn tracked(
     }
 }
 
+/// Cuts a segment down to its header (same seq, flags and options), checksums recomputed.
+fn strip_payload(buf: &mut PacketBuf<'_>, packet: &ParsedPacket, tcp: &super::wire::TcpInfo) {
+    // An empty payload always fits the buffer the packet came in.
+    if replace_payload(buf, packet, tcp, tcp.seq, &[]).is_ok() {
+        recompute_tcp_checksum(buf, packet);
+    }
+}
+
 /// A packet of a known flow: update its state, refresh its timeout, translate it.
 fn on_flow(
     engine: &Engine,
@@ -122,6 +131,12 @@ fn on_flow(
                     Ok(TcpUpdate::Challenged(challenge)) => {
                         // RFC 5961: the endpoint answers it; the gateway keeps everything.
                         engine.counters.challenged(challenge);
+                        if matches!(state.app, AppState::FtpControl(_)) && segment.payload_len > 0 {
+                            // Its receiver must read none of it (a SYN with a new ISN and TFO
+                            // data, a RST with a payload), and the ALG did not read it: it
+                            // goes without its bytes, which still draws the challenge ACK.
+                            strip_payload(buf, packet, segment);
+                        }
                         drop(guard);
                         nat::apply(buf.bytes_mut(), packet, flow, dir);
                         return Verdict::Accept;

@@ -319,11 +319,17 @@ impl World {
         let rx = &mut rx[from];
         if seg.flags & TCP_SYN != 0 {
             let new_isn = !rx.started || rx.base != seg.seq.wrapping_add(1);
+            if !new_isn {
+                // A retransmitted SYN: the receiving stack answers it with an ACK and keeps
+                // its connection as it was, reading none of its payload (that came with the
+                // first copy).
+                return;
+            }
             rx.restart(seg.seq.wrapping_add(1));
-            if from == 1 && new_isn {
+            if from == 1 {
                 *maybe_logged_in = false; // a new connection: nothing survives
             }
-            if from == 0 && new_isn {
+            if from == 0 {
                 model.reconnected();
                 // A notice published while this SYN was processed is about the new connection.
                 model.gateway_stopped_reading = *stopped_reading_now;

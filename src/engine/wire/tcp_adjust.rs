@@ -11,7 +11,7 @@
 use super::checksum::{update32, update_bytes};
 use super::fields::tcp::{
     ACK, ACK_FLAG, CHECKSUM, DATA_OFFSET, FLAGS, MAX_HEADER_LEN, MAX_SACK_BLOCKS, MIN_HEADER_LEN,
-    OPT_END, OPT_HEADER_LEN, OPT_NOP, OPT_SACK, SACK_BLOCK_LEN, SEQ,
+    OPT_END, OPT_HEADER_LEN, OPT_NOP, OPT_SACK, SACK_BLOCK_LEN, SEQ, SYN,
 };
 use super::fields::{get_u16, get_u32, set_u16, set_u32};
 use crate::engine::conntrack::seqadj::SeqAdjust;
@@ -23,7 +23,9 @@ const MAX_SACK_OPTIONS: usize =
 /// Shifts a TCP segment's seq by `sender` and its ack (only when the ACK flag is set) and
 /// every SACK block (option kind 5, 1..=4 blocks; also D-SACK) by `receiver_acks` (the adjust
 /// of the opposite direction), updating the TCP checksum incrementally so a bad checksum stays
-/// bad. `segment` starts at the TCP header.
+/// bad. `segment` starts at the TCP header. A SYN's seq is its sender's ISN, before any byte a
+/// rewrite could shift: it is never moved (a SYN retransmitted late in a connection whose
+/// early rewrites were folded must not reach the receiver as a SYN with another ISN).
 ///
 /// A SACK block's right edge maps like an ack ([`SeqAdjust::unmap_ack`]), its left edge with
 /// [`SeqAdjust::unmap_sack_start`]; a block that falls wholly inside one replacement then
@@ -32,7 +34,7 @@ pub fn adjust_segment(segment: &mut [u8], sender: &SeqAdjust, receiver_acks: &Se
     if segment.len() < MIN_HEADER_LEN {
         return;
     }
-    if sender.is_active() {
+    if sender.is_active() && segment[FLAGS] & SYN == 0 {
         let seq = get_u32(segment, SEQ);
         write_u32(segment, SEQ, sender.map_seq(seq));
     }
@@ -231,6 +233,24 @@ mod test {
         assert_eq!(get_u32(&bytes, ACK), ack);
         assert_eq!(get_u32(&bytes, SEQ), 999);
         assert!(checksum_verifies(&bytes));
+    }
+
+    #[test]
+    fn a_syn_keeps_its_isn_even_after_rewrites_were_folded() {
+        let mut folded = client_adjust();
+        folded.forget_below(3000);
+        for adjust in [client_adjust(), folded] {
+            // A SYN/ACK retransmitted late: the ack still maps, the seq (the ISN) stays.
+            let mut bytes = segment(1500, Some(7100), &[], b"");
+            bytes[FLAGS] |= SYN;
+            let mut header = TcpHeader::from_slice(&bytes).unwrap().0;
+            header.checksum = header.calc_checksum_ipv4_raw(SRC, DST, b"").unwrap();
+            bytes[..header.header_len()].copy_from_slice(&header.to_bytes());
+            adjust_segment(&mut bytes, &adjust, &server_adjust());
+            assert_eq!(get_u32(&bytes, SEQ), 1500);
+            assert_eq!(get_u32(&bytes, ACK), 7097);
+            assert!(checksum_verifies(&bytes));
+        }
     }
 
     #[test]

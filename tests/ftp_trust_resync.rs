@@ -1,0 +1,213 @@
+//! ALG trust (issue 9): segments on a live control connection that its receiver must not read,
+//! and SYNs that must keep their ISN. An endpoint answers a SYN or an inexact RST on a
+//! synchronized connection with a challenge ACK (RFC 5961) and reads none of its payload; the
+//! gateway, which lets such a segment through unread, must not hand its bytes on either (a
+//! stack that takes a new-ISN SYN as a reconnect would read a TFO `PORT` the ALG never saw).
+//! And a SYN or SYN/ACK retransmitted after rewrites were acknowledged must still carry its
+//! ISN, or the receiver sees a SYN of another connection.
+
+mod support;
+
+use std::net::Ipv4Addr;
+
+use ftpgate::engine::{Engine, Verdict};
+use support::ftp::{six, Conversation};
+use support::*;
+
+const OUTSIDE_CLIENT: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 5);
+
+fn to_outside(engine: &Engine) -> Conversation<'_> {
+    Conversation::open(engine, (CLIENT, 40000), (SERVER, 21), (SERVER, 21))
+}
+
+fn to_inside(engine: &Engine) -> Conversation<'_> {
+    Conversation::open(
+        engine,
+        (OUTSIDE_CLIENT, 50000),
+        (OUTSIDE, 2121),
+        (INSIDE_SERVER, 21),
+    )
+}
+
+fn login(c: &mut Conversation<'_>) {
+    c.server_says("220 ready\r\n");
+    c.client_says("USER anonymous\r\n");
+    c.server_says("331 Guest login ok\r\n");
+    c.client_says("PASS guest@\r\n");
+    c.server_says("230 Logged in\r\n");
+}
+
+/// (seq, flags, payload) of a forwarded TCP/IPv4 packet.
+fn tcp_fields(bytes: &[u8]) -> (u32, u8, Vec<u8>) {
+    let tcp = &bytes[usize::from(bytes[0] & 0x0f) * 4..];
+    let header = usize::from(tcp[12] >> 4) * 4;
+    (
+        u32::from_be_bytes(tcp[4..8].try_into().unwrap()),
+        tcp[13],
+        tcp[header..].to_vec(),
+    )
+}
+
+/// The connection still carries commands and replies both ways, byte-exact.
+fn still_works(c: &mut Conversation<'_>) {
+    assert_eq!(c.client_says("NOOP\r\n").text(), "NOOP\r\n");
+    assert_eq!(c.server_says("200 ok\r\n").text(), "200 ok\r\n");
+    assert_eq!(c.server_acks(), c.client.seq);
+    assert_eq!(c.client_acks(), c.server.seq);
+}
+
+/// Sends `packet`; asserts it went on, with `seq` and the flags it had, and nothing else.
+fn goes_empty(engine: &Engine, packet: &[u8], seq: u32, what: &str) {
+    let out = run(engine, secs(20), packet);
+    assert_eq!(
+        out.verdict,
+        Verdict::Accept,
+        "{what}: the receiver answers it"
+    );
+    assert!(checksums_verify(&out.bytes), "{what}: checksums");
+    let (out_seq, out_flags, payload) = tcp_fields(&out.bytes);
+    assert_eq!(out_flags, tcp_fields(packet).1, "{what}: flags");
+    assert_eq!(out_seq, seq, "{what}: seq");
+    assert!(
+        payload.is_empty(),
+        "{what}: its bytes must not reach the receiver: {:?}",
+        String::from_utf8_lossy(&payload)
+    );
+}
+
+#[test]
+fn a_new_isn_syn_carrying_lines_on_a_live_connection_goes_without_them() {
+    let bounces = [
+        format!("PORT {}\r\n", six(CLIENT, 3306)),
+        format!("EPRT |1|{CLIENT}|3306|\r\n"),
+        "PORT 10,77,0,2,12,234\n".to_string(),
+        format!("USER a\r\nPASS b\r\nPORT {}\r\n", six(CLIENT, 22)),
+    ];
+    for (i, bounce) in bounces.iter().enumerate() {
+        for logged_in in [false, true] {
+            let what = format!("to an outside server, bounce {i}, logged in {logged_in}");
+            let engine = Engine::new(lab_settings());
+            let mut c = to_outside(&engine);
+            if logged_in {
+                login(&mut c);
+            }
+            let (client, isn) = (c.client, 77_000_000 + i as u32);
+            let syn = tcp(client.addr, client.peer, SYN, isn, 0, bounce.as_bytes());
+            goes_empty(&engine, &syn, isn, &what);
+            assert_eq!(engine.pinhole_count(), 0, "{what}");
+            if !logged_in {
+                login(&mut c);
+            }
+            still_works(&mut c);
+        }
+    }
+    // From outside, to an inside server behind a port forward.
+    for port in [22u16, 3306, 6000] {
+        let engine = Engine::new(lab_settings());
+        let mut c = to_inside(&engine);
+        login(&mut c);
+        let bounce = format!("PORT {}\r\n", six(Ipv4Addr::new(10, 77, 0, 99), port));
+        let client = c.client;
+        let syn = tcp(client.addr, client.peer, SYN, 123_456, 0, bounce.as_bytes());
+        goes_empty(
+            &engine,
+            &syn,
+            123_456,
+            &format!("to an inside server, port {port}"),
+        );
+        still_works(&mut c);
+    }
+}
+
+#[test]
+fn a_server_syn_with_a_227_on_a_live_connection_opens_nothing() {
+    for reply in [
+        format!("227 Entering Passive Mode ({})\r\n", six(SERVER, 40000)),
+        "229 Entering Extended Passive Mode (|||40001|)\r\n".to_string(),
+        "230 Logged in\r\n".to_string(),
+    ] {
+        let engine = Engine::new(lab_settings());
+        let mut c = to_outside(&engine);
+        c.server_says("220 ready\r\n");
+        c.client_says("PASV\r\n");
+        let server = c.server;
+        let syn = tcp(
+            server.addr,
+            server.peer,
+            SYN,
+            9_000_000,
+            0,
+            reply.as_bytes(),
+        );
+        goes_empty(&engine, &syn, 9_000_000, &reply);
+        assert_eq!(engine.pinhole_count(), 0, "{reply}");
+        c.server_says("530 Please login\r\n");
+        still_works(&mut c);
+    }
+}
+
+#[test]
+fn an_inexact_rst_carrying_lines_goes_without_them() {
+    let engine = Engine::new(lab_settings());
+    let mut c = to_outside(&engine);
+    login(&mut c);
+    let client = c.client;
+    for (offset, line) in [(5u32, "PORT 10,77,0,2,12,234\r\n"), (300, "EPSV\r\n")] {
+        let seq = client.seq + offset;
+        let rst = tcp(client.addr, client.peer, RST, seq, 0, line.as_bytes());
+        goes_empty(&engine, &rst, seq, line);
+    }
+    assert_eq!(engine.pinhole_count(), 0);
+    still_works(&mut c);
+}
+
+#[test]
+fn a_syn_ack_retransmitted_after_acknowledged_rewrites_keeps_its_isn() {
+    // The inside server's 227 is rewritten (10,77,0,10 -> 198,51,100,1: two bytes longer),
+    // and the client acknowledges it: the rewrite is folded into the stream's base offset.
+    let engine = Engine::new(lab_settings());
+    let mut c = to_inside(&engine);
+    login(&mut c);
+    c.client_says("PASV\r\n");
+    let reply = c.server_says(&format!(
+        "227 Entering Passive Mode ({})\r\n",
+        six(INSIDE_SERVER, 40000)
+    ));
+    assert!(
+        reply.text().contains(&six(OUTSIDE, 40000)),
+        "{}",
+        reply.text()
+    );
+    c.client_acks();
+    c.server_acks();
+    let server = c.server;
+    let syn_ack = tcp(server.addr, server.peer, SYN | ACK, 5000, 1001, b"");
+    let out = run(&engine, secs(20), &syn_ack);
+    assert_eq!(out.verdict, Verdict::Accept);
+    assert_eq!(
+        tcp_fields(&out.bytes).0,
+        5000,
+        "the server's ISN, unshifted"
+    );
+    assert!(checksums_verify(&out.bytes));
+    // The client's SYN, retransmitted after its own rewritten PORT was acknowledged.
+    let engine = Engine::new(lab_settings());
+    let mut c = to_outside(&engine);
+    login(&mut c);
+    c.client_says(&format!("PORT {}\r\n", six(CLIENT, 30000)));
+    c.server_says("200 ok\r\n");
+    c.server_acks();
+    let client = c.client;
+    let out = run(
+        &engine,
+        secs(20),
+        &tcp(client.addr, client.peer, SYN, 1000, 0, b""),
+    );
+    assert_eq!(out.verdict, Verdict::Accept, "the server answers it");
+    assert_eq!(
+        tcp_fields(&out.bytes).0,
+        1000,
+        "the client's ISN, unshifted"
+    );
+    still_works(&mut c);
+}
