@@ -35,7 +35,7 @@ const FTP_VERBS: &[&[u8]] = &[
     b"LANG", b"MDTM", b"SIZE", b"MLST", b"MLSD", b"HOST", b"XCRC", b"XMD5", b"XSHA", b"XSHA1",
     b"XSHA256", b"XSHA512", b"HASH", b"MFMT", b"MFCT", b"MFF", b"CLNT", b"AVBL", b"DSIZ", b"RMDA",
     b"CSID", b"SPSV", b"MACB", b"RANG", b"COMB", b"THMB", b"XRSQ", b"XRCP", b"XSEM", b"XSEN",
-    b"XMAS", b"ESTA", b"ESTP",
+    b"XMAS", b"ESTA", b"ESTP", b"PRET", b"SSCN", b"CPSV", b"XDUPE",
 ];
 
 /// Telnet (RFC 854) bytes.
