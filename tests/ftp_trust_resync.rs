@@ -10,7 +10,7 @@ mod support;
 
 use std::net::Ipv4Addr;
 
-use ftpgate::engine::{Engine, Verdict};
+use ftpgate::engine::{DropReason, Engine, Verdict};
 use support::ftp::{six, Conversation};
 use support::*;
 
@@ -210,4 +210,131 @@ fn a_syn_ack_retransmitted_after_acknowledged_rewrites_keeps_its_isn() {
         "the client's ISN, unshifted"
     );
     still_works(&mut c);
+}
+
+/// Both ends reopen the tuple while the gateway still holds the old connection: the client's
+/// new SYN passes as a challenge, and the server accepts it. Returns the conversation on the
+/// new connection (nothing received yet).
+fn reopen_both_ends<'e>(mut c: Conversation<'e>, at: u64) -> Conversation<'e> {
+    let (client, server) = (c.client, c.server);
+    let syn = tcp(client.addr, client.peer, SYN, 4_000_000, 0, b"");
+    assert_eq!(run(c.engine, secs(at), &syn).verdict, Verdict::Accept);
+    let syn_ack = tcp(
+        server.addr,
+        server.peer,
+        SYN | ACK,
+        8_000_000,
+        4_000_001,
+        b"",
+    );
+    assert_eq!(run(c.engine, secs(at), &syn_ack).verdict, Verdict::Accept);
+    let ack = tcp(client.addr, client.peer, ACK, 4_000_001, 8_000_001, b"");
+    assert_eq!(run(c.engine, secs(at), &ack).verdict, Verdict::Accept);
+    (c.client.seq, c.client.rcv) = (4_000_001, 8_000_001);
+    (c.server.seq, c.server.rcv) = (8_000_001, 4_000_001);
+    (c.client_got, c.server_got) = (Vec::new(), Vec::new());
+    c
+}
+
+#[test]
+fn a_tuple_both_ends_reopened_is_followed_as_a_new_session() {
+    for pinhole_before in [false, true] {
+        // An inside client: the new session's PORT is read and rewritten, in the new space.
+        let engine = Engine::new(lab_settings());
+        let mut c = to_outside(&engine);
+        login(&mut c);
+        if pinhole_before {
+            c.client_says(&format!("PORT {}\r\n", six(CLIENT, 30000)));
+            c.server_says("200 ok\r\n");
+        }
+        let mut c = reopen_both_ends(c, 20);
+        let pinholes = engine.pinhole_count();
+        login(&mut c);
+        let port = c.client_says(&format!("PORT {}\r\n", six(CLIENT, 30002)));
+        assert!(
+            port.text().starts_with("PORT 198,51,100,1,"),
+            "{}",
+            port.text()
+        );
+        assert_eq!(
+            engine.pinhole_count(),
+            pinholes + 1,
+            "announced in the new session"
+        );
+        c.server_says("200 ok\r\n");
+        still_works(&mut c);
+        // An outside client: the new session starts unauthenticated, bounces are refused.
+        let engine = Engine::new(lab_settings());
+        let mut c = to_inside(&engine);
+        login(&mut c);
+        if pinhole_before {
+            c.client_says("PASV\r\n");
+            c.server_says(&format!(
+                "227 Entering Passive Mode ({})\r\n",
+                six(INSIDE_SERVER, 40000)
+            ));
+        }
+        let mut c = reopen_both_ends(c, 20);
+        let bounce = format!("PORT {}\r\n", six(Ipv4Addr::new(10, 77, 0, 99), 22));
+        assert_eq!(c.client_says(&bounce).text(), "", "before the greeting");
+        c.server_says("220 ready\r\n");
+        c.client_says("USER anonymous\r\n");
+        c.server_says("331 Guest login ok\r\n");
+        assert_eq!(c.client_says(&bounce).text(), "", "before the login");
+    }
+}
+
+#[test]
+fn nothing_passes_on_a_connection_the_gateway_reset_until_a_new_syn() {
+    let engine = Engine::new(lab_settings());
+    let mut c = to_outside(&engine);
+    login(&mut c);
+    // A partial line held past `limits.ftp_held_timeout` (30 s): the sweep resets both ends.
+    assert_eq!(
+        c.client_says("PORT 10,77").verdict,
+        Verdict::Drop(DropReason::FtpWithheld)
+    );
+    engine.expire(secs(c.now + 31));
+    while engine.poll_transmit().is_some() {}
+    let client = c.client;
+    let lines = ["PORT 10,77,0,2,0,22\r\n", ",0,2,0,22\r\nEPSV\r\n", ""];
+    for (i, line) in lines.iter().enumerate() {
+        let seq = client.seq + i as u32 * 7;
+        let packet = tcp(
+            client.addr,
+            client.peer,
+            ACK | PSH,
+            seq,
+            client.rcv,
+            line.as_bytes(),
+        );
+        let out = run(&engine, secs(c.now + 32), &packet);
+        assert_eq!(
+            out.verdict,
+            Verdict::Respond(DropReason::FtpViolationReset),
+            "{line:?} is answered with a RST"
+        );
+        let server = c.server;
+        let reply = tcp(
+            server.addr,
+            server.peer,
+            ACK | PSH,
+            server.seq,
+            server.rcv,
+            b"200 x\r\n",
+        );
+        let out = run(&engine, secs(c.now + 32), &reply);
+        assert_ne!(
+            out.verdict,
+            Verdict::Accept,
+            "the server's bytes do not pass either"
+        );
+    }
+    assert_eq!(engine.pinhole_count(), 0);
+    // A new connection on the tuple works from its first byte.
+    let syn = tcp(client.addr, client.peer, SYN, 6_000_000, 0, b"");
+    assert_eq!(
+        run(&engine, secs(c.now + 33), &syn).verdict,
+        Verdict::Accept
+    );
 }

@@ -142,6 +142,14 @@ fn on_flow(
                         return Verdict::Accept;
                     }
                     Ok(TcpUpdate::Applied) => {}
+                    Ok(TcpUpdate::Reopened) => {
+                        // Both ends opened a new connection on the tuple: a new session,
+                        // nothing of the old one kept (its client starts at the SYN/ACK's ack).
+                        if let AppState::FtpControl(control) = &mut state.app {
+                            control.session.end(engine, flow);
+                            **control = FtpControl::starting_at(segment.ack);
+                        }
+                    }
                 }
                 let closed = matches!(tracker.state(), TcpState::Close | TcpState::TimeWait);
                 // A data connection's transfer is logged once it closes with nothing missing:

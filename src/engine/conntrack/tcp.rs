@@ -7,7 +7,11 @@
 //! RFC 5961's idea, from the middle of the path: only a RST at exactly the sequence number
 //! its receiver expects ends the flow; one merely inside the window, or a SYN on a
 //! synchronized connection, is passed to the endpoint unchanged (it answers with a challenge
-//! ACK, and a genuine peer then resets exactly) and changes nothing here.
+//! ACK, and a genuine peer then resets exactly) and changes nothing here. Like netfilter, it
+//! remembers the last such SYN from the initiator: when the responder answers it with a SYN/ACK
+//! that acknowledges exactly it, both ends have reopened the connection the gateway still
+//! believed alive (the responder had forgotten it), and the tracker follows the new one
+//! ([`TcpUpdate::Reopened`]).
 
 use crate::engine::verdict::DropReason;
 use crate::engine::wire::fields::tcp::{ACK_FLAG, FIN, RST, SYN, URG};
@@ -42,6 +46,10 @@ pub enum TcpUpdate {
     /// The segment passes to its receiver, which will answer with a challenge ACK, but the
     /// tracker (and everything else the gateway keeps for the flow) stays as it was.
     Challenged(Challenge),
+    /// A SYN/ACK answered the initiator's last challenged SYN: both ends opened a new
+    /// connection on the tuple, and the tracker now follows it (nothing of the old one is
+    /// kept; the flow's application state must start over too).
+    Reopened,
 }
 
 /// Why a segment passes without being applied (RFC 5961).
@@ -139,6 +147,42 @@ pub struct TcpTracker {
     sides: [Side; 2],
     /// Picked up mid-connection: window scales are unknown, so window checks are loose.
     picked_up: bool,
+    /// The initiator's last SYN passed as a challenge on the synchronized connection.
+    ignored_syn: Option<IgnoredSyn>,
+}
+
+/// What [`TcpTracker::from_syn`] needs of a SYN that was passed as a challenge.
+#[derive(Debug, Clone, Copy)]
+struct IgnoredSyn {
+    seq: u32,
+    window: u16,
+    window_scale: Option<u8>,
+}
+
+impl IgnoredSyn {
+    fn of(segment: &TcpInfo) -> Self {
+        Self {
+            seq: segment.seq,
+            window: segment.window,
+            window_scale: segment.window_scale,
+        }
+    }
+
+    /// The SYN as the tracker reads it (its payload, if any, was not delivered: a reopened
+    /// connection starts at the ISN + 1).
+    fn segment(&self, answer: &TcpInfo) -> TcpInfo {
+        TcpInfo {
+            src_port: answer.dst_port,
+            dst_port: answer.src_port,
+            seq: self.seq,
+            ack: 0,
+            flags: SYN,
+            window: self.window,
+            header_len: 20,
+            payload_len: 0,
+            window_scale: self.window_scale,
+        }
+    }
 }
 
 /// Whether the flag combination can appear on a valid segment (PSH, ECE and CWR ignored).
@@ -169,6 +213,7 @@ impl TcpTracker {
             state: TcpState::SynSent,
             sides: Default::default(),
             picked_up: false,
+            ignored_syn: None,
         };
         tracker.init_side(ORIGINAL, segment);
         tracker
@@ -180,6 +225,7 @@ impl TcpTracker {
             state: TcpState::Established,
             sides: Default::default(),
             picked_up: true,
+            ignored_syn: None,
         };
         tracker.sides[ORIGINAL].seen = true;
         tracker.sides[ORIGINAL].end = segment.seq.wrapping_add(segment.seq_len());
@@ -198,6 +244,7 @@ impl TcpTracker {
             state: TcpState::SynSent,
             sides: Default::default(),
             picked_up: true,
+            ignored_syn: None,
         };
         let initiator = &mut tracker.sides[ORIGINAL];
         initiator.seen = true;
@@ -251,6 +298,19 @@ impl TcpTracker {
 
     fn on_syn(&mut self, from: usize, segment: &TcpInfo) -> Result<TcpUpdate, DropReason> {
         if self.synchronized() && !self.retransmitted_syn_ack(from, segment) {
+            if let Some(syn) = self.ignored_syn.filter(|syn| {
+                from == REPLY && segment.has(ACK_FLAG) && segment.ack == syn.seq.wrapping_add(1)
+            }) {
+                // The responder accepted the SYN the tracker passed as a challenge: the ends
+                // are in sync on a new connection, the gateway follows them.
+                let mut reopened = Self::from_syn(&syn.segment(segment));
+                reopened.apply_syn(REPLY, segment)?;
+                *self = reopened;
+                return Ok(TcpUpdate::Reopened);
+            }
+            if from == ORIGINAL && !segment.has(ACK_FLAG) {
+                self.ignored_syn = Some(IgnoredSyn::of(segment));
+            }
             // RFC 5961 section 4: the endpoint answers with a challenge ACK; nothing here
             // is reset or replaced, whatever the SYN's sequence number.
             return Ok(TcpUpdate::Challenged(Challenge::SynOnSynchronized));
@@ -624,7 +684,7 @@ mod test {
         let mut t = established();
         for (from, flags, seq) in [
             (ORIGINAL, SYN, 7000),
-            (ORIGINAL, SYN, 100),
+            (ORIGINAL, SYN, 150),
             (REPLY, SYN, 9),
             (REPLY, SYN | ACK_FLAG, 12345),
         ] {
@@ -642,6 +702,27 @@ mod test {
         t.update(ORIGINAL, &seg(RST, 101, 0, 0)).unwrap();
         t.update(ORIGINAL, &seg(SYN, 7000, 0, 0)).unwrap();
         assert_eq!(t.state(), TcpState::SynSent);
+    }
+
+    #[test]
+    fn a_syn_ack_answering_the_last_challenged_syn_reopens_the_flow() {
+        let mut t = established();
+        t.update(ORIGINAL, &seg(SYN, 4000, 0, 0)).unwrap();
+        // Not an answer to it: still a challenge.
+        assert_eq!(
+            t.update(REPLY, &seg(SYN | ACK_FLAG, 9000, 4002, 0)),
+            Ok(TcpUpdate::Challenged(Challenge::SynOnSynchronized))
+        );
+        assert_eq!(
+            t.update(REPLY, &seg(SYN | ACK_FLAG, 9000, 4001, 0)),
+            Ok(TcpUpdate::Reopened)
+        );
+        assert_eq!(t.state(), TcpState::SynRecv);
+        t.update(ORIGINAL, &seg(ACK_FLAG, 4001, 9001, 0)).unwrap();
+        assert_eq!(t.state(), TcpState::Established);
+        // The old connection's numbers are gone: an exact RST of the new one closes it.
+        t.update(ORIGINAL, &seg(RST, 4001, 0, 0)).unwrap();
+        assert_eq!(t.state(), TcpState::Close);
     }
 
     #[test]

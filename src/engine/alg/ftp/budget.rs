@@ -235,6 +235,7 @@ pub fn age_out(engine: &Engine, now: Duration) -> usize {
             outcome: "reset",
         });
         control.release_all();
+        control.mark_reset();
         control.session.end(engine, flow);
         if let ProtoState::Tcp(tracker) = &mut state.proto {
             tracker.reset();

@@ -36,6 +36,10 @@ pub struct FtpControl {
     pub session: Session,
     /// Its part of the control-stream memory budget.
     budget: budget::BudgetShare,
+    /// The gateway reset the connection: until a SYN with a new ISN opens another one on
+    /// the tuple, every segment is refused with a RST (its bytes could only reach a receiver
+    /// the ALG no longer follows).
+    reset_by_gateway: bool,
 }
 
 /// One segment of a control connection, as the pipeline hands it over.
@@ -84,11 +88,33 @@ impl FtpControl {
     /// was refused under `on_violation: reset`; the caller answers the sender with a RST and
     /// sends [`receiver_reset`](Self::receiver_reset) to the other end.
     pub fn on_segment(&mut self, seg: ControlSegment<'_, '_>) -> Result<(), DropReason> {
-        self.budget_admit(&seg)?;
-        let now = seg.now;
-        let result = self.follow(seg);
-        self.budget_account(now);
+        if self.reset_by_gateway && !self.opens_anew(&seg) {
+            return Err(DropReason::FtpViolationReset);
+        }
+        let result = self.budget_admit(&seg).and_then(|()| {
+            let now = seg.now;
+            let result = self.follow(seg);
+            self.budget_account(now);
+            result
+        });
+        if result == Err(DropReason::FtpViolationReset) {
+            self.reset_by_gateway = true;
+        }
         result
+    }
+
+    /// Marks the connection as reset by the gateway (see [`on_segment`](Self::on_segment)).
+    pub fn mark_reset(&mut self) {
+        self.reset_by_gateway = true;
+    }
+
+    /// Whether the segment is a client SYN that opens a new connection (a new ISN).
+    fn opens_anew(&self, seg: &ControlSegment<'_, '_>) -> bool {
+        let tcp = seg.tcp;
+        seg.dir == FlowDir::Original
+            && tcp.has(SYN)
+            && !tcp.has(ACK_FLAG)
+            && self.streams[0].first_byte() != Some(tcp.seq.wrapping_add(1))
     }
 
     /// [`on_segment`](Self::on_segment) within the budget.
