@@ -33,6 +33,15 @@ const NAT: &str = "198.51.100.1";
 /// Brings an ftpgate-mode lab up with `rules`, or `None` when this machine cannot (a failure
 /// under CI=true).
 fn lab_up(test: &str, rules: Option<PathBuf>) -> Option<(&'static LabEnv, Lab, tempfile::TempDir)> {
+    lab_up_in(test, rules, Layout::ClientInside)
+}
+
+/// [`lab_up`] in `layout`.
+fn lab_up_in(
+    test: &str,
+    rules: Option<PathBuf>,
+    layout: Layout,
+) -> Option<(&'static LabEnv, Lab, tempfile::TempDir)> {
     let ci = std::env::var("CI").is_ok_and(|v| v == "true");
     let Some(env) = lab_env_or_skip(test) else {
         assert!(
@@ -46,7 +55,7 @@ fn lab_up(test: &str, rules: Option<PathBuf>) -> Option<(&'static LabEnv, Lab, t
     if let Some(rules) = rules {
         opts.rules = rules;
     }
-    let Some(lab) = lab_or_skip(test, Mode::Ftpgate, Layout::ClientInside, Some(&opts)) else {
+    let Some(lab) = lab_or_skip(test, Mode::Ftpgate, layout, Some(&opts)) else {
         assert!(
             !ci,
             "{test}: the lab cannot run here, and CI=true forbids skipping"
@@ -323,6 +332,46 @@ fn invalid_reload_keeps_the_policy_and_a_deny_applies_to_new_flows_only() {
     assert_eq!(status["reloads"], 1, "{status}");
     assert_eq!(status["reloads_refused"], 2, "{status}");
     assert_eq!(status["policy_rules"], 2, "{status}");
+    lab.down().expect("down");
+}
+
+#[test]
+fn a_reload_adds_a_port_forward_and_the_alg_follows_its_port() {
+    let test = "a_reload_adds_a_port_forward_and_the_alg_follows_its_port";
+    let Some((env, lab, _work)) = lab_up_in(test, None, Layout::ServerInside) else {
+        return;
+    };
+    let _server = Server::start(env, &lab, Layout::ServerInside);
+    let base = std::fs::read_to_string(effective_rules(&lab)).expect("rules");
+    // A passive listing from outside through 198.51.100.1:2121: the ALG must rewrite the
+    // inside server's 227 for it to work.
+    let listing = || {
+        lab.run(
+            Layout::ServerInside.client_role(),
+            "curl",
+            &["-s", "--max-time", "5", &format!("ftp://{NAT}:2121/")],
+        )
+    };
+    assert!(!listing().status.success(), "no forward on 2121 yet");
+    let forwarded = base
+        .replace(
+            "forwards:\n",
+            "forwards:\n  - proto: tcp\n    port: 2121\n    to: 10.77.0.10:21\n",
+        )
+        .replace("control_ports: [21]", "control_ports: [21, 2121]");
+    assert_ne!(forwarded, base, "the lab's rule file changed shape");
+    write_rules(&lab, &forwarded, "\ntimeouts:\n  tcp_established: 2h\n");
+    let out = control(&lab, &["reload"]);
+    check_ok("reload", &out);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("forwards") && said.contains("ftp") && said.contains("timeouts"),
+        "{said}"
+    );
+    check_ok("passive listing through the new forward", &listing());
+    // The flow listing shows the new forward's translation.
+    let flows = control_json(&lab, &["flows", "--json", "--dport", "2121"]);
+    assert!(flows.to_string().contains("10.77.0.10"), "{flows}");
     lab.down().expect("down");
 }
 

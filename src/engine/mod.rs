@@ -40,8 +40,10 @@ use stats::Counters;
 
 /// The packet engine. Create one per gateway and share it (`&Engine`) between workers.
 pub struct Engine {
-    settings: EngineSettings,
-    /// Swapped whole by [`Engine::replace_policy`]; a packet evaluates one version.
+    /// Swapped whole by [`Engine::reconfigure`] (with the policy, the port forwards and the
+    /// caps kept outside it); a reader sees one version.
+    settings: arc_swap::ArcSwap<EngineSettings>,
+    /// Swapped whole by [`Engine::reconfigure`]; a packet evaluates one version.
     policy: arc_swap::ArcSwap<CompiledPolicy>,
     flows: FlowTable,
     embryonic: Embryonic,
@@ -69,13 +71,14 @@ impl Engine {
             counters: Counters::default(),
             events: BoundedQueue::new(EVENT_CAPACITY),
             transmit: BoundedQueue::new(TRANSMIT_CAPACITY),
-            settings,
+            settings: arc_swap::ArcSwap::from_pointee(settings),
         }
     }
 
-    /// The settings the engine runs with.
-    pub fn settings(&self) -> &EngineSettings {
-        &self.settings
+    /// The settings the engine runs with now (a reload may replace them: see
+    /// [`Engine::reconfigure`]).
+    pub fn settings(&self) -> arc_swap::Guard<std::sync::Arc<EngineSettings>> {
+        self.settings.load()
     }
 
     /// Processes one IP packet at time `now` (any monotonic clock; capture time in replay),

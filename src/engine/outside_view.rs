@@ -24,7 +24,7 @@ impl Engine {
         let Ok(parsed) = parse(packet.bytes()) else {
             return false;
         };
-        if self.settings.is_inside(parsed.src) || !self.settings.is_inside(parsed.dst) {
+        if self.settings().is_inside(parsed.src) || !self.settings().is_inside(parsed.dst) {
             return false;
         }
         if matches!(

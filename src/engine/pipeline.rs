@@ -61,7 +61,7 @@ pub fn passes_whole(engine: &Engine, now: Duration, bytes: &[u8]) -> bool {
 }
 
 fn direction_of(engine: &Engine, packet: &ParsedPacket) -> Direction {
-    if engine.settings.is_inside(packet.src) {
+    if engine.settings().is_inside(packet.src) {
         Direction::Outbound
     } else {
         Direction::Inbound
@@ -176,7 +176,7 @@ fn on_flow(
                             }
                             control.session.end(engine, flow);
                             tracker.reset();
-                            state.refresh(now, &engine.settings.timeouts);
+                            state.refresh(now, &engine.settings().timeouts);
                             return if build_reject(buf, packet) {
                                 Verdict::Respond(DropReason::FtpViolationReset)
                             } else {
@@ -213,7 +213,7 @@ fn on_flow(
             _ => {}
         }
         engine.embryonic.settle(flow, &state.proto);
-        state.refresh(now, &engine.settings.timeouts);
+        state.refresh(now, &engine.settings().timeouts);
     }
     if let Some(control) = report_closing {
         // The data flow's lock is released: locks go control first, then data.
@@ -230,7 +230,7 @@ fn may_start_flow(engine: &Engine, packet: &ParsedPacket) -> Result<(), DropReas
     match packet.transport {
         Transport::Tcp(tcp) => {
             let opening = tcp.has(SYN) && !tcp.has(ACK_FLAG);
-            if tcp.has(RST) || !(opening || engine.settings.limits.tcp_pickup) {
+            if tcp.has(RST) || !(opening || engine.settings().limits.tcp_pickup) {
                 return Err(DropReason::TcpNoFlow);
             }
             Ok(())
@@ -359,7 +359,7 @@ fn new_flow(
             Ok((translated.inverse(), nat))
         }
         _ => {
-            let masquerade = !inbound && !engine.settings.is_inside(packet.dst);
+            let masquerade = !inbound && !engine.settings().is_inside(packet.dst);
             engine.nat.translate_new(&key, masquerade, inbound)
         }
     };
@@ -406,7 +406,7 @@ fn new_flow(
         proto,
         app,
     };
-    state.refresh(now, &engine.settings.timeouts);
+    state.refresh(now, &engine.settings().timeouts);
     let flow = Arc::new(Flow::new(key, reply, translation, state));
     match admission::insert(engine, now, &flow, inbound, admitted.is_none()) {
         Ok(()) => {
@@ -445,14 +445,14 @@ fn syn_ack_pickup(
     reply: FlowKey,
 ) -> Verdict {
     let original = reply.inverse();
-    let inside = |addr| engine.settings.is_inside(addr);
+    let inside = |addr| engine.settings().is_inside(addr);
     let direction = if inside(original.src) {
         Direction::Outbound
     } else {
         Direction::Inbound
     };
     let translated = match direction {
-        Direction::Outbound => engine.settings.outside_address.is_some() && !inside(original.dst),
+        Direction::Outbound => engine.settings().outside_address.is_some() && !inside(original.dst),
         Direction::Inbound => engine.nat.forward_for(&original).is_some(),
     };
     if translated {
@@ -479,7 +479,7 @@ fn syn_ack_pickup(
         proto: ProtoState::Tcp(TcpTracker::before_syn_ack(tcp)),
         app,
     };
-    state.refresh(now, &engine.settings.timeouts);
+    state.refresh(now, &engine.settings().timeouts);
     let flow = Arc::new(Flow::new(original, reply, FlowNat::None, state));
     match engine.flows.insert(flow.clone()) {
         Ok(()) => {
@@ -525,7 +525,7 @@ fn take_pinhole(
 /// Whether a new TCP flow is an FTP control connection: its destination port, as sent or as
 /// forwarded to an inside server, is one of the control ports.
 fn is_ftp_control(engine: &Engine, key: &FlowKey, reply: &FlowKey) -> bool {
-    let ports = &engine.settings.ftp.control_ports;
+    let ports = &engine.settings().ftp.control_ports;
     ports.contains(&key.dst_port) || ports.contains(&reply.src_port)
 }
 
@@ -550,8 +550,8 @@ fn untracked(
     let direction = direction_of(engine, packet);
     let needs_masquerade = direction == Direction::Outbound
         && packet.is_ipv4()
-        && engine.settings.outside_address.is_some()
-        && !engine.settings.is_inside(packet.dst);
+        && engine.settings().outside_address.is_some()
+        && !engine.settings().is_inside(packet.dst);
     if needs_masquerade {
         return Verdict::Drop(DropReason::UnsupportedProtocol);
     }
@@ -569,7 +569,7 @@ fn other_protocol(engine: &Engine, bytes: &[u8]) -> Verdict {
     let Some((src, dst, protocol)) = super::wire::parse::addresses(bytes) else {
         return Verdict::Drop(DropReason::UnsupportedProtocol);
     };
-    let inside = |addr| engine.settings.is_inside(addr);
+    let inside = |addr| engine.settings().is_inside(addr);
     let direction = if inside(src) {
         Direction::Outbound
     } else {
@@ -577,7 +577,7 @@ fn other_protocol(engine: &Engine, bytes: &[u8]) -> Verdict {
     };
     let needs_masquerade = direction == Direction::Outbound
         && src.is_ipv4()
-        && engine.settings.outside_address.is_some()
+        && engine.settings().outside_address.is_some()
         && !inside(dst);
     if needs_masquerade {
         return Verdict::Drop(DropReason::UnsupportedProtocol);

@@ -14,7 +14,6 @@ use super::alg::ftp::DataMode;
 use super::conntrack::tcp::TcpState;
 use super::conntrack::{AppState, Flow, FlowKey, FlowNat, ProtoState};
 use super::policy::CompiledPolicy;
-use super::settings::Policy;
 use super::Engine;
 
 /// One flow as an operator sees it.
@@ -143,17 +142,20 @@ impl Engine {
         count
     }
 
-    /// Replaces the filter's rules and defaults, atomically: a packet evaluates either the old
-    /// policy or the new one, never a mix. Flows, bindings and pinholes are untouched; only
-    /// new flows meet the new policy. [`Engine::settings`] keeps showing the policy the
-    /// engine started with.
-    pub fn replace_policy(&self, policy: &Policy) {
-        let settings = super::EngineSettings {
-            policy: policy.clone(),
-            ..self.settings.clone()
-        };
+    /// Replaces the settings that can change while running, atomically per part: the filter
+    /// (a packet evaluates either the old policy or the new one, never a mix), the port
+    /// forwards, timeouts, limits and FTP settings. Flows, bindings and pinholes are kept: a
+    /// flow's translation stays as it was made, new flows meet the new settings, and timeouts
+    /// and limits apply from the next packet of every flow. The caller has checked that
+    /// nothing else changed ([`EngineSettings::live_changes_only`]).
+    pub fn reconfigure(&self, new: &super::EngineSettings) {
         self.policy
-            .store(std::sync::Arc::new(CompiledPolicy::new(&settings)));
+            .store(std::sync::Arc::new(CompiledPolicy::new(new)));
+        self.nat.set_forwards(&new.forwards);
+        self.nat.set_host_quota(new.limits.nat_ports_per_host);
+        self.embryonic
+            .set_cap_per_source(new.limits.max_embryonic_per_source);
+        self.settings.store(std::sync::Arc::new(new.clone()));
     }
 
     /// Rules in the policy in force.

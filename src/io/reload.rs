@@ -1,7 +1,9 @@
 //! Reloading the rule file of a running gateway (`ftpgate reload`, SIGHUP): re-read and
 //! validate it; if it is valid and changes only what can change live (the filter: `rules`
-//! and `policy`), swap the policy atomically; otherwise keep the policy in force and say why
-//! (`FILE:LINE:COLUMN: message` for an invalid file).
+//! and `policy`; `forwards`, `timeouts`, `ftp`, and `limits` but `max_flows`), apply it
+//! atomically per part; otherwise keep everything in force and say why
+//! (`FILE:LINE:COLUMN: message` for an invalid file, the keys for a change that needs a
+//! restart: the TUN device, interfaces, sockets, the NAT's addresses and ports, the table size).
 //!
 //! Owns the rule-file path of the run and the settings last applied, and counts reloads. It
 //! never touches flows, bindings or pinholes: every one of them survives a reload.
@@ -32,10 +34,12 @@ pub struct Reloaded {
 }
 
 /// The settings that cannot change while running, as the rule file names them, that differ
-/// between `old` and `new`.
+/// between `old` and `new`: the TUN device and steering are set up once, the sockets are
+/// bound once, and existing bindings and the flow table are sized and addressed by the NAT
+/// settings.
 pub fn not_live_changes(old: &Gateway, new: &Gateway) -> Vec<&'static str> {
     let (a, b) = (&old.engine, &new.engine);
-    let checks: [(&'static str, bool); 13] = [
+    let checks: [(&'static str, bool); 10] = [
         ("tun.name", old.tun.name != new.tun.name),
         ("tun.queues", old.tun.queues != new.tun.queues),
         ("tun.mtu", old.tun.mtu != new.tun.mtu),
@@ -54,9 +58,25 @@ pub fn not_live_changes(old: &Gateway, new: &Gateway) -> Vec<&'static str> {
         ("inside", a.inside_networks != b.inside_networks),
         ("outside_address", a.outside_address != b.outside_address),
         ("nat_ports", a.nat_ports != b.nat_ports),
+        ("limits.max_flows", a.limits.max_flows != b.limits.max_flows),
+    ];
+    checks
+        .into_iter()
+        .filter(|(_, changed)| *changed)
+        .map(|(key, _)| key)
+        .collect()
+}
+
+/// The sections a reload applies live that differ between `old` and `new`.
+pub fn live_changes(old: &Gateway, new: &Gateway) -> Vec<&'static str> {
+    let (a, b) = (&old.engine, &new.engine);
+    let mut limits = a.limits;
+    limits.max_flows = b.limits.max_flows;
+    let checks: [(&'static str, bool); 5] = [
+        ("policy", a.policy != b.policy),
         ("forwards", a.forwards != b.forwards),
         ("timeouts", a.timeouts != b.timeouts),
-        ("limits", a.limits != b.limits),
+        ("limits", limits != b.limits),
         ("ftp", a.ftp != b.ftp),
     ];
     checks
@@ -109,12 +129,18 @@ impl Reloader {
             });
         match outcome {
             Ok(new) => {
-                engine.replace_policy(&new.engine.policy);
+                engine.reconfigure(&new.engine);
                 let rules = new.engine.policy.rules.len();
+                let changed = live_changes(&running, &new);
                 *running = new;
                 self.reloads.fetch_add(1, Ordering::Relaxed);
+                let changed = if changed.is_empty() {
+                    "nothing changed".to_owned()
+                } else {
+                    format!("{} changed", changed.join(", "))
+                };
                 let message = format!(
-                    "{}: policy replaced ({rules} rules); flows, bindings and pinholes kept",
+                    "{}: applied ({rules} rules; {changed}); flows, bindings and pinholes kept",
                     self.path.display()
                 );
                 tracing::info!("{message}");
@@ -195,5 +221,56 @@ mod test {
             "old policy kept"
         );
         assert_eq!(reloader.counts(), (1, 2));
+    }
+
+    /// An inbound SYN from outside to the outside address's `port`.
+    fn inbound_verdict(engine: &Engine, port: u16) -> Verdict {
+        let mut storage = Vec::new();
+        etherparse::PacketBuilder::ipv4([198, 51, 100, 2], [192, 0, 2, 1], 64)
+            .tcp(50000, port, 1, 1024)
+            .syn()
+            .write(&mut storage, &[])
+            .unwrap();
+        let len = storage.len();
+        storage.resize(2048, 0);
+        let mut buf = PacketBuf::new(&mut storage, len);
+        engine.process(Duration::from_secs(1), &mut buf)
+    }
+
+    #[test]
+    fn forwards_timeouts_limits_and_ftp_apply_live_max_flows_does_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.yaml");
+        let deny_inbound = format!("{ACCEPT_ALL}policy:\n  inbound: drop\n");
+        std::fs::write(&path, &deny_inbound).unwrap();
+        let gateway = crate::config::load_gateway(&path).unwrap();
+        let engine = Engine::new(gateway.engine.clone());
+        let reloader = Reloader::new(&path, gateway);
+        assert!(matches!(inbound_verdict(&engine, 2222), Verdict::Drop(_)));
+        let changed = format!(
+            "{deny_inbound}forwards:\n  - proto: tcp\n    port: 2222\n    to: 10.0.0.9:22\n\
+             timeouts:\n  tcp_established: 1h\nlimits:\n  nat_ports_per_host: 64\n\
+             ftp:\n  control_ports: [21, 2121]\n  min_data_port: 2000\n"
+        );
+        std::fs::write(&path, changed).unwrap();
+        let done = reloader.reload(&engine).unwrap();
+        for section in ["forwards", "timeouts", "limits", "ftp"] {
+            assert!(done.message.contains(section), "{}", done.message);
+        }
+        assert_eq!(
+            inbound_verdict(&engine, 2222),
+            Verdict::Accept,
+            "the new forward"
+        );
+        let settings = engine.settings();
+        assert_eq!(settings.timeouts.tcp_established, Duration::from_secs(3600));
+        assert_eq!(settings.limits.nat_ports_per_host, 64);
+        assert_eq!(settings.ftp.control_ports, [21, 2121]);
+        assert_eq!(settings.ftp.min_data_port, 2000);
+
+        std::fs::write(&path, format!("{deny_inbound}limits:\n  max_flows: 1000\n")).unwrap();
+        let err = reloader.reload(&engine).unwrap_err();
+        assert!(err.contains("limits.max_flows changed"), "{err}");
+        assert_eq!(engine.settings().limits.nat_ports_per_host, 64, "all kept");
     }
 }

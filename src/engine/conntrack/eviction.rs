@@ -18,7 +18,7 @@
 
 use std::collections::VecDeque;
 use std::net::IpAddr;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -69,7 +69,7 @@ pub struct Embryonic {
     inbound: Mutex<VecDeque<FlowKey>>,
     outbound: Mutex<VecDeque<FlowKey>>,
     per_source: DashMap<IpAddr, u32, foldhash::fast::RandomState>,
-    cap_per_source: u32,
+    cap_per_source: AtomicU32,
     /// A queue longer than this is compacted (twice the table size: amortised O(1)).
     compact_at: usize,
 }
@@ -81,15 +81,22 @@ impl Embryonic {
             inbound: Mutex::default(),
             outbound: Mutex::default(),
             per_source: DashMap::with_hasher(foldhash::fast::RandomState::default()),
-            cap_per_source: u32::try_from(cap_per_source).unwrap_or(u32::MAX),
+            cap_per_source: AtomicU32::new(u32::try_from(cap_per_source).unwrap_or(u32::MAX)),
             compact_at: max_flows.saturating_mul(2).max(64),
         }
+    }
+
+    /// Changes the cap per source (a reload); sources past a lower one admit no more until
+    /// they drop below it.
+    pub fn set_cap_per_source(&self, cap: usize) {
+        self.cap_per_source
+            .store(u32::try_from(cap).unwrap_or(u32::MAX), Relaxed);
     }
 
     /// Charges one embryonic flow to `src`; false when `src` holds its cap already.
     pub fn admit(&self, src: IpAddr) -> bool {
         match self.per_source.entry(src) {
-            Entry::Occupied(held) if *held.get() >= self.cap_per_source => false,
+            Entry::Occupied(held) if *held.get() >= self.cap_per_source.load(Relaxed) => false,
             Entry::Occupied(mut held) => {
                 *held.get_mut() += 1;
                 true

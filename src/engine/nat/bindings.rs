@@ -4,6 +4,7 @@
 //! at a time, so no two flows ever share an outside tuple. Bindings are reference-counted by
 //! the flows using them and freed with the last one.
 
+use arc_swap::ArcSwap;
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -50,7 +51,8 @@ impl PortShortage {
 pub struct Bindings {
     range: PortRange,
     quota: HostQuota,
-    reserved: Vec<(u8, PortRange)>,
+    /// Swapped whole when the port forwards change (a reload).
+    reserved: ArcSwap<Vec<(u8, PortRange)>>,
     by_outside: DashMap<(u8, u16), Binding, Hasher>,
     by_inside: DashMap<InsideKey, u16, Hasher>,
     cursor: AtomicU32,
@@ -61,12 +63,23 @@ impl Bindings {
     pub fn new(range: PortRange, reserved: Vec<(u8, PortRange)>) -> Self {
         Self {
             range,
-            reserved,
+            reserved: ArcSwap::from_pointee(reserved),
             by_outside: DashMap::with_hasher(Hasher::default()),
             by_inside: DashMap::with_hasher(Hasher::default()),
             cursor: AtomicU32::new(0),
             quota: HostQuota::new(usize::MAX),
         }
+    }
+
+    /// Ports the allocator must not hand out from now on (the port forwards after a reload);
+    /// bindings already on them stay until their flows end.
+    pub fn set_reserved(&self, reserved: Vec<(u8, PortRange)>) {
+        self.reserved.store(std::sync::Arc::new(reserved));
+    }
+
+    /// Changes the per-host quota (a reload).
+    pub fn set_host_quota(&self, quota: usize) {
+        self.quota.set_quota(quota);
     }
 
     /// The same allocator with at most `quota` ports per inside host and protocol.
@@ -155,6 +168,7 @@ impl Bindings {
         self.range.contains(port)
             && !self
                 .reserved
+                .load()
                 .iter()
                 .any(|(proto, ports)| *proto == protocol && ports.contains(port))
     }

@@ -7,6 +7,7 @@ mod bindings;
 mod icmp_error;
 pub mod quota;
 
+use arc_swap::ArcSwap;
 use std::net::{IpAddr, Ipv4Addr};
 
 pub use bindings::{Bindings, PortShortage};
@@ -31,7 +32,8 @@ pub struct NatRefused {
 /// The translator.
 pub struct Nat {
     outside: Option<Ipv4Addr>,
-    forwards: Vec<PortForward>,
+    /// Swapped whole by a reload ([`Nat::set_forwards`]).
+    forwards: ArcSwap<Vec<PortForward>>,
     bindings: Bindings,
 }
 
@@ -42,20 +44,35 @@ fn forward_protocol(forward: &PortForward) -> u8 {
     }
 }
 
+/// The outside ports the forwards claim, per protocol: never allocated to the masquerade.
+fn reserved_ports(forwards: &[PortForward]) -> Vec<(u8, crate::engine::settings::PortRange)> {
+    forwards
+        .iter()
+        .map(|forward| (forward_protocol(forward), forward.outside_ports))
+        .collect()
+}
+
 impl Nat {
     /// A translator for the gateway's settings.
     pub fn new(settings: &EngineSettings) -> Self {
-        let reserved = settings
-            .forwards
-            .iter()
-            .map(|forward| (forward_protocol(forward), forward.outside_ports))
-            .collect();
         Self {
             outside: settings.outside_address,
-            forwards: settings.forwards.clone(),
-            bindings: Bindings::new(settings.nat_ports, reserved)
+            forwards: ArcSwap::from_pointee(settings.forwards.clone()),
+            bindings: Bindings::new(settings.nat_ports, reserved_ports(&settings.forwards))
                 .with_host_quota(settings.limits.nat_ports_per_host),
         }
+    }
+
+    /// New port forwards (a reload): new inbound flows meet them, and the masquerade no longer
+    /// allocates their outside ports; flows already translated keep their translation.
+    pub fn set_forwards(&self, forwards: &[PortForward]) {
+        self.bindings.set_reserved(reserved_ports(forwards));
+        self.forwards.store(std::sync::Arc::new(forwards.to_vec()));
+    }
+
+    /// A new per-host port quota (a reload).
+    pub fn set_host_quota(&self, quota: usize) {
+        self.bindings.set_host_quota(quota);
     }
 
     /// Outside ports an inside host holds for a protocol (bindings and pinhole ports).
@@ -74,7 +91,7 @@ impl Nat {
         if key.dst != IpAddr::V4(outside) {
             return None;
         }
-        self.forwards.iter().find_map(|forward| {
+        self.forwards.load().iter().find_map(|forward| {
             if forward_protocol(forward) != key.protocol {
                 return None;
             }

@@ -6,6 +6,7 @@
 //! logs it once rather than once per packet. Owns the counts only; it never allocates ports.
 
 use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
@@ -28,7 +29,7 @@ pub struct OverQuota {
 /// Port counts per (protocol, inside host).
 pub struct HostQuota {
     held: DashMap<(u8, Ipv4Addr), Held, foldhash::fast::RandomState>,
-    quota: u32,
+    quota: AtomicU32,
 }
 
 impl HostQuota {
@@ -36,14 +37,21 @@ impl HostQuota {
     pub fn new(quota: usize) -> Self {
         Self {
             held: DashMap::with_hasher(foldhash::fast::RandomState::default()),
-            quota: u32::try_from(quota).unwrap_or(u32::MAX),
+            quota: AtomicU32::new(u32::try_from(quota).unwrap_or(u32::MAX)),
         }
+    }
+
+    /// Changes the quota (a reload): hosts already past a lower one keep what they hold and
+    /// get no more until they drop below it.
+    pub fn set_quota(&self, quota: usize) {
+        self.quota
+            .store(u32::try_from(quota).unwrap_or(u32::MAX), Ordering::Relaxed);
     }
 
     /// Counts one more port for `host`, unless it holds its quota.
     pub fn take(&self, protocol: u8, host: Ipv4Addr) -> Result<(), OverQuota> {
         let mut held = self.held.entry((protocol, host)).or_default();
-        if held.ports >= self.quota {
+        if held.ports >= self.quota.load(Ordering::Relaxed) {
             let report = !held.reported;
             held.reported = true;
             return Err(OverQuota { report });

@@ -47,7 +47,7 @@ impl Announcement<'_> {
     /// client's PORT / EPRT naming another host that the rule file allows (FXP); it passes
     /// unchanged and needs no pinhole here.
     pub fn accept(&self) -> Result<Option<(Accepted, Pinhole)>, Refusal> {
-        let settings = &self.engine.settings.ftp;
+        let settings = &self.engine.settings().ftp;
         let flow = self.control;
         // The announcer's own address before and after translation, and the peer that will
         // connect, as its packets reach the gateway.
@@ -144,7 +144,7 @@ impl Announcement<'_> {
         let id = self.engine.pinholes.next_id();
         let pinhole = Pinhole {
             id,
-            expires_at: self.now + self.engine.settings.ftp.pinhole_timeout,
+            expires_at: self.now + self.engine.settings().ftp.pinhole_timeout,
             translate_to: None,
             binding: None,
             mode: self.mode,

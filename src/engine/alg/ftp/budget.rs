@@ -86,7 +86,7 @@ impl FtpControl {
     /// Before a segment is read: resets a connection stalled past its hold timeout, and
     /// refuses new bytes beyond the budgets.
     pub(super) fn budget_admit(&mut self, seg: &ControlSegment<'_, '_>) -> Result<(), DropReason> {
-        let limits = &seg.engine.settings.limits;
+        let limits = &seg.engine.settings().limits;
         if self.budget.global.is_none() {
             self.budget.global = Some(seg.engine.ftp_budget.clone());
         }
@@ -156,7 +156,7 @@ impl FtpControl {
     /// withheld partial line always counts; kept bytes only under pressure (half the global
     /// budget in use).
     fn held_too_long(&self, engine: &Engine, now: Duration) -> bool {
-        let limits = &engine.settings.limits;
+        let limits = &engine.settings().limits;
         let stalled = self.budget.held > 0
             && self
                 .budget
@@ -240,7 +240,7 @@ pub fn age_out(engine: &Engine, now: Duration) -> usize {
         if let ProtoState::Tcp(tracker) = &mut state.proto {
             tracker.reset();
         }
-        state.refresh(now, &engine.settings.timeouts);
+        state.refresh(now, &engine.settings().timeouts);
         reset += 1;
     });
     reset

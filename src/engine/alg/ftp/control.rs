@@ -139,7 +139,7 @@ impl FtpControl {
             self.streams[to].acknowledged(tcp.ack);
         }
         let readable = tcp.payload_len > 0 && transport_checksum_ok(seg.buf.bytes(), seg.packet);
-        let monitor = seg.engine.settings.ftp.on_violation == ViolationOutcome::Monitor;
+        let monitor = seg.engine.settings().ftp.on_violation == ViolationOutcome::Monitor;
         let planned = if readable {
             match self.plan(&seg) {
                 // A monitor reads every segment and changes none: nothing is withheld, trimmed
@@ -162,7 +162,7 @@ impl FtpControl {
         let mut lead_in = 0;
         if let Some((start, payload, inserted)) = &planned {
             let payload_at = seg.packet.l4_offset + tcp.header_len;
-            let room = seg.engine.settings.ftp.mtu.saturating_sub(payload_at);
+            let room = seg.engine.settings().ftp.mtu.saturating_sub(payload_at);
             let cut = fit_to_mtu(payload, room);
             // A SYN's own sequence number stays just before its first byte.
             let seq = start.wrapping_sub(u32::from(tcp.has(SYN)));
@@ -253,13 +253,13 @@ impl FtpControl {
             control: seg.flow,
             now: seg.now,
         };
-        let max_line = seg.engine.settings.ftp.max_line;
+        let max_line = seg.engine.settings().ftp.max_line;
         let FtpControl {
             streams, session, ..
         } = self;
         let stream = &mut streams[seg.dir.index()];
         let client = seg.dir == FlowDir::Original;
-        let monitor = seg.engine.settings.ftp.on_violation == ViolationOutcome::Monitor;
+        let monitor = seg.engine.settings().ftp.on_violation == ViolationOutcome::Monitor;
         if monitor && stream.skip_gap(seq) {
             // Bytes the capture does not hold: a monitor reads on from here.
             ctx.notice("stream_gap", b"");

@@ -418,7 +418,7 @@ impl Session {
                 self.start_transfer(ctx, verb, text(arg));
                 Pending::Transfer
             }
-            Command::Auth(_) if ctx.engine.settings.ftp.tls == TlsPolicy::Block => {
+            Command::Auth(_) if ctx.engine.settings().ftp.tls == TlsPolicy::Block => {
                 return self.refuse(ctx, FlowDir::Original, "tls_blocked", line);
             }
             Command::Auth(_) => Pending::Auth,

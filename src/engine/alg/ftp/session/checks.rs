@@ -86,7 +86,7 @@ impl Session {
         };
         // What the line names is checked first, so a bounce is reported as one whenever it
         // comes; then whether this session may open a pinhole now.
-        let settings = &ctx.engine.settings.ftp;
+        let settings = &ctx.engine.settings().ftp;
         let monitor = settings.on_violation == ViolationOutcome::Monitor;
         let prepared = match announcement.accept() {
             Ok(prepared) => prepared,
@@ -167,7 +167,7 @@ impl Session {
     /// followed (`check` says why). Reported like a violation; the caller resets both ends.
     /// A monitor reports it and goes on reading.
     pub fn abort(&mut self, ctx: &LineContext<'_>, dir: FlowDir, check: &'static str) {
-        if ctx.engine.settings.ftp.on_violation == ViolationOutcome::Monitor {
+        if ctx.engine.settings().ftp.on_violation == ViolationOutcome::Monitor {
             ctx.violation(dir, check, b"", "monitor");
             return;
         }
@@ -185,7 +185,7 @@ impl Session {
         check: &'static str,
         line: &[u8],
     ) -> LineDecision {
-        let outcome = ctx.engine.settings.ftp.on_violation;
+        let outcome = ctx.engine.settings().ftp.on_violation;
         self.refuse_with(ctx, dir, check, line, outcome)
     }
 
@@ -259,7 +259,7 @@ impl Session {
         check: &'static str,
         line: &[u8],
     ) -> Option<LineDecision> {
-        if ctx.engine.settings.ftp.on_violation == ViolationOutcome::Monitor {
+        if ctx.engine.settings().ftp.on_violation == ViolationOutcome::Monitor {
             self.report(ctx, FlowDir::Original, check, line, "monitor");
             return None;
         }
@@ -274,7 +274,7 @@ impl Session {
         ctx: &LineContext<'_>,
         prefix: &[u8],
     ) -> Option<LineDecision> {
-        if ctx.engine.settings.ftp.on_violation != ViolationOutcome::Monitor {
+        if ctx.engine.settings().ftp.on_violation != ViolationOutcome::Monitor {
             return None;
         }
         let mut terminated = prefix.to_vec();

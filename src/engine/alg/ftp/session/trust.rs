@@ -74,7 +74,7 @@ fn is_private_v4(addr: IpAddr) -> bool {
 impl Session {
     /// Whether the server of this control connection is inside (behind a port forward).
     pub(super) fn server_inside(&self, ctx: &LineContext<'_>) -> bool {
-        ctx.engine.settings.is_inside(ctx.control.reply.src)
+        ctx.engine.settings().is_inside(ctx.control.reply.src)
     }
 
     /// A line that shows the connection is not FTP (sent from `dir`). Under `non_ftp: reset`
@@ -91,7 +91,7 @@ impl Session {
         line: &[u8],
     ) -> LineDecision {
         let inside = self.server_inside(ctx);
-        if ctx.engine.settings.ftp.non_ftp == NonFtpPolicy::Reset
+        if ctx.engine.settings().ftp.non_ftp == NonFtpPolicy::Reset
             || (inside && dir == FlowDir::Reply)
         {
             return self.refuse_with(ctx, dir, "not_ftp", line, ViolationOutcome::Reset);
@@ -196,7 +196,7 @@ impl Session {
         line: &[u8],
     ) -> (IpAddr, bool) {
         let server = ctx.control.reply.src;
-        let fix = ctx.engine.settings.ftp.fix_pasv_address
+        let fix = ctx.engine.settings().ftp.fix_pasv_address
             && addr != server
             && server.is_ipv4()
             && is_private_v4(addr)
