@@ -511,6 +511,10 @@ fn a_port_hidden_among_telnet_commands_is_refused() {
     cases.push(b"\xff\xf4EPRT |1|198.51.100.3|40500|\r\n".to_vec());
     cases.push(b"\xff\xf4PASV\r\n".to_vec());
     cases.push(b"NOOP x\xff\xf7\r\n".to_vec()); // IAC EC: what is erased differs
+                                                // A subnegotiation in any verb: most servers drop IAC SB and read on, others drop it all.
+    cases.push(b"PASS\xff\xfa\xff\xff222x\x00USER anonymous\r\n".to_vec());
+    cases.push(b"NOOP\xff\xfa\x18\x00xterm\xff\xf0\r\n".to_vec());
+    cases.push(b"CWD \xff\xfa/x\r\n".to_vec());
     for session in [to_outside as fn(&Engine) -> Conversation<'_>, to_inside] {
         for bytes in &cases {
             let engine = Engine::new(lab_settings());

@@ -344,8 +344,10 @@ impl Session {
         if let Some(check) = trust::framing_defect(line) {
             return self.refuse(ctx, FlowDir::Original, check, line);
         }
-        let telnet_hides =
-            || CHECKED_VERBS.iter().any(|v| v.eq_ignore_ascii_case(verb)) || telnet::erases(line);
+        let telnet_hides = || {
+            CHECKED_VERBS.iter().any(|v| v.eq_ignore_ascii_case(verb))
+                || telnet::servers_disagree(line)
+        };
         if heard.as_ref() != line && telnet_hides() {
             return self.refuse(ctx, FlowDir::Original, "telnet_command", line);
         }

@@ -5,8 +5,8 @@
 //! option byte are removed, a subnegotiation (IAC SB ... IAC SE) is removed whole, and every
 //! other IAC command (IP, DM, NOP, AO, AYT, BRK, GA, EC, EL) is removed with its IAC; an IAC
 //! at the end of the line is removed. This is what ProFTPD, vsftpd and most servers do. It
-//! never interprets EC/EL (erase): [`erases`] tells the caller a line holds one, since servers
-//! disagree on what they erase. Pure functions, never panic.
+//! never interprets EC/EL (erase): [`servers_disagree`] tells the caller a line holds one, or a
+//! subnegotiation, since servers read those differently. Pure functions, never panic.
 
 use std::borrow::Cow;
 
@@ -54,11 +54,23 @@ pub fn strip(line: &[u8]) -> Cow<'_, [u8]> {
     Cow::Owned(out)
 }
 
-/// Whether the line holds a Telnet erase command (IAC EC, IAC EL), whose effect on the line
-/// differs between servers.
-pub fn erases(line: &[u8]) -> bool {
-    line.windows(2)
-        .any(|pair| pair[0] == IAC && matches!(pair[1], EC | EL))
+/// Whether the line holds a Telnet command servers read differently: an erase (IAC EC,
+/// IAC EL: what it erases differs), or a subnegotiation (IAC SB: most servers drop only the
+/// two bytes and read what follows, others drop up to IAC SE). Doubled IACs are literals.
+pub fn servers_disagree(line: &[u8]) -> bool {
+    let mut i = 0;
+    while let Some(&byte) = line.get(i) {
+        if byte != IAC {
+            i += 1;
+            continue;
+        }
+        match line.get(i + 1).copied() {
+            Some(EC | EL | SB) => return true,
+            Some(WILL..=DONT) => i += 3,
+            _ => i += 2,
+        }
+    }
+    false
 }
 
 #[cfg(test)]
@@ -77,7 +89,12 @@ mod test {
         assert_eq!(&*strip(b"CWD \xff\xff\r\n"), b"CWD \xff\r\n");
         assert_eq!(&*strip(b"NOOP\xff"), b"NOOP");
         assert!(matches!(strip(b"NOOP\r\n"), Cow::Borrowed(_)));
-        assert!(erases(b"PORX\xff\xf7T\r\n"));
-        assert!(!erases(b"\xff\xf4ABOR\r\n"));
+        assert!(servers_disagree(b"PORX\xff\xf7T\r\n"));
+        assert!(!servers_disagree(b"\xff\xf4ABOR\r\n"));
+        // A subnegotiation, terminated or not; a doubled IAC before 0xfa is a literal.
+        assert!(servers_disagree(b"PASS\xff\xfa\x18x\r\n"));
+        assert!(servers_disagree(b"NOOP\xff\xfa\x18\x00xterm\xff\xf0\r\n"));
+        assert!(!servers_disagree(b"PASS a\xff\xff\xfab\r\n"));
+        assert!(!servers_disagree(b"\xff\xfb\xfaNOOP\r\n"));
     }
 }
