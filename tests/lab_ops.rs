@@ -636,8 +636,18 @@ fn steering_carries_traffic_and_leaves_nothing_after_sigterm_or_sigkill() {
     );
     assert_clean(&lab, "after SIGTERM");
 
-    // SIGKILL: the rules stay until `ftpgate cleanup` (or the next run) removes them.
+    // SIGKILL: the rules stay until `ftpgate cleanup` (or the next run) removes them, and
+    // the sysctls the run changed go back to what they were before it (here: loose
+    // reverse-path filtering on g0, which the steering turns off).
+    let rp_filter_g0 = "net.ipv4.conf.g0.rp_filter";
+    let set_loose = format!("{rp_filter_g0}=2");
+    check_ok("sysctl", &lab.run(Role::Gw, "sysctl", &["-qw", &set_loose]));
+    let sysctl = |lab: &Lab| {
+        let out = lab.run(Role::Gw, "sysctl", &["-n", rp_filter_g0]);
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
     let mut child = start_gateway(&lab);
+    assert_eq!(sysctl(&lab), "0", "the steering turns rp_filter off");
     get(&lab);
     let pid = gateway_pid(&child);
     check_ok(
@@ -655,6 +665,7 @@ fn steering_carries_traffic_and_leaves_nothing_after_sigterm_or_sigkill() {
     let cleanup = lab.run(Role::Gw, env!("CARGO_BIN_EXE_ftpgate"), &["cleanup"]);
     check_ok("ftpgate cleanup", &cleanup);
     assert_clean(&lab, "after SIGKILL and ftpgate cleanup");
+    assert_eq!(sysctl(&lab), "2", "ftpgate cleanup restores the sysctls");
 
     // A run after a killed one starts by removing the leftovers (installing over them would
     // fail), and carries traffic.

@@ -16,5 +16,6 @@ pub mod replay;
 pub mod replay_checksums;
 pub mod run;
 pub mod steering;
+pub mod sysctl_state;
 pub mod tun;
 pub mod vnet;

@@ -10,7 +10,8 @@
 //! protocol is steered after local delivery. What ftpgate writes back into the TUN device
 //! matches no `iif` rule and is routed by the main table. The sysctls this needs are set
 //! (forwarding on, reverse-path filtering off on the interfaces, local sources accepted on
-//! the TUN device) and restored at stop.
+//! the TUN device) and restored at stop; their earlier values are kept on disk meanwhile
+//! (`sysctl_state`), so that the next run or `ftpgate cleanup` restores them after a kill.
 //!
 //! Everything installed is tagged with the rule/route protocol [`PROTOCOL_TAG`] so that a
 //! later run removes what a killed one left ([`Steering::install`] starts with that). Owns
@@ -90,6 +91,8 @@ pub struct Steering {
     handle: Handle,
     /// Sysctl files written and the values they had.
     restore: Vec<(PathBuf, String)>,
+    /// Where `restore` is kept on disk.
+    state_file: PathBuf,
     removed: bool,
 }
 
@@ -127,10 +130,13 @@ impl Steering {
             return Err(SteeringError::TooMany);
         }
         let (runtime, handle) = runtime()?;
+        let state_file = super::sysctl_state::state_file();
+        restore_leftover_sysctls(&state_file)?;
         let mut steering = Self {
             runtime,
             handle,
             restore: Vec::new(),
+            state_file,
             removed: false,
         };
         let handle = steering.handle.clone();
@@ -165,8 +171,10 @@ impl Steering {
     }
 
     /// Removes what a run that could not stop cleanly (SIGKILL, a crash) left: every tagged
-    /// rule and route, with local delivery put back at priority 0. Sysctls stay as they are.
+    /// rule and route, with local delivery put back at priority 0, and the sysctls it changed
+    /// back to their earlier values.
     pub fn remove_leftovers() -> Result<(), SteeringError> {
+        restore_leftover_sysctls(&super::sysctl_state::state_file())?;
         let (runtime, handle) = runtime()?;
         runtime.block_on(remove_tagged(&handle))
     }
@@ -179,8 +187,15 @@ impl Steering {
                 source,
             };
             let old = std::fs::read_to_string(&path).map_err(io)?;
+            self.restore.push((path.clone(), old.trim().to_owned()));
+            // On disk before the change, so that a kill right after it loses nothing.
+            super::sysctl_state::save(&self.state_file, &self.restore).map_err(|source| {
+                SteeringError::Io {
+                    what: format!("cannot write {}", self.state_file.display()),
+                    source,
+                }
+            })?;
             std::fs::write(&path, value).map_err(io)?;
-            self.restore.push((path, old.trim().to_owned()));
         }
         Ok(())
     }
@@ -207,6 +222,9 @@ impl Steering {
                 }
             }
         }
+        if let Err(err) = super::sysctl_state::forget(&self.state_file) {
+            tracing::warn!(path = %self.state_file.display(), error = %err, "cannot remove");
+        }
         if rules.is_ok() {
             tracing::info!("steering removed");
         }
@@ -220,6 +238,19 @@ impl Drop for Steering {
             tracing::error!(error = %err, "removing the steering failed");
         }
     }
+}
+
+/// Puts back the sysctls a killed run left changed (none when it stopped cleanly).
+fn restore_leftover_sysctls(state_file: &std::path::Path) -> Result<(), SteeringError> {
+    let restored =
+        super::sysctl_state::restore(state_file).map_err(|source| SteeringError::Io {
+            what: format!("cannot restore the sysctls in {}", state_file.display()),
+            source,
+        })?;
+    if restored > 0 {
+        tracing::info!(restored, "sysctls a previous run changed are restored");
+    }
+    Ok(())
 }
 
 async fn link_index(handle: &Handle, name: &str) -> Result<u32, SteeringError> {
