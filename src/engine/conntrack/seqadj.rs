@@ -19,6 +19,7 @@
 //! rewrites is reached and, on a very long connection, the assumption breaks. Answers for
 //! numbers outside that window are meaningless but never panic.
 
+use crate::engine::wire::seq::SeqNumber;
 use thiserror::Error;
 
 /// Most rewrites kept unfolded (recorded but not yet acknowledged) per direction.
@@ -122,16 +123,6 @@ pub struct SeqAdjust {
     active: Option<Box<Active>>,
 }
 
-/// `a <= b` in sequence space.
-fn seq_le(a: u32, b: u32) -> bool {
-    (b.wrapping_sub(a) as i32) >= 0
-}
-
-/// `a < b` in sequence space.
-fn seq_lt(a: u32, b: u32) -> bool {
-    (b.wrapping_sub(a) as i32) > 0
-}
-
 impl Active {
     fn offset_before(&self, index: usize) -> u32 {
         index
@@ -146,9 +137,9 @@ impl Active {
         // Rewrites whose replacement ends at or before the edge: all their bytes were covered.
         let covered = self
             .pending
-            .partition_point(|entry| seq_le(entry.new_end(), edge));
+            .partition_point(|entry| SeqNumber(entry.new_end()).is_at_or_before(edge));
         if let Some(next) = self.pending.get(covered) {
-            if seq_lt(next.new_start(), edge) {
+            if SeqNumber(next.new_start()).is_before(edge) {
                 return if round_up { next.end() } else { next.start() };
             }
         }
@@ -214,8 +205,10 @@ impl SeqAdjust {
             });
         }
         let end = orig_seq.wrapping_add(orig_len);
-        if !seq_le(active.last_end, orig_seq) {
-            let stale = active.folded_end.is_some_and(|folded| seq_le(end, folded));
+        if !SeqNumber(active.last_end).is_at_or_before(orig_seq) {
+            let stale = active
+                .folded_end
+                .is_some_and(|folded| SeqNumber(end).is_at_or_before(folded));
             if stale {
                 return Ok(());
             }
@@ -248,7 +241,7 @@ impl SeqAdjust {
         };
         let before = active
             .pending
-            .partition_point(|entry| seq_le(entry.end(), orig_seq));
+            .partition_point(|entry| SeqNumber(entry.end()).is_at_or_before(orig_seq));
         orig_seq.wrapping_add(active.offset_before(before))
     }
 
@@ -291,7 +284,7 @@ impl SeqAdjust {
         };
         let folded = active
             .pending
-            .partition_point(|entry| seq_le(entry.end(), orig_acked));
+            .partition_point(|entry| SeqNumber(entry.end()).is_at_or_before(orig_acked));
         let Some(last) = folded.checked_sub(1).and_then(|i| active.pending.get(i)) else {
             return;
         };
@@ -328,9 +321,11 @@ impl SeqAdjust {
                     return false;
                 }
                 if entry.rewrite.orig_len == 0 {
-                    seq_lt(orig_seq, entry.start()) && seq_le(entry.start(), end)
+                    SeqNumber(orig_seq).is_before(entry.start())
+                        && SeqNumber(entry.start()).is_at_or_before(end)
                 } else {
-                    seq_lt(entry.start(), end) && seq_lt(orig_seq, entry.end())
+                    SeqNumber(entry.start()).is_before(end)
+                        && SeqNumber(orig_seq).is_before(entry.end())
                 }
             })
             .map(|entry| entry.rewrite)
@@ -576,7 +571,7 @@ mod test {
         assert_eq!(after_acks, acks);
         // Old retransmissions land inside what the receiver holds; old acks stay below 250.
         assert!(adjust.map_seq(150) <= adjust.map_seq(250));
-        assert!(seq_le(adjust.unmap_ack(150), 250));
+        assert!(SeqNumber(adjust.unmap_ack(150)).is_at_or_before(250));
         // A folded rewrite seen again is stale and ignored; a pending one is a repeat.
         adjust.record(200, 10, 7).unwrap();
         adjust.record(100, 10, 15).unwrap();

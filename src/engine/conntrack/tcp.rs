@@ -15,6 +15,7 @@
 
 use crate::engine::verdict::DropReason;
 use crate::engine::wire::fields::tcp::{ACK_FLAG, FIN, RST, SYN, URG};
+use crate::engine::wire::seq::SeqNumber;
 use crate::engine::wire::TcpInfo;
 
 /// Where a TCP connection is in its life.
@@ -118,9 +119,13 @@ impl Side {
         }
         let mut left = Vec::with_capacity(self.holes.len() + 1);
         for &(a, b) in &self.holes {
-            let from = if seq_after(start, a) { start } else { a };
-            let to = if seq_after(end, b) { b } else { end };
-            if !seq_after(to, from) {
+            let from = if SeqNumber(start).is_after(a) {
+                start
+            } else {
+                a
+            };
+            let to = if SeqNumber(end).is_after(b) { b } else { end };
+            if !SeqNumber(to).is_after(from) {
                 left.push((a, b));
                 continue;
             }
@@ -128,10 +133,10 @@ impl Side {
                 .missing
                 .saturating_sub(u64::from(to.wrapping_sub(from)));
             // What is left of the gap: the part before the segment and the part after it.
-            if seq_after(from, a) {
+            if SeqNumber(from).is_after(a) {
                 left.push((a, from));
             }
-            if seq_after(b, to) {
+            if SeqNumber(b).is_after(to) {
                 left.push((to, b));
             }
         }
@@ -199,11 +204,6 @@ pub fn valid_flags(flags: u8) -> bool {
             | ACK_FLAG
             | 0x30 // ACK|URG
     )
-}
-
-/// `a` is after `b` in sequence space (RFC 1982 style, wrap-safe).
-fn seq_after(a: u32, b: u32) -> bool {
-    (a.wrapping_sub(b) as i32) > 0
 }
 
 impl TcpTracker {
@@ -492,16 +492,16 @@ impl TcpTracker {
             side.advanced = u64::from(segment.seq_len());
         } else {
             let start = segment.seq;
-            if seq_after(side.end, start) {
-                let upto = if seq_after(end, side.end) {
+            if SeqNumber(side.end).is_after(start) {
+                let upto = if SeqNumber(end).is_after(side.end) {
                     side.end
                 } else {
                     end
                 };
                 side.filled(start, upto);
             }
-            if seq_after(end, side.end) {
-                if seq_after(start, side.end) {
+            if SeqNumber(end).is_after(side.end) {
+                if SeqNumber(start).is_after(side.end) {
                     side.skipped(side.end, start);
                 }
                 side.advanced += u64::from(end.wrapping_sub(side.end));
@@ -530,13 +530,13 @@ impl TcpTracker {
             let own = &mut self.sides[from];
             if own
                 .max_ack
-                .is_none_or(|acked| seq_after(segment.ack, acked))
+                .is_none_or(|acked| SeqNumber(segment.ack).is_after(acked))
             {
                 own.max_ack = Some(segment.ack);
             }
             let other = &mut self.sides[1 - from];
             if let Some(fin_end) = other.fin_end {
-                if !seq_after(fin_end, segment.ack) {
+                if !SeqNumber(fin_end).is_after(segment.ack) {
                     other.fin_acked = true;
                 }
             }

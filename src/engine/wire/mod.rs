@@ -10,6 +10,7 @@ pub mod fields;
 pub mod offload;
 pub mod parse;
 pub mod respond;
+pub mod seq;
 pub mod tcp_adjust;
 pub mod unfinished_checksum;
 pub mod write;

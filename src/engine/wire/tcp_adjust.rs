@@ -14,6 +14,7 @@ use super::fields::tcp::{
     OPT_END, OPT_HEADER_LEN, OPT_NOP, OPT_SACK, SACK_BLOCK_LEN, SEQ, SYN,
 };
 use super::fields::{get_u16, get_u32, set_u16, set_u32};
+use super::seq::SeqNumber;
 use crate::engine::conntrack::seqadj::SeqAdjust;
 
 /// Most SACK options that fit in 40 option bytes.
@@ -103,11 +104,6 @@ fn find_sack_options(segment: &[u8], header_len: usize) -> Option<SackOptions> {
     Some(sacks)
 }
 
-/// `a < b` in sequence space.
-fn seq_before(a: u32, b: u32) -> bool {
-    (b.wrapping_sub(a) as i32) > 0
-}
-
 /// Maps the edges of every SACK block. The options area starts at an even offset (20) and
 /// has a length that is a multiple of 4, so one incremental update over all of it is right
 /// whatever the (possibly odd) offsets of the blocks inside.
@@ -133,7 +129,7 @@ fn adjust_sack_blocks(segment: &mut [u8], receiver_acks: &SeqAdjust) {
             let right = get_u32(segment, block + 4);
             let new_right = receiver_acks.unmap_ack(right);
             let mut new_left = receiver_acks.unmap_sack_start(left);
-            if seq_before(left, right) && !seq_before(new_left, new_right) {
+            if SeqNumber(left).is_before(right) && !SeqNumber(new_left).is_before(new_right) {
                 new_left = new_right;
             }
             set_u32(segment, block, new_left);

@@ -20,6 +20,7 @@
 use std::collections::VecDeque;
 
 use crate::engine::conntrack::seqadj::{SeqAdjust, SeqAdjustError};
+use crate::engine::wire::seq::SeqNumber;
 
 /// What the session wants done with one complete line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,9 +89,9 @@ impl StoredRewrite {
     /// insertion belongs to the segment that starts at or crosses its place.
     fn touches(&self, start: u32, end: u32) -> bool {
         if self.len == 0 {
-            !after(start, self.start) && after(end, self.start)
+            !SeqNumber(start).is_after(self.start) && SeqNumber(end).is_after(self.start)
         } else {
-            after(self.end(), start) && after(end, self.start)
+            SeqNumber(self.end()).is_after(start) && SeqNumber(end).is_after(self.start)
         }
     }
 }
@@ -100,27 +101,6 @@ const MAX_STORED: usize = 32;
 
 /// Most bytes read and kept while the receiver has not acknowledged them.
 pub const MAX_UNACKED: usize = 64 * 1024;
-
-/// `a` is after `b` in sequence space.
-fn after(a: u32, b: u32) -> bool {
-    (a.wrapping_sub(b) as i32) > 0
-}
-
-fn max_seq(a: u32, b: u32) -> u32 {
-    if after(a, b) {
-        a
-    } else {
-        b
-    }
-}
-
-fn min_seq(a: u32, b: u32) -> u32 {
-    if after(a, b) {
-        b
-    } else {
-        a
-    }
-}
 
 /// The state of one direction.
 #[derive(Debug, Default)]
@@ -179,7 +159,7 @@ impl LineStream {
     /// Returns whether a gap was skipped. A gateway never calls it: it waits for the
     /// retransmission instead.
     pub fn skip_gap(&mut self, seq: u32) -> bool {
-        if !self.next.is_some_and(|next| after(seq, next)) {
+        if !self.next.is_some_and(|next| SeqNumber(seq).is_after(next)) {
             return false;
         }
         self.next = Some(seq);
@@ -212,22 +192,28 @@ impl LineStream {
             .next
             .map(|next| if self.held { self.line_start } else { next });
         let ack = match forwarded.map(|end| self.adjust.map_seq(end)) {
-            Some(sent_end) if after(ack, sent_end) => sent_end,
+            Some(sent_end) if SeqNumber(ack).is_after(sent_end) => sent_end,
             _ => ack,
         };
         let adjust = &self.adjust;
         while self
             .rewrites
             .front()
-            .is_some_and(|r| !after(adjust.map_seq(r.end()), ack))
+            .is_some_and(|r| !SeqNumber(adjust.map_seq(r.end())).is_after(ack))
         {
             self.rewrites.pop_front();
         }
         let original = self.adjust.unmap_ack(ack);
-        if self.acked.is_none_or(|acked| after(original, acked)) {
+        if self
+            .acked
+            .is_none_or(|acked| SeqNumber(original).is_after(acked))
+        {
             self.acked = Some(original);
         }
-        if self.next.is_some_and(|next| !after(original, next)) && after(original, self.seen_start)
+        if self
+            .next
+            .is_some_and(|next| !SeqNumber(original).is_after(next))
+            && SeqNumber(original).is_after(self.seen_start)
         {
             let done = (original.wrapping_sub(self.seen_start) as usize).min(self.seen.len());
             self.seen.drain(..done);
@@ -261,7 +247,7 @@ impl LineStream {
         match self.next {
             Some(next) => {
                 let end = seq.wrapping_add(len as u32);
-                if after(end, next) {
+                if SeqNumber(end).is_after(next) {
                     (end.wrapping_sub(next) as usize).min(len)
                 } else {
                     0
@@ -339,12 +325,12 @@ impl LineStream {
             self.seen_start = seq;
             seq
         });
-        if after(seq, next) {
+        if SeqNumber(seq).is_after(next) {
             return SegmentPlan::Withhold(WithholdReason::OutOfOrder);
         }
         // Bytes the receiver acknowledged are no longer kept, so they are not forwarded
         // again: the segment starts at the first byte still kept (or carries none).
-        let (seq, payload, trimmed) = if after(self.seen_start, seq) {
+        let (seq, payload, trimmed) = if SeqNumber(self.seen_start).is_after(seq) {
             let skip = (self.seen_start.wrapping_sub(seq) as usize).min(payload.len());
             (self.seen_start, &payload[skip..], true)
         } else {
@@ -363,7 +349,7 @@ impl LineStream {
         }
         let held_before = self.held.then_some(self.line_start);
         let mut replaced = false;
-        if after(end, next) {
+        if SeqNumber(end).is_after(next) {
             let fresh = &payload[next.wrapping_sub(seq) as usize..];
             if self.seen.len() + fresh.len() > MAX_UNACKED {
                 return SegmentPlan::Withhold(WithholdReason::Backlog);
@@ -379,13 +365,13 @@ impl LineStream {
 
         // Withheld bytes go out with the segment that releases them; a line still withheld
         // (and everything after its start) stays back.
-        let mut out_start = held_before.map_or(seq, |start| min_seq(start, seq));
+        let mut out_start = held_before.map_or(seq, |start| SeqNumber(start).earlier(seq).0);
         let mut out_end = if self.held {
-            min_seq(self.line_start, end)
+            SeqNumber(self.line_start).earlier(end).0
         } else {
             end
         };
-        if !after(out_end, out_start) {
+        if !SeqNumber(out_end).is_after(out_start) {
             return SegmentPlan::Withhold(WithholdReason::PartialLine);
         }
         // A segment touching a replaced line carries the whole replacement.
@@ -393,8 +379,8 @@ impl LineStream {
         for rewrite in &self.rewrites {
             if rewrite.touches(out_start, out_end) {
                 widened = true;
-                out_start = min_seq(out_start, rewrite.start);
-                out_end = max_seq(out_end, rewrite.end());
+                out_start = SeqNumber(out_start).earlier(rewrite.start).0;
+                out_end = SeqNumber(out_end).later(rewrite.end()).0;
             }
         }
         if !trimmed
@@ -490,9 +476,11 @@ impl LineStream {
     /// Whether the bytes of a segment that were read before (and are still kept) are the same.
     fn repeats_what_was_read(&self, seq: u32, payload: &[u8]) -> bool {
         let kept_end = self.seen_start.wrapping_add(self.seen.len() as u32);
-        let from = max_seq(seq, self.seen_start);
-        let to = min_seq(seq.wrapping_add(payload.len() as u32), kept_end);
-        if !after(to, from) {
+        let from = SeqNumber(seq).later(self.seen_start).0;
+        let to = SeqNumber(seq.wrapping_add(payload.len() as u32))
+            .earlier(kept_end)
+            .0;
+        if !SeqNumber(to).is_after(from) {
             return true;
         }
         let in_payload = from.wrapping_sub(seq) as usize;
@@ -509,11 +497,11 @@ impl LineStream {
     fn build(&self, start: u32, end: u32, seq: u32, payload: &[u8]) -> Option<Vec<u8>> {
         let byte_at = |pos: u32| -> Option<u8> {
             let in_seen = pos.wrapping_sub(self.seen_start) as usize;
-            if !after(self.seen_start, pos) && in_seen < self.seen.len() {
+            if !SeqNumber(self.seen_start).is_after(pos) && in_seen < self.seen.len() {
                 return self.seen.get(in_seen).copied();
             }
             let in_payload = pos.wrapping_sub(seq) as usize;
-            if !after(seq, pos) && in_payload < payload.len() {
+            if !SeqNumber(seq).is_after(pos) && in_payload < payload.len() {
                 return payload.get(in_payload).copied();
             }
             None
@@ -522,14 +510,14 @@ impl LineStream {
         let mut at = start;
         let touched = self.rewrites.iter().filter(|r| r.touches(start, end));
         for rewrite in touched {
-            while after(rewrite.start, at) {
+            while SeqNumber(rewrite.start).is_after(at) {
                 out.push(byte_at(at)?);
                 at = at.wrapping_add(1);
             }
             out.extend_from_slice(&rewrite.bytes);
-            at = max_seq(at, rewrite.end());
+            at = SeqNumber(at).later(rewrite.end()).0;
         }
-        while after(end, at) {
+        while SeqNumber(end).is_after(at) {
             out.push(byte_at(at)?);
             at = at.wrapping_add(1);
         }
