@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::check::Check;
 use super::pinhole::{DataMode, Pinhole, PinholeKey};
 use crate::engine::conntrack::{Flow, FlowDir};
 use crate::engine::wire::parse::PROTO_TCP;
@@ -13,7 +14,7 @@ use crate::engine::Engine;
 
 /// Why an announcement was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Refusal(pub &'static str);
+pub struct Refusal(pub Check);
 
 /// An accepted announcement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,16 +61,16 @@ impl Announcement<'_> {
             DataMode::Passive => (flow.reply.src, flow.original.dst, flow.original.src),
         };
         if self.port < settings.min_data_port {
-            return Err(Refusal("privileged_port"));
+            return Err(Refusal(Check::PrivilegedPort));
         }
         if self.addr.is_ipv4() != own.is_ipv4() {
-            return Err(Refusal("family_mismatch"));
+            return Err(Refusal(Check::FamilyMismatch));
         }
         if self.addr != own {
             return match self.mode {
                 DataMode::Active if settings.allow_fxp => Ok(None),
-                DataMode::Active => Err(Refusal("foreign_address")),
-                DataMode::Passive => Err(Refusal("reply_redirect")),
+                DataMode::Active => Err(Refusal(Check::ForeignAddress)),
+                DataMode::Passive => Err(Refusal(Check::ReplyRedirect)),
             };
         }
         let expires_at = self.now.saturating_add(settings.pinhole_timeout);
@@ -81,7 +82,7 @@ impl Announcement<'_> {
                     .engine
                     .nat
                     .acquire_port(PROTO_TCP, (inside, self.port))
-                    .map_err(|shortage| Refusal(shortage.name()))?;
+                    .map_err(|shortage| Refusal(Check::NoOutsidePort(shortage)))?;
                 let key = PinholeKey {
                     src: peer,
                     dst: IpAddr::V4(outside),

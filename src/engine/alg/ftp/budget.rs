@@ -24,6 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{ControlSegment, FtpControl};
+use crate::engine::alg::ftp::check::Check;
 use crate::engine::alg::ftp::session::LineContext;
 use crate::engine::conntrack::{AppState, Flow, FlowDir, ProtoState};
 use crate::engine::events::Event;
@@ -31,13 +32,6 @@ use crate::engine::verdict::DropReason;
 use crate::engine::wire::fields::tcp::{ACK_FLAG, RST, SYN};
 use crate::engine::wire::respond::{tcp_segment, SegmentSpec};
 use crate::engine::Engine;
-
-/// The check name a connection reset for holding bytes too long is reported under.
-pub const HELD_TIMEOUT: &str = "held_timeout";
-
-/// The check name a connection reset for an over-long line that outgrew a buffer is
-/// reported under (the same as for such a line refused when it ends).
-pub const LINE_TOO_LONG: &str = "line_too_long";
 
 /// Control-stream bytes held by all connections together.
 #[derive(Debug, Default)]
@@ -96,7 +90,7 @@ impl FtpControl {
                 control: seg.flow,
                 now: seg.now,
             };
-            self.session.abort(&ctx, self.holder(), HELD_TIMEOUT);
+            self.session.abort(&ctx, self.holder(), Check::HeldTimeout);
             self.release_all();
             return Err(DropReason::FtpViolationReset);
         }
@@ -131,7 +125,7 @@ impl FtpControl {
             control: seg.flow,
             now: seg.now,
         };
-        self.session.abort(&ctx, seg.dir, LINE_TOO_LONG);
+        self.session.abort(&ctx, seg.dir, Check::LineTooLong);
         self.release_all();
     }
 
@@ -225,12 +219,12 @@ pub fn age_out(engine: &Engine, now: Duration) -> usize {
                 engine.transmit(rst);
             }
         }
-        engine.counters.ftp_violation(HELD_TIMEOUT);
+        engine.counters.ftp_violation(Check::HeldTimeout.name());
         engine.emit(Event::FtpViolation {
             at: now,
             control: flow.original,
             from: control.holder(),
-            check: HELD_TIMEOUT,
+            check: Check::HeldTimeout.name(),
             line: String::new(),
             outcome: "reset",
         });

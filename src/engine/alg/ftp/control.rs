@@ -12,6 +12,7 @@ use std::time::Duration;
 #[path = "budget.rs"]
 pub mod budget;
 
+use super::check::Check;
 use super::mangle::{recompute_tcp_checksum, replace_payload};
 use super::session::{client_may_be_bounce, server_may_be_checked, LineContext, Session};
 use super::stream::{LineStream, SegmentPlan, WithholdReason};
@@ -304,7 +305,7 @@ impl FtpControl {
                 WithholdReason::Backlog if stream.holding_overlong() => {
                     // A withheld line that can only end refused: reset, not retransmitted
                     // into the backlog again and again.
-                    session.abort(&ctx, seg.dir, budget::LINE_TOO_LONG);
+                    session.abort(&ctx, seg.dir, Check::LineTooLong);
                     DropReason::FtpViolationReset
                 }
                 WithholdReason::Backlog => DropReason::FtpBacklog,
@@ -313,8 +314,8 @@ impl FtpControl {
                     // cannot be forwarded as read: the connection is reset rather than left
                     // inconsistent.
                     let check = match reason {
-                        WithholdReason::TooManyRewrites => "too_many_rewrites",
-                        _ => "unrebuildable_segment",
+                        WithholdReason::TooManyRewrites => Check::TooManyRewrites,
+                        _ => Check::UnrebuildableSegment,
                     };
                     session.abort(&ctx, seg.dir, check);
                     DropReason::FtpViolationReset

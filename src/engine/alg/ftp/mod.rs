@@ -7,7 +7,8 @@
 //! - following the stream: [`stream`] frames each direction into lines across segments and
 //!   plans what every segment carries;
 //! - the session and its expectations: [`session`] (commands, replies, user, directory,
-//!   transfers; its `checks` hold the policy), [`announce`] (checks and pinholes),
+//!   transfers; its `checks` apply the policy), [`check`] (the catalogue of checks a line can
+//!   fail, one enum variant each), [`announce`] (checks and pinholes),
 //!   [`pinhole`] (the pinhole table), [`refusal`] (the error replies a refusal sends),
 //!   [`record`] and [`transfer`] (the log record);
 //! - mangling and sequence adjustment: [`mangle`] here, `conntrack::seqadj` and
@@ -15,6 +16,7 @@
 //! - [`control`] runs one control segment through all of it.
 
 pub mod announce;
+pub mod check;
 pub mod command;
 pub mod control;
 pub mod format;

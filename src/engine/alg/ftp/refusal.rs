@@ -3,48 +3,53 @@
 //! refused 227 / 229. Codes follow RFC 959's lists for each command; the text names the check,
 //! so a user reading the client's log knows the gateway, not the server, said no.
 
+use super::check::Check;
+
 /// The reply the gateway sends the client in the server's name for a command refused by
 /// `check` (CRLF-terminated).
-pub fn command_refused(check: &str) -> Vec<u8> {
+pub fn command_refused(check: Check) -> Vec<u8> {
     let code = match check {
-        "not_ftp" => 500,
-        "before_login" => 530,
-        "tls_blocked" => 534,
-        "unsupported_command" => 502,
-        "pipelined_announcement" => 503,
-        "family_mismatch" => 522,
+        Check::NotFtp => 500,
+        Check::BeforeLogin => 530,
+        Check::TlsBlocked => 534,
+        Check::UnsupportedCommand => 502,
+        Check::PipelinedAnnouncement => 503,
+        Check::FamilyMismatch => 522,
         _ => 501,
     };
-    format!("{code} Refused by the gateway ({check}).\r\n").into_bytes()
+    let name = check.name();
+    format!("{code} Refused by the gateway ({name}).\r\n").into_bytes()
 }
 
 /// The reply that stands in for a 227 / 229 refused by `check`: the client is told the data
 /// connection cannot be opened, in the reply slot it was waiting on.
-pub fn announcement_reply_refused(check: &str) -> Vec<u8> {
-    format!("425 Data connection refused by the gateway ({check}).\r\n").into_bytes()
+pub fn announcement_reply_refused(check: Check) -> Vec<u8> {
+    let name = check.name();
+    format!("425 Data connection refused by the gateway ({name}).\r\n").into_bytes()
 }
 
 #[cfg(test)]
 mod test {
     use super::*;
+    use crate::engine::alg::ftp::command::ParseError;
 
     #[test]
     fn replies_are_single_crlf_lines_with_the_check_named() {
         for check in [
-            "foreign_address",
-            "before_login",
-            "tls_blocked",
-            "bad_octet",
+            Check::ForeignAddress,
+            Check::BeforeLogin,
+            Check::TlsBlocked,
+            Check::Malformed(ParseError::BadOctet),
         ] {
             for reply in [command_refused(check), announcement_reply_refused(check)] {
                 let text = String::from_utf8(reply).unwrap();
                 assert!(text.ends_with(".\r\n") && text.matches('\n').count() == 1);
-                assert!(text.contains(check), "{text}");
+                assert!(text.contains(check.name()), "{text}");
                 assert!(text.as_bytes()[..3].iter().all(u8::is_ascii_digit));
                 assert_eq!(text.as_bytes()[3], b' ');
             }
         }
-        assert!(command_refused("before_login").starts_with(b"530 "));
-        assert!(command_refused("foreign_address").starts_with(b"501 "));
+        assert!(command_refused(Check::BeforeLogin).starts_with(b"530 "));
+        assert!(command_refused(Check::ForeignAddress).starts_with(b"501 "));
     }
 }

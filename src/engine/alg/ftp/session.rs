@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::announce;
+use super::check::Check;
 use super::command::{parse_command, Command, EpsvArg, TransferVerb};
 use super::format;
 use super::pinhole::{DataMode, PinholeKey};
@@ -325,7 +326,7 @@ impl Session {
             return LineDecision::Defer;
         }
         if self.pending.len() >= MAX_PENDING {
-            self.abort(ctx, FlowDir::Original, "pipeline_too_deep");
+            self.abort(ctx, FlowDir::Original, Check::PipelineTooDeep);
             if self.reset_requested() {
                 return LineDecision::Replace(Vec::new());
             }
@@ -336,7 +337,7 @@ impl Session {
             if let Some(decision) = self.monitor_overlong(ctx, line) {
                 return decision;
             }
-            return self.refuse(ctx, FlowDir::Original, "line_too_long", line);
+            return self.refuse(ctx, FlowDir::Original, Check::LineTooLong, line);
         }
         if !is_ftp {
             return self.not_ftp(ctx, FlowDir::Original, line);
@@ -349,12 +350,12 @@ impl Session {
                 || telnet::servers_disagree(line)
         };
         if heard.as_ref() != line && telnet_hides() {
-            return self.refuse(ctx, FlowDir::Original, "telnet_command", line);
+            return self.refuse(ctx, FlowDir::Original, Check::TelnetCommand, line);
         }
         let command = match parse_command(&heard) {
             Ok(command) => command,
             Err(error) if looks_like(&heard, b"PORT") || looks_like(&heard, b"EPRT") => {
-                return self.refuse(ctx, FlowDir::Original, error.check_name(), line);
+                return self.refuse(ctx, FlowDir::Original, error.into(), line);
             }
             Err(_) => {
                 // The server answers it (an error, most likely): it has its place in the queue.
@@ -370,7 +371,7 @@ impl Session {
         if announces && self.announcement_unconsumed() {
             // Two announcements awaiting replies with no transfer between them: which data
             // connection the next transfer uses would depend on how the server answers.
-            if let Some(refused) = self.enforce(ctx, "pipelined_announcement", line) {
+            if let Some(refused) = self.enforce(ctx, Check::PipelinedAnnouncement, line) {
                 return refused;
             }
         }
@@ -421,7 +422,7 @@ impl Session {
                 Pending::Transfer
             }
             Command::Auth(_) if ctx.engine.settings().ftp.tls == TlsPolicy::Block => {
-                return self.refuse(ctx, FlowDir::Original, "tls_blocked", line);
+                return self.refuse(ctx, FlowDir::Original, Check::TlsBlocked, line);
             }
             Command::Auth(_) => Pending::Auth,
             Command::Rein => Pending::Rein,
@@ -431,7 +432,7 @@ impl Session {
                 if verb.eq_ignore_ascii_case(b"LPRT") || verb.eq_ignore_ascii_case(b"LPSV") =>
             {
                 // RFC 1639 long addresses: announcements the ALG does not follow.
-                return self.refuse(ctx, FlowDir::Original, "unsupported_command", line);
+                return self.refuse(ctx, FlowDir::Original, Check::UnsupportedCommand, line);
             }
             Command::Quit | Command::Other { .. } => Pending::Other,
         };
@@ -508,12 +509,12 @@ impl Session {
         let answers = matches!(expecting, Some(Pending::Pasv | Pending::Epsv));
         let decision = match (code, &expecting) {
             _ if overlong => {
-                let refused = self.refuse(ctx, FlowDir::Reply, "line_too_long", line);
+                let refused = self.refuse(ctx, FlowDir::Reply, Check::LineTooLong, line);
                 trust::unterminated_if_cut(refused, ended)
             }
             (227 | 229, _) if self.reply_announced => LineDecision::Keep,
             (227 | 229, _) if answers && may_announce && line.contains(&IAC) => {
-                self.refuse(ctx, FlowDir::Reply, "telnet_command", line)
+                self.refuse(ctx, FlowDir::Reply, Check::TelnetCommand, line)
             }
             (227, Some(Pending::Pasv)) if may_announce => match parse_227(line) {
                 Ok(hp) => {
@@ -528,7 +529,7 @@ impl Session {
                         host_port_rewrite(hp.arg.clone()),
                     )
                 }
-                Err(error) if closes => self.refuse(ctx, FlowDir::Reply, error.check_name(), line),
+                Err(error) if closes => self.refuse(ctx, FlowDir::Reply, error.into(), line),
                 Err(_) => LineDecision::Keep,
             },
             (229, Some(Pending::Epsv)) if may_announce => match parse_229(line) {
@@ -544,10 +545,12 @@ impl Session {
                         |(_, port)| Some((epsv.arg.clone(), format::epsv_port(port))),
                     )
                 }
-                Err(error) if closes => self.refuse(ctx, FlowDir::Reply, error.check_name(), line),
+                Err(error) if closes => self.refuse(ctx, FlowDir::Reply, error.into(), line),
                 Err(_) => LineDecision::Keep,
             },
-            (227 | 229, _) if closes => self.refuse(ctx, FlowDir::Reply, "unsolicited_reply", line),
+            (227 | 229, _) if closes => {
+                self.refuse(ctx, FlowDir::Reply, Check::UnsolicitedReply, line)
+            }
             _ => LineDecision::Keep,
         };
         if !closes {

@@ -9,6 +9,7 @@ use std::net::IpAddr;
 
 use super::{splice, text, LineContext, Pending, Session};
 use crate::engine::alg::ftp::announce::{self, Announcement};
+use crate::engine::alg::ftp::check::Check;
 use crate::engine::alg::ftp::command::{parse_command, Command};
 use crate::engine::alg::ftp::format;
 use crate::engine::alg::ftp::pinhole::DataMode;
@@ -22,19 +23,13 @@ use crate::engine::settings::ViolationOutcome;
 impl LineContext<'_> {
     /// Counts and reports a violation of `check` by `line` (sent from `dir`), whose outcome
     /// is `outcome`.
-    pub(super) fn violation(
-        &self,
-        dir: FlowDir,
-        check: &'static str,
-        line: &[u8],
-        outcome: &'static str,
-    ) {
-        self.engine.counters.ftp_violation(check);
+    pub(super) fn violation(&self, dir: FlowDir, check: Check, line: &[u8], outcome: &'static str) {
+        self.engine.counters.ftp_violation(check.name());
         self.engine.emit(Event::FtpViolation {
             at: self.now,
             control: self.control.original,
             from: dir,
-            check,
+            check: check.name(),
             line: escaped(line),
             outcome,
         });
@@ -98,7 +93,7 @@ impl Session {
             Err(refusal) => return self.refuse(ctx, dir, refusal.0, line),
         };
         let refusal = if settings.require_login && !self.logged_in {
-            Some("before_login")
+            Some(Check::BeforeLogin)
         } else if prepared.is_some() {
             self.pinholes
                 .retain(|(key, id)| ctx.engine.pinholes.is_live(key, *id, now));
@@ -109,7 +104,7 @@ impl Session {
                     self.close_pinhole(ctx.engine, key, id);
                 }
             }
-            full.then_some("pinhole_cap")
+            full.then_some(Check::PinholeCap)
         } else {
             None
         };
@@ -136,12 +131,12 @@ impl Session {
                 LineDecision::Replace(splice(line, range, with.as_bytes()))
             }
             Some(None) if monitor => {
-                self.report(ctx, dir, "family_mismatch", line, "monitor");
+                self.report(ctx, dir, Check::FamilyMismatch, line, "monitor");
                 LineDecision::Keep
             }
             Some(None) => {
                 announce::release(ctx.engine, &pinhole);
-                return self.refuse(ctx, dir, "family_mismatch", line);
+                return self.refuse(ctx, dir, Check::FamilyMismatch, line);
             }
             None => LineDecision::Keep,
         };
@@ -166,7 +161,7 @@ impl Session {
     /// Gives up on the connection whatever `on_violation` says: the stream can no longer be
     /// followed (`check` says why). Reported like a violation; the caller resets both ends.
     /// A monitor reports it and goes on reading.
-    pub fn abort(&mut self, ctx: &LineContext<'_>, dir: FlowDir, check: &'static str) {
+    pub fn abort(&mut self, ctx: &LineContext<'_>, dir: FlowDir, check: Check) {
         if ctx.engine.settings().ftp.on_violation == ViolationOutcome::Monitor {
             ctx.violation(dir, check, b"", "monitor");
             return;
@@ -182,7 +177,7 @@ impl Session {
         &mut self,
         ctx: &LineContext<'_>,
         dir: FlowDir,
-        check: &'static str,
+        check: Check,
         line: &[u8],
     ) -> LineDecision {
         let outcome = ctx.engine.settings().ftp.on_violation;
@@ -195,7 +190,7 @@ impl Session {
         &mut self,
         ctx: &LineContext<'_>,
         dir: FlowDir,
-        check: &'static str,
+        check: Check,
         line: &[u8],
         outcome: ViolationOutcome,
     ) -> LineDecision {
@@ -237,7 +232,7 @@ impl Session {
         &mut self,
         ctx: &LineContext<'_>,
         dir: FlowDir,
-        check: &'static str,
+        check: Check,
         line: &[u8],
         outcome: &'static str,
     ) {
@@ -246,8 +241,8 @@ impl Session {
             Some(transfer) => &mut transfer.violations,
             None => &mut self.violations,
         };
-        if kept.len() < MAX_RECORDED_VIOLATIONS && !kept.contains(&check) {
-            kept.push(check);
+        if kept.len() < MAX_RECORDED_VIOLATIONS && !kept.contains(&check.name()) {
+            kept.push(check.name());
         }
     }
 
@@ -256,7 +251,7 @@ impl Session {
     pub(super) fn enforce(
         &mut self,
         ctx: &LineContext<'_>,
-        check: &'static str,
+        check: Check,
         line: &[u8],
     ) -> Option<LineDecision> {
         if ctx.engine.settings().ftp.on_violation == ViolationOutcome::Monitor {
@@ -283,7 +278,13 @@ impl Session {
             return None;
         };
         let arg = text(arg);
-        self.report(ctx, FlowDir::Original, "line_too_long", prefix, "monitor");
+        self.report(
+            ctx,
+            FlowDir::Original,
+            Check::LineTooLong,
+            prefix,
+            "monitor",
+        );
         self.start_transfer(ctx, verb, arg);
         self.push_pending(Pending::Transfer);
         Some(LineDecision::Keep)

@@ -13,6 +13,7 @@ use std::net::IpAddr;
 
 use super::{LineContext, Session, BOUNCE_VERBS};
 use crate::engine::alg::ftp::announce::{self, Announcement};
+use crate::engine::alg::ftp::check::Check;
 use crate::engine::alg::ftp::command::{parse_command, Command};
 use crate::engine::alg::ftp::pinhole::DataMode;
 use crate::engine::alg::ftp::stream::LineDecision;
@@ -24,11 +25,11 @@ use crate::engine::settings::{NonFtpPolicy, ViolationOutcome};
 /// Why a complete client line is framed ambiguously: a bare LF ending it (a receiver that
 /// wants CRLF reads on into the next line), or a CR inside it (one that ends lines at CR
 /// sees two lines). `None`: it ends in CRLF and holds no other CR.
-pub(super) fn framing_defect(line: &[u8]) -> Option<&'static str> {
+pub(super) fn framing_defect(line: &[u8]) -> Option<Check> {
     let Some(body) = line.strip_suffix(b"\r\n") else {
-        return Some("bare_lf");
+        return Some(Check::BareLf);
     };
-    body.contains(&b'\r').then_some("bare_cr")
+    body.contains(&b'\r').then_some(Check::BareCr)
 }
 
 /// The client's own address (as the gateway sees it) for an unspecified one (`PORT
@@ -94,10 +95,10 @@ impl Session {
         if ctx.engine.settings().ftp.non_ftp == NonFtpPolicy::Reset
             || (inside && dir == FlowDir::Reply)
         {
-            return self.refuse_with(ctx, dir, "not_ftp", line, ViolationOutcome::Reset);
+            return self.refuse_with(ctx, dir, Check::NotFtp, line, ViolationOutcome::Reset);
         }
         if inside {
-            return self.refuse(ctx, dir, "not_ftp", line);
+            return self.refuse(ctx, dir, Check::NotFtp, line);
         }
         self.non_ftp = true;
         self.close_pinholes(ctx.engine);
@@ -127,16 +128,22 @@ impl Session {
         }
         let reset = ViolationOutcome::Reset;
         if !line.ends_with(b"\n") {
-            return self.refuse_with(ctx, FlowDir::Original, "line_too_long", line, reset);
+            return self.refuse_with(ctx, FlowDir::Original, Check::LineTooLong, line, reset);
         }
         let (addr, port) = match parse_command(&heard) {
             Ok(Command::Port(hp)) => (IpAddr::V4(hp.addr), hp.port),
             Ok(Command::Eprt(ep)) => (ep.addr, ep.port),
             Ok(_) => {
-                return self.refuse_with(ctx, FlowDir::Original, "unsupported_command", line, reset)
+                return self.refuse_with(
+                    ctx,
+                    FlowDir::Original,
+                    Check::UnsupportedCommand,
+                    line,
+                    reset,
+                )
             }
             Err(error) => {
-                return self.refuse_with(ctx, FlowDir::Original, error.check_name(), line, reset)
+                return self.refuse_with(ctx, FlowDir::Original, error.into(), line, reset)
             }
         };
         let (addr, _) = own_if_unspecified(ctx, addr);
@@ -218,9 +225,9 @@ mod test {
     #[test]
     fn framing_wants_one_crlf_at_the_end() {
         assert_eq!(framing_defect(b"NOOP\r\n"), None);
-        assert_eq!(framing_defect(b"NOOP\n"), Some("bare_lf"));
-        assert_eq!(framing_defect(b"MKD d\r227 x\r\n"), Some("bare_cr"));
-        assert_eq!(framing_defect(b"NOOP\r\r\n"), Some("bare_cr"));
+        assert_eq!(framing_defect(b"NOOP\n"), Some(Check::BareLf));
+        assert_eq!(framing_defect(b"MKD d\r227 x\r\n"), Some(Check::BareCr));
+        assert_eq!(framing_defect(b"NOOP\r\r\n"), Some(Check::BareCr));
     }
 
     #[test]
