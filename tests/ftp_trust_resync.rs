@@ -330,6 +330,29 @@ fn nothing_passes_on_a_connection_the_gateway_reset_until_a_new_syn() {
             "the server's bytes do not pass either"
         );
     }
+    // A RST from either end, at the expected sequence number or not, with or without lines:
+    // dropped, never answered, and no challenge passed on (the fuzzer found an inexact one
+    // forwarded with the payload stripped).
+    let server = c.server;
+    let rsts = [
+        (client, 0u32, &b""[..]),
+        (client, 9_000, b"EPSV\r\n"),
+        (server, 0, b""),
+        (
+            server,
+            40_000,
+            b"227 Entering Passive Mode (10,77,0,10,0,22)\r\n",
+        ),
+    ];
+    for (from, offset, payload) in rsts {
+        let seq = from.seq.wrapping_add(offset);
+        let rst = tcp(from.addr, from.peer, RST | ACK, seq, from.rcv, payload);
+        assert_eq!(
+            run(&engine, secs(c.now + 32), &rst).verdict,
+            Verdict::Drop(DropReason::FtpViolationReset),
+            "RST at +{offset} with {payload:?}"
+        );
+    }
     assert_eq!(engine.pinhole_count(), 0);
     // A new connection on the tuple works from its first byte.
     let syn = tcp(client.addr, client.peer, SYN, 6_000_000, 0, b"");

@@ -128,6 +128,16 @@ fn on_flow(
                 }
                 match tracker.update(dir.index(), segment) {
                     Err(reason) => return Verdict::Drop(reason),
+                    Ok(TcpUpdate::Challenged(_)) if matches!(&state.app, AppState::FtpControl(c) if c.is_reset_by_gateway()) =>
+                    {
+                        // The gateway reset this control connection at both ends: nothing of
+                        // it reaches anyone, a challenge neither (a RST is never answered).
+                        return if build_reject(buf, packet) {
+                            Verdict::Respond(DropReason::FtpViolationReset)
+                        } else {
+                            Verdict::Drop(DropReason::FtpViolationReset)
+                        };
+                    }
                     Ok(TcpUpdate::Challenged(challenge)) => {
                         // RFC 5961: the endpoint answers it; the gateway keeps everything.
                         engine.counters.challenged(challenge);

@@ -109,6 +109,11 @@ impl FtpControl {
         self.reset_by_gateway = true;
     }
 
+    /// Whether the gateway reset the connection and no new SYN has opened another since.
+    pub fn is_reset_by_gateway(&self) -> bool {
+        self.reset_by_gateway
+    }
+
     /// Whether the segment is a client SYN that opens a new connection (a new ISN).
     fn opens_anew(&self, seg: &ControlSegment<'_, '_>) -> bool {
         let tcp = seg.tcp;
