@@ -65,14 +65,12 @@ pub(crate) fn numbers(text: &[u8], mut found: impl FnMut(u16)) {
 pub(crate) fn server_line_credits(line: &[u8], credits: &mut Vec<Credit>) {
     server_line_ports(line, |port| {
         trace!("    delivered to the client: passive port {port}");
-        if credits.len() < MAX_CREDITS {
-            credits.push(Credit {
-                active: false,
-                addr: [0; 4],
-                port,
-                used: false,
-            });
-        }
+        credits.push(Credit {
+            active: false,
+            addr: [0; 4],
+            port,
+            used: false,
+        });
     });
 }
 

@@ -184,7 +184,7 @@ pub(crate) const PACKET: usize = 70000;
 pub(crate) const MAX_OPS: usize = 600;
 /// Most data connections followed.
 pub(crate) const MAX_DATA: usize = 16;
-/// Most announcements remembered.
+/// Most announcements remembered between segments (`Credit::compact`).
 pub(crate) const MAX_CREDITS: usize = 256;
 
 /// A former engine issue, fixed (reproducers `artifacts/ftp_session/held-line-desync-port-22`,

@@ -323,14 +323,12 @@ impl ModelServer {
             return;
         }
         trace!("    delivered to the server: active {}:{port}", ip(addr));
-        if credits.len() < MAX_CREDITS {
-            credits.push(Credit {
-                active: true,
-                addr,
-                port,
-                used: false,
-            });
-        }
+        credits.push(Credit {
+            active: true,
+            addr,
+            port,
+            used: false,
+        });
     }
 }
 

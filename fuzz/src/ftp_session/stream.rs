@@ -14,6 +14,21 @@ pub(crate) struct Credit {
     pub(crate) used: bool,
 }
 
+impl Credit {
+    /// Keeps the newest [`MAX_CREDITS`] announcements, used ones dropped first. Called before
+    /// a segment is sent, never while one is checked: the credits a segment delivers stay
+    /// after the ones before it, however many there are (a full list that took no more made
+    /// the oracle miss the announcement that opened a pinhole).
+    pub(crate) fn compact(credits: &mut Vec<Credit>) {
+        if credits.len() <= MAX_CREDITS {
+            return;
+        }
+        credits.retain(|c| !c.used);
+        let excess = credits.len().saturating_sub(MAX_CREDITS);
+        credits.drain(..excess);
+    }
+}
+
 /// One direction of the control connection as its receiver reassembles it.
 pub(crate) struct Rx {
     pub(crate) started: bool,

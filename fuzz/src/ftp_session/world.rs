@@ -453,6 +453,7 @@ impl World {
     pub(crate) fn control(&mut self, side: usize, spec: &Spec<'_>) -> Verdict {
         let len = self.write(spec);
         let pinholes = self.pinholes;
+        Credit::compact(&mut self.credits);
         let credits = self.credits.len();
         let (verdict, out) = self.process(len);
         let Some(seg) = out else {
