@@ -107,6 +107,21 @@ fn strip_payload(buf: &mut PacketBuf<'_>, packet: &ParsedPacket, tcp: &super::wi
     }
 }
 
+/// Whether the flow is an FTP control connection the gateway reset (see `FtpControl`).
+fn control_reset_by_gateway(app: &AppState) -> bool {
+    matches!(app, AppState::FtpControl(control) if control.is_reset_by_gateway())
+}
+
+/// The verdict for a segment of a control connection the gateway reset: answered with a RST,
+/// or dropped where no answer may be sent (a RST is never answered).
+fn reset_by_gateway(buf: &mut PacketBuf<'_>, packet: &ParsedPacket) -> Verdict {
+    if build_reject(buf, packet) {
+        Verdict::Respond(DropReason::FtpViolationReset)
+    } else {
+        Verdict::Drop(DropReason::FtpViolationReset)
+    }
+}
+
 /// A packet of a known flow: update its state, refresh its timeout, translate it.
 fn on_flow(
     engine: &Engine,
@@ -128,15 +143,10 @@ fn on_flow(
                 }
                 match tracker.update(dir.index(), segment) {
                     Err(reason) => return Verdict::Drop(reason),
-                    Ok(TcpUpdate::Challenged(_)) if matches!(&state.app, AppState::FtpControl(c) if c.is_reset_by_gateway()) =>
-                    {
+                    Ok(TcpUpdate::Challenged(_)) if control_reset_by_gateway(&state.app) => {
                         // The gateway reset this control connection at both ends: nothing of
-                        // it reaches anyone, a challenge neither (a RST is never answered).
-                        return if build_reject(buf, packet) {
-                            Verdict::Respond(DropReason::FtpViolationReset)
-                        } else {
-                            Verdict::Drop(DropReason::FtpViolationReset)
-                        };
+                        // it reaches anyone, a challenge neither.
+                        return reset_by_gateway(buf, packet);
                     }
                     Ok(TcpUpdate::Challenged(challenge)) => {
                         // RFC 5961: the endpoint answers it; the gateway keeps everything.
@@ -187,11 +197,7 @@ fn on_flow(
                             control.session.end(engine, flow);
                             tracker.reset();
                             state.refresh(now, &engine.settings().timeouts);
-                            return if build_reject(buf, packet) {
-                                Verdict::Respond(DropReason::FtpViolationReset)
-                            } else {
-                                Verdict::Drop(DropReason::FtpViolationReset)
-                            };
+                            return reset_by_gateway(buf, packet);
                         }
                         Err(reason) => return Verdict::Drop(reason),
                     }
