@@ -15,6 +15,7 @@ pub mod verdict;
 pub mod wire;
 
 mod admission;
+mod alg_host;
 mod events;
 mod outside_view;
 mod pipeline;
@@ -106,10 +107,32 @@ impl Engine {
         let removed = self.flows.expire(now, |flow| self.forget(flow));
         self.counters.flows_expired(removed);
         for pinhole in self.pinholes.expire(now) {
-            alg::ftp::announce::release(self, &pinhole);
+            alg::ftp::host::release_expectation(self, &pinhole);
         }
-        alg::ftp::control::budget::age_out(self, now);
+        self.age_out_ftp_controls(now);
         removed
+    }
+
+    /// Resets every FTP control connection that has held bytes without progress past
+    /// `limits.ftp_held_timeout` (see `FtpControl::age_out`). Costs nothing while no
+    /// connection holds bytes.
+    fn age_out_ftp_controls(&self, now: Duration) {
+        if self.ftp_budget.used() == 0 {
+            return;
+        }
+        self.flows.for_each(|flow| {
+            let mut guard = flow.lock();
+            let state = &mut *guard;
+            let AppState::FtpControl(control) = &mut state.app else {
+                return;
+            };
+            if control.age_out(self, flow, now) {
+                if let conntrack::ProtoState::Tcp(tracker) = &mut state.proto {
+                    tracker.reset();
+                }
+                state.refresh(now, &self.settings().timeouts);
+            }
+        });
     }
 
     /// Gives back what a flow that left the table held: its binding, its pinholes.

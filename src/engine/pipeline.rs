@@ -5,8 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::admission::{self, Refused};
+use super::alg::ftp::host::release_expectation;
 use super::alg::ftp::mangle::{recompute_tcp_checksum, replace_payload};
-use super::alg::ftp::{announce, ControlSegment, FtpControl, Pinhole, PinholeKey};
+use super::alg::ftp::{ControlSegment, FtpControl, Pinhole, PinholeKey};
 use super::conntrack::tcp::{valid_flags, TcpState, TcpTracker, TcpUpdate};
 use super::conntrack::{
     AppState, Flow, FlowDir, FlowKey, FlowNat, FlowState, InsertError, Lookup, ProtoState,
@@ -178,7 +179,7 @@ fn on_flow(
                 if let AppState::FtpControl(control) = &mut state.app {
                     let tcp = segment;
                     let segment = ControlSegment {
-                        engine,
+                        host: engine,
                         flow,
                         dir,
                         now,
@@ -532,7 +533,7 @@ fn take_pinhole(
     match engine.pinholes.take(&pinhole_key, now)? {
         Ok(pinhole) => Some((pinhole_key, pinhole)),
         Err(expired) => {
-            announce::release(engine, &expired);
+            release_expectation(engine, &expired);
             None
         }
     }

@@ -7,10 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::check::Check;
+use super::host::AlgHost;
 use super::pinhole::{DataMode, Pinhole, PinholeKey};
 use crate::engine::conntrack::{Flow, FlowDir};
-use crate::engine::wire::parse::PROTO_TCP;
-use crate::engine::Engine;
 
 /// Why an announcement was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,8 +28,8 @@ pub struct Accepted {
 
 /// What the session needs to know to open a pinhole.
 pub struct Announcement<'a> {
-    /// The engine (pinhole table, NAT, settings).
-    pub engine: &'a Engine,
+    /// The engine (data ports, expectations, settings).
+    pub host: &'a dyn AlgHost,
     /// The control connection.
     pub control: &'a Arc<Flow>,
     /// Engine time.
@@ -48,7 +47,7 @@ impl Announcement<'_> {
     /// client's PORT / EPRT naming another host that the rule file allows (FXP); it passes
     /// unchanged and needs no pinhole here.
     pub fn accept(&self) -> Result<Option<(Accepted, Pinhole)>, Refusal> {
-        let settings = &self.engine.settings().ftp;
+        let settings = &self.host.settings().ftp;
         let flow = self.control;
         // The announcer's own address before and after translation, and the peer that will
         // connect, as its packets reach the gateway.
@@ -74,14 +73,13 @@ impl Announcement<'_> {
             };
         }
         let expires_at = self.now.saturating_add(settings.pinhole_timeout);
-        let id = self.engine.pinholes.next_id();
+        let id = self.host.expectation_id();
         let control = Arc::downgrade(flow);
         let (key, pinhole, rewrite_to) = match (own, own_translated) {
             (IpAddr::V4(inside), IpAddr::V4(outside)) if inside != outside => {
                 let outside_port = self
-                    .engine
-                    .nat
-                    .acquire_port(PROTO_TCP, (inside, self.port))
+                    .host
+                    .reserve_data_port((inside, self.port))
                     .map_err(|shortage| Refusal(Check::NoOutsidePort(shortage)))?;
                 let key = PinholeKey {
                     src: peer,
@@ -142,10 +140,10 @@ impl Announcement<'_> {
             dst: self.addr,
             dst_port: self.port,
         };
-        let id = self.engine.pinholes.next_id();
+        let id = self.host.expectation_id();
         let pinhole = Pinhole {
             id,
-            expires_at: self.now + self.engine.settings().ftp.pinhole_timeout,
+            expires_at: self.now + self.host.settings().ftp.pinhole_timeout,
             translate_to: None,
             binding: None,
             mode: self.mode,
@@ -157,12 +155,5 @@ impl Announcement<'_> {
             rewrite_to: None,
         };
         (accepted, pinhole)
-    }
-}
-
-/// Gives back what an unused pinhole held.
-pub fn release(engine: &Engine, pinhole: &Pinhole) {
-    if let Some(port) = pinhole.binding {
-        engine.nat.release_port(PROTO_TCP, port);
     }
 }

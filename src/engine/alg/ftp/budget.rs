@@ -25,13 +25,13 @@ use std::time::Duration;
 
 use super::{ControlSegment, FtpControl};
 use crate::engine::alg::ftp::check::Check;
+use crate::engine::alg::ftp::host::AlgHost;
 use crate::engine::alg::ftp::session::LineContext;
-use crate::engine::conntrack::{AppState, Flow, FlowDir, ProtoState};
+use crate::engine::conntrack::{Flow, FlowDir};
 use crate::engine::events::Event;
 use crate::engine::verdict::DropReason;
 use crate::engine::wire::fields::tcp::{ACK_FLAG, RST, SYN};
 use crate::engine::wire::respond::{tcp_segment, SegmentSpec};
-use crate::engine::Engine;
 
 /// Control-stream bytes held by all connections together.
 #[derive(Debug, Default)]
@@ -80,13 +80,13 @@ impl FtpControl {
     /// Before a segment is read: resets a connection stalled past its hold timeout, and
     /// refuses new bytes beyond the budgets.
     pub(super) fn budget_admit(&mut self, seg: &ControlSegment<'_, '_>) -> Result<(), DropReason> {
-        let limits = &seg.engine.settings().limits;
+        let limits = &seg.host.settings().limits;
         if self.budget.global.is_none() {
-            self.budget.global = Some(seg.engine.ftp_budget.clone());
+            self.budget.global = Some(seg.host.control_budget().clone());
         }
-        if self.held_too_long(seg.engine, seg.now) {
+        if self.held_too_long(seg.host, seg.now) {
             let ctx = LineContext {
-                engine: seg.engine,
+                host: seg.host,
                 control: seg.flow,
                 now: seg.now,
             };
@@ -102,7 +102,7 @@ impl FtpControl {
         if fresh == 0 {
             return Ok(());
         }
-        let total = seg.engine.ftp_budget.used();
+        let total = seg.host.control_budget().used();
         if self.budget.held.saturating_add(fresh) > limits.ftp_buffer_per_connection
             || total.saturating_add(fresh) > limits.ftp_buffer_total
         {
@@ -121,7 +121,7 @@ impl FtpControl {
     /// buffer: reported as `line_too_long`, every byte it held freed.
     pub(super) fn reset_line_too_long(&mut self, seg: &ControlSegment<'_, '_>) {
         let ctx = LineContext {
-            engine: seg.engine,
+            host: seg.host,
             control: seg.flow,
             now: seg.now,
         };
@@ -149,15 +149,15 @@ impl FtpControl {
     /// Whether the connection has held bytes without progress for too long at `now`: a
     /// withheld partial line always counts; kept bytes only under pressure (half the global
     /// budget in use).
-    fn held_too_long(&self, engine: &Engine, now: Duration) -> bool {
-        let limits = &engine.settings().limits;
+    fn held_too_long(&self, host: &dyn AlgHost, now: Duration) -> bool {
+        let limits = &host.settings().limits;
         let stalled = self.budget.held > 0
             && self
                 .budget
                 .stalled_since
                 .is_some_and(|since| now.saturating_sub(since) >= limits.ftp_held_timeout);
         let withholding = self.budget.mark.iter().any(|(_, held)| *held);
-        stalled && (withholding || engine.ftp_budget.used() >= limits.ftp_buffer_total / 2)
+        stalled && (withholding || host.control_budget().used() >= limits.ftp_buffer_total / 2)
     }
 
     /// The side whose stream holds more.
@@ -197,45 +197,31 @@ impl FtpControl {
     }
 }
 
-/// The sweep: resets every control connection that has held bytes without progress past
-/// `limits.ftp_held_timeout` and sent nothing since. Returns how many. Costs nothing while
-/// no connection holds bytes.
-pub fn age_out(engine: &Engine, now: Duration) -> usize {
-    if engine.ftp_budget.used() == 0 {
-        return 0;
-    }
-    let mut reset = 0;
-    engine.flows.for_each(|flow| {
-        let mut guard = flow.lock();
-        let state = &mut *guard;
-        let AppState::FtpControl(control) = &mut state.app else {
-            return;
-        };
-        if !control.held_too_long(engine, now) {
-            return;
+impl FtpControl {
+    /// The sweep's part for one connection (see `Engine::expire`): when it has held bytes
+    /// without progress past `limits.ftp_held_timeout` and sent nothing since, it is reset: a
+    /// RST to both ends, the violation reported, its bytes freed, its session ended. Returns
+    /// whether it was reset (the caller resets its TCP tracker).
+    pub fn age_out(&mut self, host: &dyn AlgHost, flow: &Flow, now: Duration) -> bool {
+        if !self.held_too_long(host, now) {
+            return false;
         }
         for from in [FlowDir::Original, FlowDir::Reply] {
-            if let Some(rst) = control.reset_towards_receiver_of(flow, from) {
-                engine.transmit(rst);
+            if let Some(rst) = self.reset_towards_receiver_of(flow, from) {
+                host.send(rst);
             }
         }
-        engine.counters.ftp_violation(Check::HeldTimeout.name());
-        engine.emit(Event::FtpViolation {
+        host.report(Event::FtpViolation {
             at: now,
             control: flow.original,
-            from: control.holder(),
+            from: self.holder(),
             check: Check::HeldTimeout.name(),
             line: String::new(),
             outcome: "reset",
         });
-        control.release_all();
-        control.mark_reset();
-        control.session.end(engine, flow);
-        if let ProtoState::Tcp(tracker) = &mut state.proto {
-            tracker.reset();
-        }
-        state.refresh(now, &engine.settings().timeouts);
-        reset += 1;
-    });
-    reset
+        self.release_all();
+        self.mark_reset();
+        self.session.end(host, flow);
+        true
+    }
 }

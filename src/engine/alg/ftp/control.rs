@@ -13,6 +13,7 @@ use std::time::Duration;
 pub mod budget;
 
 use super::check::Check;
+use super::host::AlgHost;
 use super::mangle::{recompute_tcp_checksum, replace_payload};
 use super::session::{client_may_be_bounce, server_may_be_checked, LineContext, Session};
 use super::stream::{LineStream, SegmentPlan, WithholdReason};
@@ -26,7 +27,6 @@ use crate::engine::wire::parse::transport_checksum_ok;
 use crate::engine::wire::respond::{tcp_segment, SegmentSpec};
 use crate::engine::wire::tcp_adjust::adjust_segment;
 use crate::engine::wire::{ParsedPacket, TcpInfo};
-use crate::engine::Engine;
 
 /// The ALG state of one control connection.
 #[derive(Debug, Default)]
@@ -45,8 +45,8 @@ pub struct FtpControl {
 
 /// One segment of a control connection, as the pipeline hands it over.
 pub struct ControlSegment<'a, 'b> {
-    /// The engine.
-    pub engine: &'a Engine,
+    /// The engine, as the ALG sees it.
+    pub host: &'a dyn AlgHost,
     /// The control connection.
     pub flow: &'a Arc<Flow>,
     /// Direction of the segment.
@@ -133,7 +133,7 @@ impl FtpControl {
             if opening && self.streams[from].first_byte() != Some(first) {
                 // A new connection on the same 4-tuple (after a RST, FIN or TIME_WAIT): a
                 // new session, nothing of the old one survives.
-                self.session.end(seg.engine, seg.flow);
+                self.session.end(seg.host, seg.flow);
                 *self = Self::starting_at(first);
             } else {
                 self.streams[from].start_at(first);
@@ -145,7 +145,7 @@ impl FtpControl {
             self.streams[to].acknowledged(tcp.ack);
         }
         let readable = tcp.payload_len > 0 && transport_checksum_ok(seg.buf.bytes(), seg.packet);
-        let monitor = seg.engine.settings().ftp.on_violation == ViolationOutcome::Monitor;
+        let monitor = seg.host.settings().ftp.on_violation == ViolationOutcome::Monitor;
         let planned = if readable {
             match self.plan(&seg) {
                 // A monitor reads every segment and changes none: nothing is withheld, trimmed
@@ -168,7 +168,7 @@ impl FtpControl {
         let mut lead_in = 0;
         if let Some((start, payload, inserted)) = &planned {
             let payload_at = seg.packet.l4_offset + tcp.header_len;
-            let room = seg.engine.settings().ftp.mtu.saturating_sub(payload_at);
+            let room = seg.host.settings().ftp.mtu.saturating_sub(payload_at);
             let cut = fit_to_mtu(payload, room);
             // A SYN's own sequence number stays just before its first byte.
             let seq = start.wrapping_sub(u32::from(tcp.has(SYN)));
@@ -221,7 +221,7 @@ impl FtpControl {
             payload: &reply,
         });
         if let Some(packet) = packet {
-            seg.engine.transmit(packet);
+            seg.host.send(packet);
         }
     }
 
@@ -255,17 +255,17 @@ impl FtpControl {
         // A SYN's payload starts after the SYN's own sequence number.
         let seq = tcp.seq.wrapping_add(u32::from(tcp.has(SYN)));
         let ctx = LineContext {
-            engine: seg.engine,
+            host: seg.host,
             control: seg.flow,
             now: seg.now,
         };
-        let max_line = seg.engine.settings().ftp.max_line;
+        let max_line = seg.host.settings().ftp.max_line;
         let FtpControl {
             streams, session, ..
         } = self;
         let stream = &mut streams[seg.dir.index()];
         let client = seg.dir == FlowDir::Original;
-        let monitor = seg.engine.settings().ftp.on_violation == ViolationOutcome::Monitor;
+        let monitor = seg.host.settings().ftp.on_violation == ViolationOutcome::Monitor;
         if monitor && stream.skip_gap(seq) {
             // Bytes the capture does not hold: a monitor reads on from here.
             ctx.notice("stream_gap", b"");

@@ -19,13 +19,20 @@ pub mod announce;
 pub mod check;
 pub mod command;
 pub mod control;
+#[cfg(test)]
+mod control_tests;
 pub mod format;
+pub mod host;
+#[cfg(test)]
+mod host_fake;
 pub mod mangle;
 pub mod pinhole;
 pub mod record;
 pub mod refusal;
 pub mod reply;
 pub mod session;
+#[cfg(test)]
+mod session_tests;
 pub mod stream;
 pub mod telnet;
 pub mod transfer;

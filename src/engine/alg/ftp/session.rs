@@ -14,10 +14,10 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::announce;
 use super::check::Check;
 use super::command::{parse_command, Command, EpsvArg, TransferVerb};
 use super::format;
+use super::host::{release_expectation, AlgHost};
 use super::pinhole::{DataMode, PinholeKey};
 use super::record::{transfer_record, Announced, Finished, Transfer};
 use super::reply::{parse_227, parse_229, parse_257, parse_reply_line, LineKind};
@@ -28,7 +28,6 @@ use super::verbs::{is_ftp_verb, verb_of};
 use crate::engine::conntrack::{Flow, FlowDir, ProtoState};
 use crate::engine::events::Event;
 use crate::engine::settings::TlsPolicy;
-use crate::engine::Engine;
 
 mod checks;
 mod facts;
@@ -101,7 +100,7 @@ pub struct Session {
 /// What a line handler needs from the outside world.
 pub struct LineContext<'a> {
     /// The engine.
-    pub engine: &'a Engine,
+    pub host: &'a dyn AlgHost,
     /// The control connection.
     pub control: &'a Arc<Flow>,
     /// Engine time.
@@ -189,22 +188,22 @@ impl Session {
     }
 
     /// The control connection ended: pinholes close, a transfer still waiting is logged.
-    pub fn end(&mut self, engine: &Engine, control: &Flow) {
-        self.close_pinholes(engine);
-        self.flush(engine, control);
+    pub fn end(&mut self, host: &dyn AlgHost, control: &Flow) {
+        self.close_pinholes(host);
+        self.flush(host, control);
     }
 
     /// Logs a transfer still waiting for its data connection to close.
-    pub fn flush(&mut self, engine: &Engine, control: &Flow) {
+    pub fn flush(&mut self, host: &dyn AlgHost, control: &Flow) {
         if let Some(finished) = self.finished.take() {
-            self.emit(engine, control, finished);
+            self.emit(host, control, finished);
         }
     }
 
     /// The input ended (the end of a replay): the transfer waiting for its data connection to
     /// close and the one waiting for its final reply are logged with what was seen, marked
     /// incomplete; the pinholes close.
-    pub fn flush_at_end(&mut self, engine: &Engine, control: &Flow, now: Duration) {
+    pub fn flush_at_end(&mut self, host: &dyn AlgHost, control: &Flow, now: Duration) {
         if let Some(mut finished) = self.finished.take() {
             // Its final reply passed; it is incomplete if its data connection is still open.
             finished.incomplete =
@@ -215,7 +214,7 @@ impl Session {
                         ProtoState::Tcp(tcp) => !tcp.closing(),
                         _ => false,
                     });
-            self.emit(engine, control, finished);
+            self.emit(host, control, finished);
         }
         if let Some(transfer) = self.transfer.take() {
             let finished = Finished {
@@ -225,28 +224,28 @@ impl Session {
                 at: now,
                 incomplete: true,
             };
-            self.emit(engine, control, finished);
+            self.emit(host, control, finished);
         }
-        self.close_pinholes(engine);
+        self.close_pinholes(host);
     }
 
     /// A data connection is closing: its transfer, if its final reply has passed, is logged.
-    pub fn data_closing(&mut self, engine: &Engine, control: &Flow, data: &Arc<Flow>) {
+    pub fn data_closing(&mut self, host: &dyn AlgHost, control: &Flow, data: &Arc<Flow>) {
         let waiting_for_it = self
             .finished
             .as_ref()
             .and_then(|finished| finished.transfer.data())
             .is_some_and(|flow| Arc::ptr_eq(flow, data));
         if waiting_for_it {
-            self.flush(engine, control);
+            self.flush(host, control);
         }
     }
 
     /// Closes every pinhole of the session (the control connection ended, or went blind).
-    pub fn close_pinholes(&mut self, engine: &Engine) {
+    pub fn close_pinholes(&mut self, host: &dyn AlgHost) {
         for (key, id) in self.pinholes.drain(..) {
-            if let Some(pinhole) = engine.pinholes.close(&key, id) {
-                announce::release(engine, &pinhole);
+            if let Some(pinhole) = host.close_expectation(&key, id) {
+                release_expectation(host, &pinhole);
             }
         }
     }
@@ -421,7 +420,7 @@ impl Session {
                 self.start_transfer(ctx, verb, text(arg));
                 Pending::Transfer
             }
-            Command::Auth(_) if ctx.engine.settings().ftp.tls == TlsPolicy::Block => {
+            Command::Auth(_) if ctx.host.settings().ftp.tls == TlsPolicy::Block => {
                 return self.refuse(ctx, FlowDir::Original, Check::TlsBlocked, line);
             }
             Command::Auth(_) => Pending::Auth,
@@ -441,7 +440,7 @@ impl Session {
     }
 
     fn start_transfer(&mut self, ctx: &LineContext<'_>, verb: TransferVerb, arg: String) {
-        self.flush(ctx.engine, ctx.control);
+        self.flush(ctx.host, ctx.control);
         let listing = matches!(
             verb,
             TransferVerb::List | TransferVerb::Nlst | TransferVerb::Mlsd
@@ -601,7 +600,7 @@ impl Session {
             Pending::Transfer => self.transfer_replied(ctx, code, line),
             Pending::Auth if code == 234 => {
                 self.blind = true;
-                self.close_pinholes(ctx.engine);
+                self.close_pinholes(ctx.host);
                 ctx.notice("tls_pass_blind", line);
             }
             Pending::Rein if success => {
@@ -617,10 +616,10 @@ impl Session {
         let Some(transfer) = self.transfer.take() else {
             return;
         };
-        self.flush(ctx.engine, ctx.control);
+        self.flush(ctx.host, ctx.control);
         if let Some(unused) = transfer.announced.as_ref().filter(|a| a.data.is_none()) {
             // The transfer is over: its data connection can no longer come.
-            self.close_pinhole(ctx.engine, unused.key, unused.id);
+            self.close_pinhole(ctx.host, unused.key, unused.id);
         }
         // Open, or closed with segments still missing (reordered behind its FIN).
         let still_open = transfer
@@ -639,19 +638,19 @@ impl Session {
         if still_open {
             self.finished = Some(finished);
         } else {
-            self.emit(ctx.engine, ctx.control, finished);
+            self.emit(ctx.host, ctx.control, finished);
         }
     }
 
-    fn emit(&self, engine: &Engine, control: &Flow, finished: Finished) {
+    fn emit(&self, host: &dyn AlgHost, control: &Flow, finished: Finished) {
         let record = transfer_record(control, self.user.clone(), finished);
-        engine.emit(Event::Transfer(Box::new(record)));
+        host.report(Event::Transfer(Box::new(record)));
     }
 
-    fn close_pinhole(&mut self, engine: &Engine, key: PinholeKey, id: u64) {
+    fn close_pinhole(&mut self, host: &dyn AlgHost, key: PinholeKey, id: u64) {
         self.pinholes.retain(|held| *held != (key, id));
-        if let Some(pinhole) = engine.pinholes.close(&key, id) {
-            announce::release(engine, &pinhole);
+        if let Some(pinhole) = host.close_expectation(&key, id) {
+            release_expectation(host, &pinhole);
         }
     }
 }

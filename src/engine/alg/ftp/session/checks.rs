@@ -8,10 +8,11 @@
 use std::net::IpAddr;
 
 use super::{splice, text, LineContext, Pending, Session};
-use crate::engine::alg::ftp::announce::{self, Announcement};
+use crate::engine::alg::ftp::announce::Announcement;
 use crate::engine::alg::ftp::check::Check;
 use crate::engine::alg::ftp::command::{parse_command, Command};
 use crate::engine::alg::ftp::format;
+use crate::engine::alg::ftp::host::release_expectation;
 use crate::engine::alg::ftp::pinhole::DataMode;
 use crate::engine::alg::ftp::record::Announced;
 use crate::engine::alg::ftp::refusal;
@@ -24,8 +25,7 @@ impl LineContext<'_> {
     /// Counts and reports a violation of `check` by `line` (sent from `dir`), whose outcome
     /// is `outcome`.
     pub(super) fn violation(&self, dir: FlowDir, check: Check, line: &[u8], outcome: &'static str) {
-        self.engine.counters.ftp_violation(check.name());
-        self.engine.emit(Event::FtpViolation {
+        self.host.report(Event::FtpViolation {
             at: self.now,
             control: self.control.original,
             from: dir,
@@ -37,8 +37,7 @@ impl LineContext<'_> {
 
     /// Reports a line the policy lets through although the ALG cannot vouch for it.
     pub(crate) fn notice(&self, notice: &'static str, line: &[u8]) {
-        self.engine.counters.ftp_notice(notice);
-        self.engine.emit(Event::FtpNotice {
+        self.host.report(Event::FtpNotice {
             at: self.now,
             control: self.control.original,
             notice,
@@ -72,7 +71,7 @@ impl Session {
         };
         let now = ctx.now;
         let announcement = Announcement {
-            engine: ctx.engine,
+            host: ctx.host,
             control: ctx.control,
             now,
             mode,
@@ -81,7 +80,7 @@ impl Session {
         };
         // What the line names is checked first, so a bounce is reported as one whenever it
         // comes; then whether this session may open a pinhole now.
-        let settings = &ctx.engine.settings().ftp;
+        let settings = &ctx.host.settings().ftp;
         let monitor = settings.on_violation == ViolationOutcome::Monitor;
         let prepared = match announcement.accept() {
             Ok(prepared) => prepared,
@@ -96,12 +95,12 @@ impl Session {
             Some(Check::BeforeLogin)
         } else if prepared.is_some() {
             self.pinholes
-                .retain(|(key, id)| ctx.engine.pinholes.is_live(key, *id, now));
+                .retain(|(key, id)| ctx.host.expectation_is_live(key, *id, now));
             let full = self.pinholes.len() >= settings.max_pinholes.max(1);
             if full && monitor {
                 // The oldest pinhole makes room: memory stays bounded, nothing is refused.
                 if let Some((key, id)) = self.pinholes.front().copied() {
-                    self.close_pinhole(ctx.engine, key, id);
+                    self.close_pinhole(ctx.host, key, id);
                 }
             }
             full.then_some(Check::PinholeCap)
@@ -112,7 +111,7 @@ impl Session {
             self.report(ctx, dir, check, line, "monitor");
         } else if let Some(check) = refusal {
             if let Some((_, pinhole)) = &prepared {
-                announce::release(ctx.engine, pinhole);
+                release_expectation(ctx.host, pinhole);
             }
             return self.refuse(ctx, dir, check, line);
         }
@@ -135,13 +134,13 @@ impl Session {
                 LineDecision::Keep
             }
             Some(None) => {
-                announce::release(ctx.engine, &pinhole);
+                release_expectation(ctx.host, &pinhole);
                 return self.refuse(ctx, dir, Check::FamilyMismatch, line);
             }
             None => LineDecision::Keep,
         };
-        if let Some(replaced) = ctx.engine.pinholes.open(accepted.key, pinhole) {
-            announce::release(ctx.engine, &replaced);
+        if let Some(replaced) = ctx.host.open_expectation(accepted.key, pinhole) {
+            release_expectation(ctx.host, &replaced);
         }
         self.pinholes.push_back((accepted.key, accepted.id));
         self.reply_announced = mode == DataMode::Passive;
@@ -162,7 +161,7 @@ impl Session {
     /// followed (`check` says why). Reported like a violation; the caller resets both ends.
     /// A monitor reports it and goes on reading.
     pub fn abort(&mut self, ctx: &LineContext<'_>, dir: FlowDir, check: Check) {
-        if ctx.engine.settings().ftp.on_violation == ViolationOutcome::Monitor {
+        if ctx.host.settings().ftp.on_violation == ViolationOutcome::Monitor {
             ctx.violation(dir, check, b"", "monitor");
             return;
         }
@@ -180,7 +179,7 @@ impl Session {
         check: Check,
         line: &[u8],
     ) -> LineDecision {
-        let outcome = ctx.engine.settings().ftp.on_violation;
+        let outcome = ctx.host.settings().ftp.on_violation;
         self.refuse_with(ctx, dir, check, line, outcome)
     }
 
@@ -254,7 +253,7 @@ impl Session {
         check: Check,
         line: &[u8],
     ) -> Option<LineDecision> {
-        if ctx.engine.settings().ftp.on_violation == ViolationOutcome::Monitor {
+        if ctx.host.settings().ftp.on_violation == ViolationOutcome::Monitor {
             self.report(ctx, FlowDir::Original, check, line, "monitor");
             return None;
         }
@@ -269,7 +268,7 @@ impl Session {
         ctx: &LineContext<'_>,
         prefix: &[u8],
     ) -> Option<LineDecision> {
-        if ctx.engine.settings().ftp.on_violation != ViolationOutcome::Monitor {
+        if ctx.host.settings().ftp.on_violation != ViolationOutcome::Monitor {
             return None;
         }
         let mut terminated = prefix.to_vec();

@@ -12,9 +12,10 @@
 use std::net::IpAddr;
 
 use super::{LineContext, Session, BOUNCE_VERBS};
-use crate::engine::alg::ftp::announce::{self, Announcement};
+use crate::engine::alg::ftp::announce::Announcement;
 use crate::engine::alg::ftp::check::Check;
 use crate::engine::alg::ftp::command::{parse_command, Command};
+use crate::engine::alg::ftp::host::release_expectation;
 use crate::engine::alg::ftp::pinhole::DataMode;
 use crate::engine::alg::ftp::stream::LineDecision;
 use crate::engine::alg::ftp::telnet;
@@ -75,7 +76,7 @@ fn is_private_v4(addr: IpAddr) -> bool {
 impl Session {
     /// Whether the server of this control connection is inside (behind a port forward).
     pub(super) fn server_inside(&self, ctx: &LineContext<'_>) -> bool {
-        ctx.engine.settings().is_inside(ctx.control.reply.src)
+        ctx.host.settings().is_inside(ctx.control.reply.src)
     }
 
     /// A line that shows the connection is not FTP (sent from `dir`). Under `non_ftp: reset`
@@ -92,7 +93,7 @@ impl Session {
         line: &[u8],
     ) -> LineDecision {
         let inside = self.server_inside(ctx);
-        if ctx.engine.settings().ftp.non_ftp == NonFtpPolicy::Reset
+        if ctx.host.settings().ftp.non_ftp == NonFtpPolicy::Reset
             || (inside && dir == FlowDir::Reply)
         {
             return self.refuse_with(ctx, dir, Check::NotFtp, line, ViolationOutcome::Reset);
@@ -101,7 +102,7 @@ impl Session {
             return self.refuse(ctx, dir, Check::NotFtp, line);
         }
         self.non_ftp = true;
-        self.close_pinholes(ctx.engine);
+        self.close_pinholes(ctx.host);
         ctx.notice("non_ftp", line);
         LineDecision::Keep
     }
@@ -148,7 +149,7 @@ impl Session {
         };
         let (addr, _) = own_if_unspecified(ctx, addr);
         let announcement = Announcement {
-            engine: ctx.engine,
+            host: ctx.host,
             control: ctx.control,
             now: ctx.now,
             mode: DataMode::Active,
@@ -160,7 +161,7 @@ impl Session {
             Ok(prepared) => {
                 // The client's own address: harmless, and it opens nothing.
                 if let Some((_, pinhole)) = prepared {
-                    announce::release(ctx.engine, &pinhole);
+                    release_expectation(ctx.host, &pinhole);
                 }
                 LineDecision::Keep
             }
@@ -203,7 +204,7 @@ impl Session {
         line: &[u8],
     ) -> (IpAddr, bool) {
         let server = ctx.control.reply.src;
-        let fix = ctx.engine.settings().ftp.fix_pasv_address
+        let fix = ctx.host.settings().ftp.fix_pasv_address
             && addr != server
             && server.is_ipv4()
             && is_private_v4(addr)
