@@ -147,7 +147,7 @@ impl Engine {
     /// forwards, timeouts, limits and FTP settings. Flows, bindings and pinholes are kept: a
     /// flow's translation stays as it was made, new flows meet the new settings, and timeouts
     /// and limits apply from the next packet of every flow. The caller has checked that
-    /// nothing else changed ([`EngineSettings::live_changes_only`]).
+    /// nothing else changed (`io::reload::not_live_changes`).
     pub fn reconfigure(&self, new: &super::EngineSettings) {
         self.policy
             .store(std::sync::Arc::new(CompiledPolicy::new(new)));

@@ -48,7 +48,7 @@ const PREF_STEER: u32 = 10_100;
 const PREF_LOCAL: u32 = 10_200;
 /// First priority of the catch-all steering rules (other protocols, per interface).
 const PREF_STEER_REST: u32 = 10_300;
-/// Most interfaces steered (three protocol rules each must fit below [`PREF_LOCAL`]).
+/// Most interfaces steered (three protocol rules each must fit below `PREF_LOCAL`).
 pub const MAX_INTERFACES: usize = 32;
 /// The kernel's `local` routing table.
 const TABLE_LOCAL: u32 = 255;

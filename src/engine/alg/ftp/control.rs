@@ -14,7 +14,7 @@ pub mod budget;
 
 use super::check::Check;
 use super::host::AlgHost;
-use super::mangle::{recompute_tcp_checksum, replace_payload};
+use super::mangle::{fit_to_mtu, recompute_tcp_checksum, replace_payload};
 use super::session::{client_may_be_bounce, server_may_be_checked, LineContext, Session};
 use super::stream::{LineStream, SegmentPlan, WithholdReason};
 use crate::engine::conntrack::{Flow, FlowDir};
@@ -328,17 +328,4 @@ impl FtpControl {
             }),
         }
     }
-}
-
-/// The longest prefix of `payload` within `room` bytes that ends at a line boundary (every
-/// line of a rebuilt payload is whole, so a cut there splits no replacement; the sender's
-/// retransmission carries the rest); the whole payload when it fits or cannot be cut.
-fn fit_to_mtu(payload: &[u8], room: usize) -> usize {
-    if payload.len() <= room {
-        return payload.len();
-    }
-    payload[..room]
-        .iter()
-        .rposition(|byte| *byte == b'\n')
-        .map_or(payload.len(), |at| at + 1)
 }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::control::budget::ControlBudget;
-use super::pinhole::{Pinhole, PinholeKey};
+use super::expect::{Pinhole, PinholeKey};
 use crate::engine::events::Event;
 use crate::engine::nat::PortShortage;
 use crate::engine::settings::EngineSettings;

@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::control::budget::ControlBudget;
+use super::expect::{Pinhole, PinholeKey};
 use super::host::AlgHost;
-use super::pinhole::{Pinhole, PinholeKey};
 use crate::engine::conntrack::{AppState, Flow, FlowKey, FlowNat, FlowState, ProtoState};
 use crate::engine::events::Event;
 use crate::engine::nat::PortShortage;

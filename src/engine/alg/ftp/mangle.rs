@@ -1,5 +1,11 @@
-//! Generic payload mangling of a TCP segment in place: new payload bytes, IP length, sequence
-//! number, and checksums recomputed (the caller has verified the original's checksum).
+//! Mangling, the fourth of the ALG's four jobs: splicing. A line's argument spliced with its
+//! new text ([`splice`]); a segment's payload replaced in place with new bytes, its IP length,
+//! sequence number and checksums written again ([`replace_payload`], the caller has verified
+//! the original's checksum); a rebuilt payload cut at a line boundary to fit the MTU
+//! ([`fit_to_mtu`]). Sequence and ack shifts after a length change are `conntrack::seqadj`
+//! and `wire::tcp_adjust`.
+//!
+//! It never decides what the bytes say (that is the session, `expect` and `nat`).
 
 use std::net::IpAddr;
 
@@ -69,4 +75,27 @@ pub fn recompute_tcp_checksum(buf: &mut PacketBuf<'_>, packet: &ParsedPacket) {
     set_u16(bytes, l4 + fields::tcp::CHECKSUM, 0);
     let checksum = checksum_with(pseudo, &bytes[l4..]);
     set_u16(bytes, l4 + fields::tcp::CHECKSUM, checksum);
+}
+
+/// `line` with `range` replaced by `with`: an announcement's argument spliced with its new
+/// text (see `nat::Argument`).
+pub fn splice(line: &[u8], range: std::ops::Range<usize>, with: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(line.len() + with.len());
+    out.extend_from_slice(&line[..range.start]);
+    out.extend_from_slice(with);
+    out.extend_from_slice(&line[range.end..]);
+    out
+}
+
+/// The longest prefix of `payload` within `room` bytes that ends at a line boundary (every
+/// line of a rebuilt payload is whole, so a cut there splits no replacement; the sender's
+/// retransmission carries the rest); the whole payload when it fits or cannot be cut.
+pub fn fit_to_mtu(payload: &[u8], room: usize) -> usize {
+    if payload.len() <= room {
+        return payload.len();
+    }
+    payload[..room]
+        .iter()
+        .rposition(|byte| *byte == b'\n')
+        .map_or(payload.len(), |at| at + 1)
 }

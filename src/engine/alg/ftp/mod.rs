@@ -1,43 +1,45 @@
 //! The FTP application-layer gateway (RFC 959, RFC 2428).
 //!
-//! Split as Linux splits it, each part in its own file:
-//! - parsing: [`command`], [`reply`] read one complete line; [`telnet`] strips Telnet
-//!   commands the way servers do, [`verbs`] knows which verbs are FTP; [`format`](mod@format)
-//!   writes replacement arguments;
-//! - following the stream: [`stream`] frames each direction into lines across segments and
-//!   plans what every segment carries;
-//! - the session and its expectations: [`session`] (commands, replies, user, directory,
-//!   transfers; its `checks` apply the policy), [`check`] (the catalogue of checks a line can
-//!   fail, one enum variant each), [`announce`] (checks and pinholes),
-//!   [`pinhole`] (the pinhole table), [`refusal`] (the error replies a refusal sends),
-//!   [`record`] and [`transfer`] (the log record);
-//! - mangling and sequence adjustment: [`mangle`] here, `conntrack::seqadj` and
-//!   `wire::tcp_adjust` below;
-//! - [`control`] runs one control segment through all of it.
+//! Netfilter's four jobs, one file each, named for it:
+//! - [`parse`]: one complete line read ([`command`], [`reply`], with [`telnet`] and
+//!   [`verbs`]);
+//! - [`expect`]: an announcement checked (data-port floor, the announcer's own address, FXP)
+//!   and turned into one pinhole; the pinhole table;
+//! - [`nat`]: what an accepted announcement becomes (the outside port, the new text);
+//! - [`mangle`]: splicing the line and the segment's payload.
+//!
+//! Around them: [`stream`] frames each direction into lines across segments and plans what
+//! every segment carries; [`session`] follows commands, replies, user, directory and
+//! transfers and applies the session's policy (login, cap, pipelining, non-FTP) in its
+//! `checks`; [`check`] is the catalogue of checks a line can fail; [`refusal`] writes the
+//! error replies; [`record`] and [`transfer`] the log record; [`control`] runs one control
+//! segment through all of it (with `budget`). Sequence adjustment is `conntrack::seqadj`
+//! and `wire::tcp_adjust`.
+//!
+//! The ALG reaches the engine only through [`host::AlgHost`], netfilter's helper /
+//! expectation shape; it never sees the engine's tables.
 
-pub mod announce;
 pub mod check;
-pub mod command;
 pub mod control;
 #[cfg(test)]
 mod control_tests;
-pub mod format;
+pub mod expect;
 pub mod host;
 #[cfg(test)]
 mod host_fake;
 pub mod mangle;
-pub mod pinhole;
+pub mod nat;
+pub mod parse;
 pub mod record;
 pub mod refusal;
-pub mod reply;
 pub mod session;
 #[cfg(test)]
 mod session_tests;
 pub mod stream;
-pub mod telnet;
 pub mod transfer;
-pub mod verbs;
 
 pub use control::{ControlSegment, FtpControl};
-pub use pinhole::{DataMode, Pinhole, PinholeKey, Pinholes};
+pub use expect::{DataMode, Pinhole, PinholeKey, Pinholes};
+pub use nat::format;
+pub use parse::{command, reply, telnet, verbs};
 pub use transfer::TransferRecord;

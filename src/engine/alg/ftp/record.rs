@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::command::TransferVerb;
-use super::pinhole::{DataMode, PinholeKey};
+use super::expect::{DataMode, PinholeKey};
 use super::transfer::TransferRecord;
 use crate::engine::conntrack::{Flow, FlowDir, FlowKey};
 

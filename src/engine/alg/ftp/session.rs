@@ -16,9 +16,9 @@ use std::time::Duration;
 
 use super::check::Check;
 use super::command::{parse_command, Command, EpsvArg, TransferVerb};
-use super::format;
+use super::expect::{DataMode, PinholeKey};
 use super::host::{release_expectation, AlgHost};
-use super::pinhole::{DataMode, PinholeKey};
+use super::nat::Argument;
 use super::record::{transfer_record, Announced, Finished, Transfer};
 use super::reply::{parse_227, parse_229, parse_257, parse_reply_line, LineKind};
 use super::stream::LineDecision;
@@ -111,25 +111,6 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes)
         .trim_end_matches(['\r', '\n'])
         .to_string()
-}
-
-/// `line` with `range` replaced by `with`.
-fn splice(line: &[u8], range: std::ops::Range<usize>, with: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(line.len() + with.len());
-    out.extend_from_slice(&line[..range.start]);
-    out.extend_from_slice(with);
-    out.extend_from_slice(&line[range.end..]);
-    out
-}
-
-/// The rewrite of a `h1,h2,h3,h4,p1,p2` argument (PORT, 227) at `arg` to a new IPv4 endpoint.
-fn host_port_rewrite(
-    arg: std::ops::Range<usize>,
-) -> impl FnOnce((IpAddr, u16)) -> Option<(std::ops::Range<usize>, format::ArgText)> {
-    move |to| match to {
-        (IpAddr::V4(addr), port) => Some((arg, format::host_port(addr, port))),
-        _ => None,
-    }
 }
 
 /// Client verbs that announce, ask for an announcement or change what the ALG can read:
@@ -384,7 +365,7 @@ impl Session {
                     ("PORT", fixed),
                     addr,
                     hp.port,
-                    host_port_rewrite(hp.arg.clone()),
+                    Argument::HostPort(hp.arg.clone()),
                 );
             }
             Command::Eprt(ep) => {
@@ -397,11 +378,9 @@ impl Session {
                     ("EPRT", fixed),
                     addr,
                     ep.port,
-                    |(addr, port)| {
-                        Some((
-                            ep.arg.clone(),
-                            format::extended_host_port(delimiter, addr, port),
-                        ))
+                    Argument::Extended {
+                        arg: ep.arg.clone(),
+                        delimiter,
                     },
                 );
             }
@@ -525,7 +504,7 @@ impl Session {
                         ("PASV", fixed),
                         addr,
                         hp.port,
-                        host_port_rewrite(hp.arg.clone()),
+                        Argument::HostPort(hp.arg.clone()),
                     )
                 }
                 Err(error) if closes => self.refuse(ctx, FlowDir::Reply, error.into(), line),
@@ -541,7 +520,7 @@ impl Session {
                         ("EPSV", false),
                         server,
                         epsv.port,
-                        |(_, port)| Some((epsv.arg.clone(), format::epsv_port(port))),
+                        Argument::PortOnly(epsv.arg.clone()),
                     )
                 }
                 Err(error) if closes => self.refuse(ctx, FlowDir::Reply, error.into(), line),

@@ -7,10 +7,10 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::expect::{DataMode, PinholeKey};
 use super::host_fake::{
     masquerade_settings, masqueraded_control, FakeHost, CLIENT, OUTSIDE, SERVER,
 };
-use super::pinhole::{DataMode, PinholeKey};
 use super::session::{LineContext, Session};
 use super::stream::LineDecision;
 use crate::engine::conntrack::Flow;

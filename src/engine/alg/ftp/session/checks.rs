@@ -7,13 +7,14 @@
 
 use std::net::IpAddr;
 
-use super::{splice, text, LineContext, Pending, Session};
-use crate::engine::alg::ftp::announce::Announcement;
+use super::{text, LineContext, Pending, Session};
 use crate::engine::alg::ftp::check::Check;
 use crate::engine::alg::ftp::command::{parse_command, Command};
-use crate::engine::alg::ftp::format;
+use crate::engine::alg::ftp::expect::Announcement;
+use crate::engine::alg::ftp::expect::DataMode;
 use crate::engine::alg::ftp::host::release_expectation;
-use crate::engine::alg::ftp::pinhole::DataMode;
+use crate::engine::alg::ftp::mangle::splice;
+use crate::engine::alg::ftp::nat::Argument;
 use crate::engine::alg::ftp::record::Announced;
 use crate::engine::alg::ftp::refusal;
 use crate::engine::alg::ftp::stream::LineDecision;
@@ -63,7 +64,7 @@ impl Session {
         (by, fixed): (&'static str, bool),
         addr: IpAddr,
         port: u16,
-        rewrite: impl FnOnce((IpAddr, u16)) -> Option<(std::ops::Range<usize>, format::ArgText)>,
+        argument: Argument,
     ) -> LineDecision {
         let dir = match mode {
             DataMode::Active => FlowDir::Original,
@@ -125,7 +126,10 @@ impl Session {
         // written into the line even where nothing is translated. A monitor rewrites nothing
         // (it is meant for analysis, with no translation).
         let rewrite_to = accepted.rewrite_to.or(fixed.then_some((addr, port)));
-        let decision = match rewrite_to.filter(|_| !monitor).map(rewrite) {
+        let decision = match rewrite_to
+            .filter(|_| !monitor)
+            .map(|to| argument.rewritten(to))
+        {
             Some(Some((range, with))) => {
                 LineDecision::Replace(splice(line, range, with.as_bytes()))
             }

@@ -12,11 +12,11 @@
 use std::net::IpAddr;
 
 use super::{LineContext, Session, BOUNCE_VERBS};
-use crate::engine::alg::ftp::announce::Announcement;
 use crate::engine::alg::ftp::check::Check;
 use crate::engine::alg::ftp::command::{parse_command, Command};
+use crate::engine::alg::ftp::expect::Announcement;
+use crate::engine::alg::ftp::expect::DataMode;
 use crate::engine::alg::ftp::host::release_expectation;
-use crate::engine::alg::ftp::pinhole::DataMode;
 use crate::engine::alg::ftp::stream::LineDecision;
 use crate::engine::alg::ftp::telnet;
 use crate::engine::alg::ftp::verbs::verb_of;

@@ -3,14 +3,14 @@
 //!
 //! Owns the text only: the caller splices it over the `arg` range the parser returned. Output
 //! goes into [`ArgText`], a fixed buffer on the stack, so formatting never allocates, and every
-//! text it writes is read back identically by the parsers in [`super::command`] and
-//! [`super::reply`].
+//! text it writes is read back identically by the parsers in [`command`](crate::engine::alg::ftp::parse::command) and
+//! [`reply`](crate::engine::alg::ftp::parse::reply).
 
 use std::fmt::{self, Write as _};
 use std::net::{IpAddr, Ipv4Addr};
 use std::ops::Deref;
 
-use super::command::is_delimiter;
+use crate::engine::alg::ftp::parse::command::is_delimiter;
 
 /// Capacity of [`ArgText`]. The longest text written is an EPRT argument with a 45-character
 /// IPv6 literal: 3 + 45 + 1 + 5 + 1 = 55 bytes.
