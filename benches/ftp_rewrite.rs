@@ -20,8 +20,9 @@ fn process(engine: &Engine, packet: &[u8], storage: &mut [u8]) -> Verdict {
     engine.process(Duration::from_secs(2), &mut buf)
 }
 
-/// An engine with an established control connection; the client's next byte is 1001. The
-/// login is not required, so the measured segment can be the first after the handshake.
+/// An engine with an established control connection whose server greeted (220); the
+/// client's next byte is 1001. The login is not required, so the measured segment can be the
+/// client's first.
 fn control_connection() -> Engine {
     let mut settings = support::settings(1024);
     settings.ftp.require_login = false;
@@ -31,6 +32,16 @@ fn control_connection() -> Engine {
         support::segment(CLIENT, SERVER, true, None, b""),
         support::segment(SERVER, (support::OUTSIDE, CLIENT.1), true, Some(1001), b""),
         support::segment(CLIENT, SERVER, false, Some(1001), b""),
+        with_seq(
+            support::segment(
+                SERVER,
+                (support::OUTSIDE, CLIENT.1),
+                false,
+                Some(1001),
+                b"220 ready\r\n",
+            ),
+            1001,
+        ),
     ];
     for packet in steps {
         assert_eq!(process(&engine, &packet, &mut storage), Verdict::Accept);
