@@ -13,7 +13,7 @@ use super::host_fake::{
 };
 use super::session::{LineContext, Session};
 use super::stream::LineDecision;
-use crate::engine::conntrack::Flow;
+use crate::engine::conntrack::{Flow, FlowDir};
 use crate::engine::settings::{EngineSettings, ViolationOutcome};
 
 /// One control connection from an inside client, masqueraded, and its session.
@@ -38,21 +38,24 @@ impl Conversation {
     }
 
     fn client(&mut self, line: &str) -> LineDecision {
-        let ctx = LineContext {
-            host: &self.host,
-            control: &self.control,
-            now: self.now,
-        };
-        self.session.client_line(&ctx, line.as_bytes(), true)
+        self.line(FlowDir::Original, line)
     }
 
     fn server(&mut self, line: &str) -> LineDecision {
+        self.line(FlowDir::Reply, line)
+    }
+
+    /// One complete line from `from`, through the session.
+    fn line(&mut self, from: FlowDir, line: &str) -> LineDecision {
         let ctx = LineContext {
             host: &self.host,
             control: &self.control,
             now: self.now,
         };
-        self.session.server_line(&ctx, line.as_bytes(), true)
+        match from {
+            FlowDir::Original => self.session.client_line(&ctx, line.as_bytes(), true),
+            FlowDir::Reply => self.session.server_line(&ctx, line.as_bytes(), true),
+        }
     }
 
     /// Greeting, USER, PASS, 230: every line passes unchanged.
