@@ -3,4 +3,5 @@
 //! replay every seed and reproducer through the same checks (`tests/replay_corpus.rs`).
 //! Nothing here is part of ftpgate itself; it never touches files, sockets or the clock.
 
+pub mod ftp_line;
 pub mod ftp_session;
