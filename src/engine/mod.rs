@@ -107,7 +107,7 @@ impl Engine {
         let removed = self.flows.expire(now, |flow| self.forget(flow));
         self.counters.flows_expired(removed);
         for pinhole in self.pinholes.expire(now) {
-            alg::ftp::host::release_expectation(self, &pinhole);
+            pinhole.release(self);
         }
         self.age_out_ftp_controls(now);
         removed

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::admission::{self, Refused};
-use super::alg::ftp::host::release_expectation;
 use super::alg::ftp::mangle::{recompute_tcp_checksum, replace_payload};
 use super::alg::ftp::{ControlSegment, FtpControl, Pinhole, PinholeKey};
 use super::conntrack::tcp::{valid_flags, TcpState, TcpTracker, TcpUpdate};
@@ -533,7 +532,7 @@ fn take_pinhole(
     match engine.pinholes.take(&pinhole_key, now)? {
         Ok(pinhole) => Some((pinhole_key, pinhole)),
         Err(expired) => {
-            release_expectation(engine, &expired);
+            expired.release(engine);
             None
         }
     }

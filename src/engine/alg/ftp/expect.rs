@@ -89,21 +89,13 @@ impl Announcement<'_> {
             dst: endpoint.dst,
             dst_port: endpoint.dst_port,
         };
-        let id = self.host.expectation_id();
-        let pinhole = Pinhole {
-            id,
-            expires_at: self.now.saturating_add(settings.pinhole_timeout),
-            translate_to: endpoint.translate_to,
-            binding: endpoint.binding,
-            mode: self.mode,
-            control: Arc::downgrade(flow),
-        };
-        let accepted = Accepted {
+        Ok(Some(self.prepare(
             key,
-            id,
-            rewrite_to: endpoint.rewrite_to,
-        };
-        Ok(Some((accepted, pinhole)))
+            settings.pinhole_timeout,
+            endpoint.translate_to,
+            endpoint.binding,
+            endpoint.rewrite_to,
+        )))
     }
 }
 
@@ -121,19 +113,33 @@ impl Announcement<'_> {
             dst: self.addr,
             dst_port: self.port,
         };
+        let timeout = self.host.settings().ftp.pinhole_timeout;
+        self.prepare(key, timeout, None, None, None)
+    }
+
+    /// The one place an announcement's pinhole is built: a fresh identity, the pinhole
+    /// `timeout` from now, the announcing control connection.
+    fn prepare(
+        &self,
+        key: PinholeKey,
+        timeout: Duration,
+        translate_to: Option<(Ipv4Addr, u16)>,
+        binding: Option<u16>,
+        rewrite_to: Option<(IpAddr, u16)>,
+    ) -> (Accepted, Pinhole) {
         let id = self.host.expectation_id();
         let pinhole = Pinhole {
             id,
-            expires_at: self.now + self.host.settings().ftp.pinhole_timeout,
-            translate_to: None,
-            binding: None,
+            expires_at: self.now.saturating_add(timeout),
+            translate_to,
+            binding,
             mode: self.mode,
             control: Arc::downgrade(self.control),
         };
         let accepted = Accepted {
             key,
             id,
-            rewrite_to: None,
+            rewrite_to,
         };
         (accepted, pinhole)
     }
@@ -174,6 +180,15 @@ pub struct Pinhole {
     pub mode: DataMode,
     /// The control connection that announced it.
     pub control: Weak<Flow>,
+}
+
+impl Pinhole {
+    /// Gives back what an unused expectation held (its reserved data port).
+    pub fn release(&self, host: &dyn AlgHost) {
+        if let Some(port) = self.binding {
+            host.release_data_port(port);
+        }
+    }
 }
 
 /// All open pinholes.

@@ -52,10 +52,3 @@ pub trait AlgHost {
     /// The engine-wide control-stream memory budget every control connection shares.
     fn control_budget(&self) -> &Arc<ControlBudget>;
 }
-
-/// Gives back what an unused expectation held (its reserved data port).
-pub fn release_expectation(host: &dyn AlgHost, pinhole: &Pinhole) {
-    if let Some(port) = pinhole.binding {
-        host.release_data_port(port);
-    }
-}

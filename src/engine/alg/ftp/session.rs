@@ -17,7 +17,7 @@ use std::time::Duration;
 use super::check::Check;
 use super::command::{parse_command, Command, EpsvArg, TransferVerb};
 use super::expect::{DataMode, PinholeKey};
-use super::host::{release_expectation, AlgHost};
+use super::host::AlgHost;
 use super::nat::Argument;
 use super::record::{transfer_record, Announced, Finished, Transfer};
 use super::reply::{parse_227, parse_229, parse_257, parse_reply_line, LineKind};
@@ -226,7 +226,7 @@ impl Session {
     pub fn close_pinholes(&mut self, host: &dyn AlgHost) {
         for (key, id) in self.pinholes.drain(..) {
             if let Some(pinhole) = host.close_expectation(&key, id) {
-                release_expectation(host, &pinhole);
+                pinhole.release(host);
             }
         }
     }
@@ -629,7 +629,7 @@ impl Session {
     fn close_pinhole(&mut self, host: &dyn AlgHost, key: PinholeKey, id: u64) {
         self.pinholes.retain(|held| *held != (key, id));
         if let Some(pinhole) = host.close_expectation(&key, id) {
-            release_expectation(host, &pinhole);
+            pinhole.release(host);
         }
     }
 }

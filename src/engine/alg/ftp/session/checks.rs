@@ -12,7 +12,6 @@ use crate::engine::alg::ftp::check::Check;
 use crate::engine::alg::ftp::command::{parse_command, Command};
 use crate::engine::alg::ftp::expect::Announcement;
 use crate::engine::alg::ftp::expect::DataMode;
-use crate::engine::alg::ftp::host::release_expectation;
 use crate::engine::alg::ftp::mangle::splice;
 use crate::engine::alg::ftp::nat::Argument;
 use crate::engine::alg::ftp::record::Announced;
@@ -112,7 +111,7 @@ impl Session {
             self.report(ctx, dir, check, line, "monitor");
         } else if let Some(check) = refusal {
             if let Some((_, pinhole)) = &prepared {
-                release_expectation(ctx.host, pinhole);
+                pinhole.release(ctx.host);
             }
             return self.refuse(ctx, dir, check, line);
         }
@@ -138,13 +137,13 @@ impl Session {
                 LineDecision::Keep
             }
             Some(None) => {
-                release_expectation(ctx.host, &pinhole);
+                pinhole.release(ctx.host);
                 return self.refuse(ctx, dir, Check::FamilyMismatch, line);
             }
             None => LineDecision::Keep,
         };
         if let Some(replaced) = ctx.host.open_expectation(accepted.key, pinhole) {
-            release_expectation(ctx.host, &replaced);
+            replaced.release(ctx.host);
         }
         self.pinholes.push_back((accepted.key, accepted.id));
         self.reply_announced = mode == DataMode::Passive;

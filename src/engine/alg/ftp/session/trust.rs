@@ -16,7 +16,6 @@ use crate::engine::alg::ftp::check::Check;
 use crate::engine::alg::ftp::command::{parse_command, Command};
 use crate::engine::alg::ftp::expect::Announcement;
 use crate::engine::alg::ftp::expect::DataMode;
-use crate::engine::alg::ftp::host::release_expectation;
 use crate::engine::alg::ftp::stream::LineDecision;
 use crate::engine::alg::ftp::telnet;
 use crate::engine::alg::ftp::verbs::verb_of;
@@ -161,7 +160,7 @@ impl Session {
             Ok(prepared) => {
                 // The client's own address: harmless, and it opens nothing.
                 if let Some((_, pinhole)) = prepared {
-                    release_expectation(ctx.host, &pinhole);
+                    pinhole.release(ctx.host);
                 }
                 LineDecision::Keep
             }
