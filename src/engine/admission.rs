@@ -8,10 +8,11 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::alg::App;
 use super::conntrack::eviction::{is_embryonic, Victim};
-use super::conntrack::{Flow, InsertError};
+use super::conntrack::InsertError;
 use super::verdict::DropReason;
-use super::Engine;
+use super::{Engine, Flow};
 
 /// Most flows evicted for one new flow (another worker may take the room made).
 const MAX_EVICTIONS: usize = 4;
@@ -21,7 +22,7 @@ pub enum Refused {
     /// Its source holds its cap of embryonic flows.
     SourceCap,
     /// The table refused it.
-    Insert(InsertError),
+    Insert(InsertError<App>),
 }
 
 impl Refused {

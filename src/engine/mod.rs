@@ -32,12 +32,17 @@ pub use stats::EngineStats;
 pub use verdict::{DropReason, Verdict};
 
 use alg::ftp::Pinholes;
+use alg::App;
 use conntrack::eviction::Embryonic;
-use conntrack::{AppState, Flow, FlowTable};
+use conntrack::FlowTable;
 use events::{BoundedQueue, EVENT_CAPACITY, TRANSMIT_CAPACITY};
 use nat::Nat;
 use policy::CompiledPolicy;
 use stats::Counters;
+
+/// A tracked flow as the engine keeps it: conntrack's flow with the gateways' per-flow state
+/// ([`alg::App`]) in its application slot.
+pub type Flow = conntrack::Flow<App>;
 
 /// The packet engine. Create one per gateway and share it (`&Engine`) between workers.
 pub struct Engine {
@@ -46,7 +51,7 @@ pub struct Engine {
     settings: arc_swap::ArcSwap<EngineSettings>,
     /// Swapped whole by [`Engine::reconfigure`]; a packet evaluates one version.
     policy: arc_swap::ArcSwap<CompiledPolicy>,
-    flows: FlowTable,
+    flows: FlowTable<App>,
     embryonic: Embryonic,
     nat: Nat,
     pinholes: Pinholes,
@@ -114,23 +119,16 @@ impl Engine {
     }
 
     /// Resets every FTP control connection that has held bytes without progress past
-    /// `limits.ftp_held_timeout` (see `FtpControl::age_out`). Costs nothing while no
-    /// connection holds bytes.
+    /// `limits.ftp_held_timeout` (see `App::age_out`). Costs nothing while no connection
+    /// holds bytes.
     fn age_out_ftp_controls(&self, now: Duration) {
         if self.ftp_budget.used() == 0 {
             return;
         }
         self.flows.for_each(|flow| {
-            let mut guard = flow.lock();
-            let state = &mut *guard;
-            let AppState::FtpControl(control) = &mut state.app else {
-                return;
-            };
-            if control.age_out(self, flow, now) {
-                if let conntrack::ProtoState::Tcp(tracker) = &mut state.proto {
-                    tracker.reset();
-                }
-                state.refresh(now, &self.settings().timeouts);
+            let mut state = flow.lock();
+            if state.app.age_out(self, flow, now) {
+                state.gateway_reset(now, &self.settings().timeouts);
             }
         });
     }
@@ -139,20 +137,14 @@ impl Engine {
     fn forget(&self, flow: &Flow) {
         self.embryonic.forget(flow);
         self.nat.release(flow);
-        let mut state = flow.lock();
-        if let AppState::FtpControl(control) = &mut state.app {
-            control.session.end(self, flow);
-        }
+        flow.lock().app.on_flow_end(self, flow);
     }
 
     /// Logs every FTP transfer still waiting for its data connection to close. Call it when
     /// the input ends (the end of a replay, a stopping gateway), before the last `poll_event`.
     pub fn finish(&self) {
-        self.flows.for_each(|flow| {
-            if let AppState::FtpControl(control) = &mut flow.lock().app {
-                control.session.flush(self, flow);
-            }
-        });
+        self.flows
+            .for_each(|flow| flow.lock().app.on_finish(self, flow));
     }
 
     /// The input ended (the end of a replay): every FTP transfer still open is logged with
@@ -161,9 +153,7 @@ impl Engine {
     /// next one is flushed, so none is lost to the queue's bound. Sessions stay in the table.
     pub fn flush(&self, now: Duration, mut drain: impl FnMut(Event)) {
         self.flows.for_each(|flow| {
-            if let AppState::FtpControl(control) = &mut flow.lock().app {
-                control.session.flush_at_end(self, flow, now);
-            }
+            flow.lock().app.on_input_end(self, flow, now);
             while let Some(event) = self.events.pop() {
                 drain(event);
             }

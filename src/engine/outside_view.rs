@@ -8,7 +8,8 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use super::conntrack::{AppState, FlowDir, FlowKey, FlowNat, Lookup};
+use super::alg::App;
+use super::conntrack::{FlowDir, FlowKey, FlowNat, Lookup};
 use super::packet::PacketBuf;
 use super::wire::checksum::update32;
 use super::wire::fields::{self, get_u16, get_u32, set_u16, set_u32};
@@ -80,16 +81,10 @@ impl Engine {
 
     /// The inside host's peer acknowledged the inside host's stream as sent; on the outside
     /// wire it acknowledged the stream as the ALG rewrote it.
-    fn restore_rewritten_acks(
-        &self,
-        packet: &mut PacketBuf<'_>,
-        parsed: &ParsedPacket,
-        app: &AppState,
-    ) {
-        let (AppState::FtpControl(control), Transport::Tcp(tcp)) = (app, parsed.transport) else {
+    fn restore_rewritten_acks(&self, packet: &mut PacketBuf<'_>, parsed: &ParsedPacket, app: &App) {
+        let (Some(adjust), Transport::Tcp(tcp)) = (app.initiator_adjust(), parsed.transport) else {
             return;
         };
-        let adjust = control.client_adjust();
         if !adjust.is_active() || !tcp.has(fields::tcp::ACK_FLAG) {
             return;
         }

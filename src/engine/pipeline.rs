@@ -1,16 +1,20 @@
 //! The per-packet path: parse, find or create the flow, filter new flows, update state,
 //! translate. Each step's failure is a counted verdict; no step panics on packet bytes.
+//!
+//! A flow's application state (`alg::App`) is reached only through its hooks: the pipeline
+//! never names a helper's protocol. It owns the lock order those hooks need (a control
+//! connection's lock before its data connection's, never both taken the other way).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::admission::{self, Refused};
+use super::alg::app::{Segment, SegmentOutcome};
 use super::alg::ftp::mangle::{recompute_tcp_checksum, replace_payload};
-use super::alg::ftp::{ControlSegment, FtpControl, Pinhole, PinholeKey};
-use super::conntrack::tcp::{valid_flags, TcpState, TcpTracker, TcpUpdate};
-use super::conntrack::{
-    AppState, Flow, FlowDir, FlowKey, FlowNat, FlowState, InsertError, Lookup, ProtoState,
-};
+use super::alg::ftp::{Pinhole, PinholeKey};
+use super::alg::App;
+use super::conntrack::tcp::{valid_flags, TcpTracker, TcpUpdate};
+use super::conntrack::{FlowDir, FlowKey, FlowNat, FlowState, InsertError, Lookup, ProtoState};
 use super::events::{Event, FlowSummary};
 use super::nat;
 use super::packet::PacketBuf;
@@ -21,7 +25,7 @@ use super::wire::fields::tcp::{ACK_FLAG, FIN, RST, SYN};
 use super::wire::parse::{transport_checksum_ok, QuotedPacket};
 use super::wire::respond::build_reject;
 use super::wire::{parse, IcmpKind, ParsedPacket, Transport};
-use super::Engine;
+use super::{Engine, Flow};
 
 /// Runs one packet through the engine.
 pub fn process(engine: &Engine, now: Duration, buf: &mut PacketBuf<'_>) -> Verdict {
@@ -55,7 +59,7 @@ pub fn passes_whole(engine: &Engine, now: Duration, bytes: &[u8]) -> bool {
         return false;
     };
     match engine.flows.lookup(&key, now) {
-        Lookup::Found(flow, _) => !matches!(flow.lock().app, AppState::FtpControl(_)),
+        Lookup::Found(flow, _) => !flow.lock().app.reads_payload(),
         Lookup::Expired(_) | Lookup::Missing => false,
     }
 }
@@ -107,11 +111,6 @@ fn strip_payload(buf: &mut PacketBuf<'_>, packet: &ParsedPacket, tcp: &super::wi
     }
 }
 
-/// Whether the flow is an FTP control connection the gateway reset (see `FtpControl`).
-fn control_reset_by_gateway(app: &AppState) -> bool {
-    matches!(app, AppState::FtpControl(control) if control.is_reset_by_gateway())
-}
-
 /// The verdict for a segment of a control connection the gateway reset: answered with a RST,
 /// or dropped where no answer may be sent (a RST is never answered).
 fn reset_by_gateway(buf: &mut PacketBuf<'_>, packet: &ParsedPacket) -> Verdict {
@@ -143,7 +142,7 @@ fn on_flow(
                 }
                 match tracker.update(dir.index(), segment) {
                     Err(reason) => return Verdict::Drop(reason),
-                    Ok(TcpUpdate::Challenged(_)) if control_reset_by_gateway(&state.app) => {
+                    Ok(TcpUpdate::Challenged(_)) if state.app.is_reset_by_gateway() => {
                         // The gateway reset this control connection at both ends: nothing of
                         // it reaches anyone, a challenge neither.
                         return reset_by_gateway(buf, packet);
@@ -151,7 +150,7 @@ fn on_flow(
                     Ok(TcpUpdate::Challenged(challenge)) => {
                         // RFC 5961: the endpoint answers it; the gateway keeps everything.
                         engine.counters.challenged(challenge);
-                        if matches!(state.app, AppState::FtpControl(_)) && segment.payload_len > 0 {
+                        if state.app.reads_payload() && segment.payload_len > 0 {
                             // Its receiver must read none of it (a SYN with a new ISN and TFO
                             // data, a RST with a payload), and the ALG did not read it: it
                             // goes without its bytes, which still draws the challenge ACK.
@@ -161,58 +160,27 @@ fn on_flow(
                         nat::apply(buf.bytes_mut(), packet, flow, dir);
                         return Verdict::Accept;
                     }
-                    Ok(TcpUpdate::Applied) => {}
-                    Ok(TcpUpdate::Reopened) => {
-                        // Both ends opened a new connection on the tuple: a new session,
-                        // nothing of the old one kept (its client starts at the SYN/ACK's ack).
-                        if let AppState::FtpControl(control) = &mut state.app {
-                            control.session.end(engine, flow);
-                            **control = FtpControl::starting_at(segment.ack);
-                        }
-                    }
-                }
-                let closed = matches!(tracker.state(), TcpState::Close | TcpState::TimeWait);
-                // A data connection's transfer is logged once it closes with nothing missing:
-                // segments reordered behind the FIN still count.
-                let closing = tracker.closing() && !tracker.has_gaps();
-                if let AppState::FtpControl(control) = &mut state.app {
-                    let tcp = segment;
-                    let segment = ControlSegment {
-                        host: engine,
-                        flow,
-                        dir,
-                        now,
-                        buf: &mut *buf,
-                        packet,
-                        tcp,
-                        server_window: tracker.window_field(FlowDir::Reply.index()),
-                    };
-                    match control.on_segment(segment) {
-                        Ok(()) => {}
-                        Err(DropReason::FtpViolationReset) => {
-                            // Both ends learn the connection is gone; the flow closes.
-                            if let Some(rst) = control.receiver_reset(flow, dir, tcp) {
-                                engine.transmit(rst);
+                    Ok(update) => {
+                        let segment = Segment {
+                            host: engine,
+                            flow,
+                            dir,
+                            now,
+                            buf: &mut *buf,
+                            packet,
+                            tcp: segment,
+                            tracker,
+                            reopened: matches!(update, TcpUpdate::Reopened),
+                        };
+                        match state.app.on_segment(segment) {
+                            SegmentOutcome::Forward => {}
+                            SegmentOutcome::DataClosing(control) => report_closing = Some(control),
+                            SegmentOutcome::Reset => {
+                                state.gateway_reset(now, &engine.settings().timeouts);
+                                return reset_by_gateway(buf, packet);
                             }
-                            control.session.end(engine, flow);
-                            tracker.reset();
-                            state.refresh(now, &engine.settings().timeouts);
-                            return reset_by_gateway(buf, packet);
+                            SegmentOutcome::Drop(reason) => return Verdict::Drop(reason),
                         }
-                        Err(reason) => return Verdict::Drop(reason),
-                    }
-                    if closed {
-                        control.session.end(engine, flow);
-                    }
-                }
-                if let AppState::FtpData {
-                    control,
-                    closing_reported,
-                } = &mut state.app
-                {
-                    if closing && !*closing_reported {
-                        *closing_reported = true;
-                        report_closing = control.upgrade();
                     }
                 }
             }
@@ -233,9 +201,7 @@ fn on_flow(
     }
     if let Some(control) = report_closing {
         // The data flow's lock is released: locks go control first, then data.
-        if let AppState::FtpControl(ftp) = &mut control.lock().app {
-            ftp.session.data_closing(engine, &control, flow);
-        }
+        control.lock().app.on_data_closing(engine, &control, flow);
     }
     nat::apply(buf.bytes_mut(), packet, flow, dir);
     Verdict::Accept
@@ -398,25 +364,16 @@ fn new_flow(
         Transport::Udp { .. } => ProtoState::Udp { replied: false },
         Transport::Icmp(_) => ProtoState::Icmp,
     };
-    let app = match (&admitted, packet.transport) {
-        (Some((_, pinhole)), _) => AppState::FtpData {
-            control: pinhole.control.clone(),
-            closing_reported: false,
-        },
-        (None, Transport::Tcp(tcp)) if is_ftp_control(engine, &key, &reply) => {
-            AppState::FtpControl(Box::new(if tcp.has(SYN) {
-                FtpControl::starting_at(tcp.seq.wrapping_add(1))
-            } else {
-                // Picked up mid-stream: both streams start at the first byte seen.
-                FtpControl::picked_up()
-            }))
-        }
-        _ => AppState::None,
-    };
-    // A control connection picked up mid-stream, or opened by a SYN carrying data (TCP Fast
-    // Open): its first segment may already carry a command.
-    let picked_up_control = matches!(app, AppState::FtpControl(_))
-        && matches!(packet.transport, Transport::Tcp(tcp) if !tcp.has(SYN) || tcp.payload_len > 0);
+    let app = App::for_new_flow(
+        &engine.settings(),
+        &key,
+        &reply,
+        &packet.transport,
+        admitted.as_ref().map(|(_, pinhole)| pinhole),
+    );
+    // A connection a helper reads, picked up mid-stream or opened by a SYN carrying data (TCP
+    // Fast Open): its first segment may already carry a command.
+    let reads_first_segment = app.reads_first_segment(&packet.transport);
     let mut state = FlowState {
         expires_at: now,
         proto,
@@ -430,7 +387,7 @@ fn new_flow(
             if let Some((pinhole_key, pinhole)) = &admitted {
                 attach_data_connection(pinhole_key, pinhole, &flow);
             }
-            if picked_up_control {
+            if reads_first_segment {
                 // Follow its first segment like any other.
                 return Ok(on_flow(engine, now, buf, packet, &flow, FlowDir::Original));
             }
@@ -485,11 +442,7 @@ fn syn_ack_pickup(
     if engine.policy.load().evaluate(&candidate).action != Action::Accept {
         return Verdict::Drop(DropReason::Policy);
     }
-    let app = if is_ftp_control(engine, &original, &reply) {
-        AppState::FtpControl(Box::new(FtpControl::starting_at(tcp.ack)))
-    } else {
-        AppState::None
-    };
+    let app = App::for_syn_ack_pickup(&engine.settings(), &original, &reply, tcp);
     let mut state = FlowState {
         expires_at: now,
         proto: ProtoState::Tcp(TcpTracker::before_syn_ack(tcp)),
@@ -538,22 +491,12 @@ fn take_pinhole(
     }
 }
 
-/// Whether a new TCP flow is an FTP control connection: its destination port, as sent or as
-/// forwarded to an inside server, is one of the control ports.
-fn is_ftp_control(engine: &Engine, key: &FlowKey, reply: &FlowKey) -> bool {
-    let ports = &engine.settings().ftp.control_ports;
-    ports.contains(&key.dst_port) || ports.contains(&reply.src_port)
-}
-
 /// Tells the control connection its data connection arrived.
 fn attach_data_connection(key: &PinholeKey, pinhole: &Pinhole, data: &Arc<Flow>) {
     let Some(control) = pinhole.control.upgrade() else {
         return;
     };
-    let mut state = control.lock();
-    if let AppState::FtpControl(ftp) = &mut state.app {
-        ftp.session.data_connected(key, data.clone());
-    }
+    control.lock().app.on_data_admitted(key, data);
 }
 
 /// ICMP messages that are neither echo nor errors: filtered per packet, never translated.

@@ -12,9 +12,9 @@ use std::time::Duration;
 use super::alg::ftp::session::SessionFacts;
 use super::alg::ftp::DataMode;
 use super::conntrack::tcp::TcpState;
-use super::conntrack::{AppState, Flow, FlowKey, FlowNat, ProtoState};
+use super::conntrack::{FlowKey, FlowNat, ProtoState};
 use super::policy::CompiledPolicy;
-use super::Engine;
+use super::{Engine, Flow};
 
 /// One flow as an operator sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,11 +78,6 @@ fn state_name(proto: &ProtoState) -> &'static str {
 
 fn view(flow: &Flow, now: Duration) -> FlowView {
     let state = flow.lock();
-    let (ftp, ftp_data) = match &state.app {
-        AppState::FtpControl(control) => (Some(control.session.facts()), false),
-        AppState::FtpData { .. } => (None, true),
-        AppState::None => (None, false),
-    };
     FlowView {
         original: flow.original,
         reply: flow.reply,
@@ -90,8 +85,8 @@ fn view(flow: &Flow, now: Duration) -> FlowView {
         state: state_name(&state.proto),
         expires_in: state.expires_at.saturating_sub(now),
         bytes: state.tcp_payload(),
-        ftp,
-        ftp_data,
+        ftp: state.app.session_facts(),
+        ftp_data: state.app.is_data_connection(),
     }
 }
 
@@ -135,7 +130,7 @@ impl Engine {
     pub fn ftp_session_count(&self) -> usize {
         let mut count = 0;
         self.flows.for_each(|flow| {
-            if matches!(flow.lock().app, AppState::FtpControl(_)) {
+            if flow.lock().app.is_ftp_control() {
                 count += 1;
             }
         });

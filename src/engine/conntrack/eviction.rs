@@ -57,11 +57,11 @@ fn is_evictable(proto: &ProtoState) -> bool {
 }
 
 /// What happened to a queue entry when looking for a victim.
-pub enum Victim {
+pub enum Victim<A> {
     /// A live flow that never became established: remove it.
-    Evict(Arc<Flow>),
+    Evict(Arc<Flow<A>>),
     /// A flow past its timeout, not swept yet: remove it as expired.
-    Expired(Arc<Flow>),
+    Expired(Arc<Flow<A>>),
 }
 
 /// The embryonic-flow book-keeping of one engine.
@@ -126,7 +126,7 @@ impl Embryonic {
 
     /// Records a flow just inserted (charged with `admit`, marked embryonic) as an eviction
     /// candidate, in creation order.
-    pub fn track(&self, flow: &Flow, inbound: bool, table: &FlowTable, now: Duration) {
+    pub fn track<A>(&self, flow: &Flow<A>, inbound: bool, table: &FlowTable<A>, now: Duration) {
         let queue = if inbound {
             &self.inbound
         } else {
@@ -143,7 +143,7 @@ impl Embryonic {
     }
 
     /// A flow's state changed: once it is no longer embryonic, its source's charge ends.
-    pub fn settle(&self, flow: &Flow, proto: &ProtoState) {
+    pub fn settle<A>(&self, flow: &Flow<A>, proto: &ProtoState) {
         if flow.embryonic.load(Relaxed)
             && !is_embryonic(proto)
             && flow.embryonic.swap(false, Relaxed)
@@ -153,7 +153,7 @@ impl Embryonic {
     }
 
     /// A flow left the table: its charge ends if it still held one.
-    pub fn forget(&self, flow: &Flow) {
+    pub fn forget<A>(&self, flow: &Flow<A>) {
         if flow.embryonic.swap(false, Relaxed) {
             self.release(flow.original.src);
         }
@@ -161,7 +161,12 @@ impl Embryonic {
 
     /// Finds the oldest flow that may be evicted for a new flow (`inbound` says which way the
     /// new flow comes; see the module doc for the order). The caller removes it.
-    pub fn victim(&self, table: &FlowTable, now: Duration, inbound: bool) -> Option<Victim> {
+    pub fn victim<A>(
+        &self,
+        table: &FlowTable<A>,
+        now: Duration,
+        inbound: bool,
+    ) -> Option<Victim<A>> {
         let queues: &[&Mutex<VecDeque<FlowKey>>] = if inbound {
             &[&self.inbound]
         } else {

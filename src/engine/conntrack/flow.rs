@@ -1,14 +1,16 @@
-//! One tracked flow: its two tuples, its translation, and its mutable protocol state.
+//! One tracked flow: its two tuples, its translation, and its mutable protocol state, with
+//! an opaque slot (`A`) for what an application-layer gateway keeps about it.
+//!
+//! Conntrack never looks inside that slot and must never name a gateway's type: the engine
+//! chooses `A` (`engine::Flow` is `Flow<alg::App>`), and only the pipeline calls its hooks.
 
 use std::sync::atomic::AtomicBool;
-use std::sync::Weak;
 use std::time::Duration;
 
 use parking_lot::{Mutex, MutexGuard};
 
 use super::key::FlowKey;
 use super::tcp::{TcpState, TcpTracker};
-use crate::engine::alg::ftp::FtpControl;
 use crate::engine::settings::Timeouts;
 
 /// Which of a flow's two directions a packet travels in.
@@ -60,35 +62,18 @@ pub enum ProtoState {
     Icmp,
 }
 
-/// What an application-layer gateway keeps for a flow.
-#[derive(Debug, Default)]
-pub enum AppState {
-    /// Nothing: the flow is not followed by a gateway.
-    #[default]
-    None,
-    /// An FTP control connection.
-    FtpControl(Box<FtpControl>),
-    /// An FTP data connection, admitted through a pinhole of a control connection.
-    FtpData {
-        /// The control connection.
-        control: Weak<Flow>,
-        /// Whether the control connection has been told the data connection is closing.
-        closing_reported: bool,
-    },
-}
-
-/// The mutable part of a flow, behind the flow's lock.
+/// The mutable part of a flow, behind the flow's lock; `A` is the application slot.
 #[derive(Debug)]
-pub struct FlowState {
+pub struct FlowState<A> {
     /// When the flow stops being valid unless another packet refreshes it.
     pub expires_at: Duration,
     /// Protocol tracking.
     pub proto: ProtoState,
-    /// Application-layer gateway state.
-    pub app: AppState,
+    /// Application-layer gateway state, opaque here.
+    pub app: A,
 }
 
-impl FlowState {
+impl<A> FlowState<A> {
     /// Payload bytes sent in both directions, for TCP (each byte once).
     pub fn tcp_payload(&self) -> u64 {
         match &self.proto {
@@ -128,11 +113,20 @@ impl FlowState {
     pub fn refresh(&mut self, now: Duration, timeouts: &Timeouts) {
         self.expires_at = now.saturating_add(self.timeout(timeouts));
     }
+
+    /// The gateway reset the connection at both ends (a RST sent to each): its TCP tracker
+    /// closes and the flow's expiry follows from the closed state from `now`.
+    pub fn gateway_reset(&mut self, now: Duration, timeouts: &Timeouts) {
+        if let ProtoState::Tcp(tracker) = &mut self.proto {
+            tracker.reset();
+        }
+        self.refresh(now, timeouts);
+    }
 }
 
-/// A tracked connection.
+/// A tracked connection; `A` is what an application-layer gateway keeps for it.
 #[derive(Debug)]
-pub struct Flow {
+pub struct Flow<A> {
     /// The tuple of the initiator's packets as they arrived.
     pub original: FlowKey,
     /// The tuple of the responder's packets as they arrive (after translation on the way out).
@@ -141,12 +135,12 @@ pub struct Flow {
     pub nat: FlowNat,
     /// Whether the flow is charged to its source as embryonic (see `eviction`).
     pub embryonic: AtomicBool,
-    state: Mutex<FlowState>,
+    state: Mutex<FlowState<A>>,
 }
 
-impl Flow {
+impl<A> Flow<A> {
     /// A new flow.
-    pub fn new(original: FlowKey, reply: FlowKey, nat: FlowNat, state: FlowState) -> Self {
+    pub fn new(original: FlowKey, reply: FlowKey, nat: FlowNat, state: FlowState<A>) -> Self {
         Self {
             original,
             reply,
@@ -157,7 +151,7 @@ impl Flow {
     }
 
     /// Locks the mutable state.
-    pub fn lock(&self) -> MutexGuard<'_, FlowState> {
+    pub fn lock(&self) -> MutexGuard<'_, FlowState<A>> {
         self.state.lock()
     }
 

@@ -11,40 +11,48 @@ use dashmap::DashMap;
 use super::flow::{Flow, FlowDir};
 use super::key::FlowKey;
 
-#[derive(Clone)]
-struct Slot {
-    flow: Arc<Flow>,
+struct Slot<A> {
+    flow: Arc<Flow<A>>,
     dir: FlowDir,
 }
 
+impl<A> Clone for Slot<A> {
+    fn clone(&self) -> Self {
+        Self {
+            flow: self.flow.clone(),
+            dir: self.dir,
+        }
+    }
+}
+
 /// Result of looking a packet's tuple up.
-pub enum Lookup {
+pub enum Lookup<A> {
     /// A live flow, and the direction the tuple belongs to.
-    Found(Arc<Flow>, FlowDir),
+    Found(Arc<Flow<A>>, FlowDir),
     /// A flow that has expired but has not been swept yet.
-    Expired(Arc<Flow>),
+    Expired(Arc<Flow<A>>),
     /// No flow has this tuple.
     Missing,
 }
 
 /// Why a flow could not be inserted.
-pub enum InsertError {
+pub enum InsertError<A> {
     /// The table holds its maximum number of flows.
     Full,
     /// Another flow with the same original tuple was inserted first (a race between workers).
-    Exists(Arc<Flow>, FlowDir),
+    Exists(Arc<Flow<A>>, FlowDir),
     /// The reply tuple belongs to another flow, or equals the original tuple.
     ReplyTaken,
 }
 
 /// Concurrent flow table.
-pub struct FlowTable {
-    map: DashMap<FlowKey, Slot, foldhash::fast::RandomState>,
+pub struct FlowTable<A> {
+    map: DashMap<FlowKey, Slot<A>, foldhash::fast::RandomState>,
     count: AtomicUsize,
     max: usize,
 }
 
-impl FlowTable {
+impl<A> FlowTable<A> {
     /// An empty table holding at most `max` flows.
     pub fn new(max: usize) -> Self {
         Self {
@@ -65,7 +73,7 @@ impl FlowTable {
     }
 
     /// Finds the flow a tuple belongs to.
-    pub fn lookup(&self, key: &FlowKey, now: Duration) -> Lookup {
+    pub fn lookup(&self, key: &FlowKey, now: Duration) -> Lookup<A> {
         let Some(slot) = self.map.get(key).map(|slot| slot.clone()) else {
             return Lookup::Missing;
         };
@@ -77,7 +85,7 @@ impl FlowTable {
     }
 
     /// Inserts a flow under both of its tuples.
-    pub fn insert(&self, flow: Arc<Flow>) -> Result<(), InsertError> {
+    pub fn insert(&self, flow: Arc<Flow<A>>) -> Result<(), InsertError<A>> {
         if flow.original == flow.reply {
             return Err(InsertError::ReplyTaken);
         }
@@ -118,8 +126,8 @@ impl FlowTable {
     }
 
     /// Removes a flow (both tuples); false if another thread removed it first.
-    pub fn remove(&self, flow: &Arc<Flow>) -> bool {
-        let same = |_: &FlowKey, slot: &Slot| Arc::ptr_eq(&slot.flow, flow);
+    pub fn remove(&self, flow: &Arc<Flow<A>>) -> bool {
+        let same = |_: &FlowKey, slot: &Slot<A>| Arc::ptr_eq(&slot.flow, flow);
         let removed = self.map.remove_if(&flow.original, same).is_some();
         self.map.remove_if(&flow.reply, same);
         if removed {
@@ -129,8 +137,8 @@ impl FlowTable {
     }
 
     /// Removes every flow expired at `now`, calling `on_removed` for each; returns the count.
-    pub fn expire(&self, now: Duration, mut on_removed: impl FnMut(&Flow)) -> usize {
-        let expired: Vec<Arc<Flow>> = self
+    pub fn expire(&self, now: Duration, mut on_removed: impl FnMut(&Flow<A>)) -> usize {
+        let expired: Vec<Arc<Flow<A>>> = self
             .map
             .iter()
             .filter(|entry| entry.dir == FlowDir::Original && entry.flow.is_expired(now))
@@ -147,7 +155,7 @@ impl FlowTable {
     }
 
     /// Calls `visit` for every flow (once each, from its original tuple).
-    pub fn for_each(&self, mut visit: impl FnMut(&Flow)) {
+    pub fn for_each(&self, mut visit: impl FnMut(&Flow<A>)) {
         for entry in self.map.iter() {
             if entry.dir == FlowDir::Original {
                 visit(&entry.flow);

@@ -9,11 +9,11 @@ use crate::engine::wire::ParsedPacket;
 
 /// Rewrites an ICMP error travelling in `dir` of `flow`, whose quote is a packet of the other
 /// direction as it left the gateway.
-pub fn translate_icmp_error(
+pub fn translate_icmp_error<A>(
     bytes: &mut [u8],
     packet: &ParsedPacket,
     quoted: &QuotedPacket,
-    flow: &Flow,
+    flow: &Flow<A>,
     dir: FlowDir,
 ) {
     let (quoted_before, own_before) = match dir {

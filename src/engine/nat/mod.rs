@@ -164,7 +164,7 @@ impl Nat {
 
     /// Gives back what a flow held (its masquerade binding), when the flow ends or could not
     /// be inserted.
-    pub fn release(&self, flow: &Flow) {
+    pub fn release<A>(&self, flow: &Flow<A>) {
         self.release_nat(flow.nat);
     }
 
@@ -181,7 +181,7 @@ impl Nat {
 }
 
 /// Rewrites a packet of `flow` travelling in `dir` to its translated tuple.
-pub fn apply(bytes: &mut [u8], packet: &ParsedPacket, flow: &Flow, dir: FlowDir) {
+pub fn apply<A>(bytes: &mut [u8], packet: &ParsedPacket, flow: &Flow<A>, dir: FlowDir) {
     let current = match dir {
         FlowDir::Original => &flow.original,
         FlowDir::Reply => &flow.reply,

@@ -27,11 +27,12 @@ use super::{ControlSegment, FtpControl};
 use crate::engine::alg::ftp::check::Check;
 use crate::engine::alg::ftp::host::AlgHost;
 use crate::engine::alg::ftp::session::LineContext;
-use crate::engine::conntrack::{Flow, FlowDir};
+use crate::engine::conntrack::FlowDir;
 use crate::engine::events::Event;
 use crate::engine::verdict::DropReason;
 use crate::engine::wire::fields::tcp::{ACK_FLAG, RST, SYN};
 use crate::engine::wire::respond::{tcp_segment, SegmentSpec};
+use crate::engine::Flow;
 
 /// Control-stream bytes held by all connections together.
 #[derive(Debug, Default)]

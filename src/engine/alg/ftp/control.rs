@@ -17,7 +17,7 @@ use super::host::AlgHost;
 use super::mangle::{fit_to_mtu, recompute_tcp_checksum, replace_payload};
 use super::session::{client_may_be_bounce, server_may_be_checked, LineContext, Session};
 use super::stream::{LineStream, SegmentPlan, WithholdReason};
-use crate::engine::conntrack::{Flow, FlowDir};
+use crate::engine::conntrack::FlowDir;
 use crate::engine::packet::PacketBuf;
 use crate::engine::settings::ViolationOutcome;
 use crate::engine::verdict::DropReason;
@@ -27,6 +27,7 @@ use crate::engine::wire::parse::transport_checksum_ok;
 use crate::engine::wire::respond::{tcp_segment, SegmentSpec};
 use crate::engine::wire::tcp_adjust::adjust_segment;
 use crate::engine::wire::{ParsedPacket, TcpInfo};
+use crate::engine::Flow;
 
 /// The ALG state of one control connection.
 #[derive(Debug, Default)]

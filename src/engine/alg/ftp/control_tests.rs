@@ -10,10 +10,11 @@ use etherparse::PacketBuilder;
 
 use super::control::{ControlSegment, FtpControl};
 use super::host_fake::{masquerade_settings, masqueraded_control, FakeHost, CLIENT, SERVER};
-use crate::engine::conntrack::{Flow, FlowDir};
+use crate::engine::conntrack::FlowDir;
 use crate::engine::packet::PacketBuf;
 use crate::engine::verdict::DropReason;
 use crate::engine::wire::parse::{parse, transport_checksum_ok, Transport};
+use crate::engine::Flow;
 
 const CLIENT_ISN: u32 = 1000;
 const SERVER_ISN: u32 = 7000;

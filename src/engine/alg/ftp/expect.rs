@@ -19,7 +19,8 @@ use dashmap::DashMap;
 use super::check::Check;
 use super::host::AlgHost;
 use super::nat;
-use crate::engine::conntrack::{Flow, FlowDir};
+use crate::engine::conntrack::FlowDir;
+use crate::engine::Flow;
 
 /// Why an announcement was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,11 +11,13 @@ use std::time::Duration;
 use super::control::budget::ControlBudget;
 use super::expect::{Pinhole, PinholeKey};
 use super::host::AlgHost;
-use crate::engine::conntrack::{AppState, Flow, FlowKey, FlowNat, FlowState, ProtoState};
+use crate::engine::alg::App;
+use crate::engine::conntrack::{FlowKey, FlowNat, FlowState, ProtoState};
 use crate::engine::events::Event;
 use crate::engine::nat::PortShortage;
 use crate::engine::settings::EngineSettings;
 use crate::engine::wire::parse::PROTO_TCP;
+use crate::engine::Flow;
 
 /// The inside client of [`masqueraded_control`].
 pub const CLIENT: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 5);
@@ -53,7 +55,7 @@ pub fn masqueraded_control() -> Arc<Flow> {
             expires_at: Duration::MAX,
             // The ALG never reads its control connection's tracker.
             proto: ProtoState::Icmp,
-            app: AppState::None,
+            app: App::None,
         },
     );
     Arc::new(control)

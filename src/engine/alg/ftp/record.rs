@@ -8,7 +8,8 @@ use std::time::Duration;
 use super::command::TransferVerb;
 use super::expect::{DataMode, PinholeKey};
 use super::transfer::TransferRecord;
-use crate::engine::conntrack::{Flow, FlowDir, FlowKey};
+use crate::engine::conntrack::{FlowDir, FlowKey};
+use crate::engine::Flow;
 
 /// An accepted announcement and the data connection it brought, once one came.
 #[derive(Debug, Clone)]

@@ -25,9 +25,10 @@ use super::stream::LineDecision;
 use super::telnet::{self, IAC};
 use super::transfer::{change_directory, join, parent};
 use super::verbs::{is_ftp_verb, verb_of};
-use crate::engine::conntrack::{Flow, FlowDir, ProtoState};
+use crate::engine::conntrack::{FlowDir, ProtoState};
 use crate::engine::events::Event;
 use crate::engine::settings::TlsPolicy;
+use crate::engine::Flow;
 
 mod checks;
 mod facts;

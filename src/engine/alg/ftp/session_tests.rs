@@ -13,8 +13,9 @@ use super::host_fake::{
 };
 use super::session::{LineContext, Session};
 use super::stream::LineDecision;
-use crate::engine::conntrack::{Flow, FlowDir};
+use crate::engine::conntrack::FlowDir;
 use crate::engine::settings::{EngineSettings, ViolationOutcome};
+use crate::engine::Flow;
 
 /// One control connection from an inside client, masqueraded, and its session.
 struct Conversation {
