@@ -6,9 +6,11 @@
 //! queries the snapshot and the outside view ask.
 //!
 //! It owns the dispatch to each helper and nothing of its protocol: what FTP does is in
-//! `ftp`. It must never take a flow's lock (the pipeline holds it when a hook runs, and owns
-//! the lock order between a control connection and its data connections), and conntrack and
-//! io must never import it: conntrack keeps it as an opaque type parameter of `Flow`.
+//! `ftp`. The dispatch takes no flow's lock: the pipeline holds the flow's when a hook runs
+//! and owns the lock order (a control connection before its data connections; a helper may
+//! read a data connection of the control connection it follows, never the reverse).
+//! Conntrack and io must never import it: conntrack keeps it as an opaque type parameter of
+//! `Flow`.
 
 use std::sync::{Arc, Weak};
 use std::time::Duration;
