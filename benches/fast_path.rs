@@ -12,14 +12,11 @@ use ftpgate::engine::{Engine, PacketBuf, Verdict};
 use ftpgate::io::vnet::{
     process_frame, FrameBuffers, FrameOutcome, VnetHeader, GSO_TCPV4, HEADER_LEN, NEEDS_CSUM,
 };
-
-#[path = "support.rs"]
-mod support;
+use ftpgate_testkit::engine::process_in;
+use ftpgate_testkit::population as support;
 
 fn process_one(engine: &Engine, template: &[u8], storage: &mut [u8]) -> Verdict {
-    storage[..template.len()].copy_from_slice(template);
-    let mut buf = PacketBuf::new(storage, template.len());
-    engine.process(Duration::from_secs(2), &mut buf)
+    process_in(engine, Duration::from_secs(2), template, storage).0
 }
 
 fn fast_path(c: &mut Criterion) {

@@ -6,79 +6,51 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
-use ftpgate::engine::{Engine, PacketBuf, Verdict};
-
-#[path = "support.rs"]
-mod support;
+use ftpgate::engine::{Engine, Verdict};
+use ftpgate_testkit::conversation::Conversation;
+use ftpgate_testkit::engine::{next_transmit, process_in};
+use ftpgate_testkit::population;
 
 const CLIENT: (Ipv4Addr, u16) = (Ipv4Addr::new(10, 1, 0, 2), 40000);
 const SERVER: (Ipv4Addr, u16) = (Ipv4Addr::new(203, 0, 113, 7), 21);
 
+/// Runs a measured packet, after the conversation's last (at 3 s).
 fn process(engine: &Engine, packet: &[u8], storage: &mut [u8]) -> Verdict {
-    storage[..packet.len()].copy_from_slice(packet);
-    let mut buf = PacketBuf::new(storage, packet.len());
-    engine.process(Duration::from_secs(2), &mut buf)
+    process_in(engine, Duration::from_secs(10), packet, storage).0
 }
 
-/// An engine with an established control connection whose server greeted (220); the
-/// client's next byte is 1001. The login is not required, so the measured segment can be the
-/// client's first.
-fn control_connection() -> Engine {
-    let mut settings = support::settings(1024);
+/// The login is not required, so the measured segment can be the client's first.
+fn engine() -> Engine {
+    let mut settings = population::settings(1024);
     settings.ftp.require_login = false;
-    let engine = Engine::new(settings);
-    let mut storage = vec![0u8; 2048];
-    let steps = [
-        support::segment(CLIENT, SERVER, true, None, b""),
-        support::segment(SERVER, (support::OUTSIDE, CLIENT.1), true, Some(1001), b""),
-        support::segment(CLIENT, SERVER, false, Some(1001), b""),
-        with_seq(
-            support::segment(
-                SERVER,
-                (support::OUTSIDE, CLIENT.1),
-                false,
-                Some(1001),
-                b"220 ready\r\n",
-            ),
-            1001,
-        ),
-    ];
-    for packet in steps {
-        assert_eq!(process(&engine, &packet, &mut storage), Verdict::Accept);
-    }
+    Engine::new(settings)
+}
+
+/// Opens the control connection; the server greets (220).
+fn greeted(engine: &Engine) -> Conversation<'_> {
+    let mut conversation = Conversation::open(engine, CLIENT, SERVER, SERVER);
+    let greeting = conversation.server_says("220 ready\r\n");
+    assert_eq!(greeting.verdict, Verdict::Accept);
+    conversation
+}
+
+/// An engine with an established control connection whose server greeted.
+fn control_connection() -> Engine {
+    let engine = engine();
+    greeted(&engine);
     engine
 }
 
-fn with_seq(mut packet: Vec<u8>, seq: u32) -> Vec<u8> {
-    // Sequence number and a checksum fixed for it (RFC 1624, as the engine does).
-    let old = u32::from_be_bytes(packet[24..28].try_into().unwrap());
-    packet[24..28].copy_from_slice(&seq.to_be_bytes());
-    let mut sum = u32::from(!u16::from_be_bytes([packet[36], packet[37]]));
-    for (o, n) in [(old >> 16, seq >> 16), (old & 0xffff, seq & 0xffff)] {
-        sum += (!o & 0xffff) + n;
-    }
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    packet[36..38].copy_from_slice(&(!(sum as u16)).to_be_bytes());
-    packet
+/// The client's next segment carrying `text`, the same on every `control_connection`.
+fn client_segment(text: &[u8]) -> Vec<u8> {
+    let engine = engine();
+    let conversation = greeted(&engine);
+    conversation.segment(true, conversation.client.seq, text)
 }
 
 fn ftp_rewrite(c: &mut Criterion) {
-    let port = with_seq(
-        support::segment(
-            CLIENT,
-            SERVER,
-            false,
-            Some(1001),
-            b"PORT 10,1,0,2,117,48\r\n",
-        ),
-        1001,
-    );
-    let noop = with_seq(
-        support::segment(CLIENT, SERVER, false, Some(1001), b"NOOP\r\n"),
-        1001,
-    );
+    let port = client_segment(b"PORT 10,1,0,2,117,48\r\n");
+    let noop = client_segment(b"NOOP\r\n");
     let mut storage = vec![0u8; 2048];
     let checked = control_connection();
     assert_eq!(process(&checked, &port, &mut storage), Verdict::Accept);
@@ -87,7 +59,7 @@ fn ftp_rewrite(c: &mut Criterion) {
         1,
         "the PORT measured is accepted and rewritten"
     );
-    assert!(checked.poll_transmit().is_none());
+    assert!(next_transmit(&checked).is_none());
     let mut group = c.benchmark_group("ftp_control");
     group
         .sample_size(30)

@@ -7,13 +7,11 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicIsize, Ordering};
-use std::time::Duration;
 
 use ftpgate::engine::settings::{ForwardProtocol, PortForward, PortRange};
-use ftpgate::engine::{Engine, PacketBuf, Verdict};
-
-#[path = "../benches/support.rs"]
-mod support;
+use ftpgate::engine::{Engine, Verdict};
+use ftpgate_testkit::population as support;
+use ftpgate_testkit::{run, secs, tcp, SYN};
 
 struct Counting;
 
@@ -48,10 +46,7 @@ static ALLOCATOR: Counting = Counting;
 const DOCUMENTED_BYTES_PER_FLOW: f64 = 1600.0;
 
 fn process(engine: &Engine, packet: &[u8]) -> Verdict {
-    let mut storage = packet.to_vec();
-    storage.resize(packet.len() + 64, 0);
-    let mut buf = PacketBuf::new(&mut storage, packet.len());
-    engine.process(Duration::from_secs(1), &mut buf)
+    run(engine, secs(1), packet).verdict
 }
 
 fn main() {
@@ -73,11 +68,12 @@ fn main() {
         let syns = 3 * max_flows as u32;
         for n in 0..syns {
             let source = Ipv4Addr::from(0x0b00_0000 + n); // 11.0.0.0/8: distinct spoofed sources
-            let syn = support::segment(
+            let syn = tcp(
                 (source, 1024 + (n % 50_000) as u16),
                 (support::OUTSIDE, 21),
-                true,
-                None,
+                SYN,
+                1000,
+                0,
                 b"",
             );
             process(&engine, &syn);
@@ -88,11 +84,12 @@ fn main() {
                 Ipv4Addr::new(10, 2, (n / 250) as u8, (n % 250) as u8 + 1),
                 40_000,
             );
-            let syn = support::segment(
+            let syn = tcp(
                 inside,
                 (Ipv4Addr::new(203, 0, 113, 9), 443),
-                true,
-                None,
+                SYN,
+                1000,
+                0,
                 b"",
             );
             if process(&engine, &syn) == Verdict::Accept {

@@ -5,9 +5,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
 
 use ftpgate::engine::Engine;
-
-#[path = "../benches/support.rs"]
-mod support;
+use ftpgate_testkit::population as support;
 
 struct Counting;
 

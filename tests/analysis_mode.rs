@@ -3,7 +3,7 @@
 //! `ftp.max_line` is logged with its violation; protocols the engine does not track pass,
 //! while a gateway decides them by its policy; `Engine::flush` logs what is still open.
 
-mod support;
+use ftpgate_testkit as support;
 
 use std::net::Ipv4Addr;
 use std::path::Path;

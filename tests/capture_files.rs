@@ -2,10 +2,9 @@
 //! packet counts are plausible (exact for the files whose counts were cross-checked with
 //! tcpdump), that every Ethernet frame yields an IP packet, and that writing a file back and
 //! reading it again keeps every timestamp and byte. Skipped when `../shared` is absent (a
-//! failure under `CI=true`: tests/support/skip.rs).
+//! failure under `CI=true`: testkit/src/skip.rs).
 
-#[path = "support/skip.rs"]
-mod skip;
+use ftpgate_testkit::skip;
 
 use std::path::{Path, PathBuf};
 

@@ -1,6 +1,6 @@
 //! The `ftpgate` binary as a user runs it: `check` and `replay`.
 
-mod support;
+use ftpgate_testkit as support;
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};

@@ -2,12 +2,12 @@
 //! flows, and the per-host NAT port quota. Each scenario asserts the counters and events, and
 //! that the flows of others are untouched.
 
-mod support;
+use ftpgate_testkit as support;
 
 use std::net::{IpAddr, Ipv4Addr};
 
 use ftpgate::engine::{DropReason, Engine, EngineSettings, Event, Verdict};
-use support::ftp::{six, Conversation};
+use support::conversation::{six, Conversation};
 use support::*;
 
 /// An outside address number `n` (spoofed flood sources).

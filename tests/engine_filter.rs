@@ -1,7 +1,7 @@
 //! Engine scenarios: the stateful filter, reject answers, TCP state checks, timeouts, the
 //! table cap and rule-log events.
 
-mod support;
+use ftpgate_testkit as support;
 
 use std::net::IpAddr;
 

@@ -1,7 +1,7 @@
 //! Engine scenarios: malformed, truncated and fragmented packets get counted verdicts, never a
 //! panic, and leave other flows intact.
 
-mod support;
+use ftpgate_testkit as support;
 
 use ftpgate::engine::{DropReason, Engine, Verdict};
 use proptest::prelude::*;

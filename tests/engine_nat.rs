@@ -1,6 +1,6 @@
 //! Engine scenarios: masquerade, port forwards, ICMP echo and ICMP errors, checksums.
 
-mod support;
+use ftpgate_testkit as support;
 
 use ftpgate::engine::{DropReason, Engine, Verdict};
 use support::*;

@@ -2,7 +2,7 @@
 //! ends the gateway's flow; a RST merely inside the window, and a SYN on an established flow,
 //! pass to the endpoint (which answers with a challenge ACK) and change nothing here.
 
-mod support;
+use ftpgate_testkit as support;
 
 use ftpgate::engine::{DropReason, Engine, Verdict};
 use support::*;

@@ -1,7 +1,7 @@
 //! The engine shared by several worker threads (as with a multi-queue TUN device): flows
 //! created concurrently never share an outside tuple, and counters add up.
 
-mod support;
+use ftpgate_testkit as support;
 
 use std::collections::HashSet;
 use std::net::Ipv4Addr;

@@ -3,12 +3,12 @@
 //! the exact bytes forwarded, the adjusted sequence and ack numbers, valid checksums, that
 //! the data connection gets in once and nothing else does, and the transfer log record.
 
-mod support;
+use ftpgate_testkit as support;
 
 use std::net::{IpAddr, Ipv4Addr};
 
 use ftpgate::engine::{DropReason, Engine, Event, Verdict};
-use support::ftp::{parse_six, six, Conversation};
+use support::conversation::{parse_six, six, Conversation};
 use support::*;
 
 const OUTSIDE_CLIENT: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 5);

@@ -4,13 +4,13 @@
 //! the configured outcome with both TCP streams consistent, that the violation is counted and
 //! reported with its check, and that another session on the same gateway is untouched.
 
-mod support;
+use ftpgate_testkit as support;
 
 use std::net::Ipv4Addr;
 
 use ftpgate::engine::settings::{EngineSettings, TlsPolicy, ViolationOutcome};
 use ftpgate::engine::{DropReason, Engine, Event, Verdict};
-use support::ftp::{six, Conversation};
+use support::conversation::{six, Conversation};
 use support::*;
 
 const OUTSIDE_CLIENT: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 5);
@@ -141,7 +141,11 @@ fn assert_streams_consistent(c: &mut Conversation<'_>) {
 
 /// Under `reset`: the offending segment is answered with a RST to its sender, its receiver
 /// gets a RST at exactly the sequence number it expects, and nothing else.
-fn assert_reset(c: &mut Conversation<'_>, out: &support::ftp::Delivered, from_client: bool) {
+fn assert_reset(
+    c: &mut Conversation<'_>,
+    out: &support::conversation::Delivered,
+    from_client: bool,
+) {
     assert_eq!(out.verdict, Verdict::Respond(DropReason::FtpViolationReset));
     let (src, dst) = endpoints(&out.bytes);
     let sender = if from_client {

@@ -3,10 +3,10 @@
 //! with a counted reason, and aged out by a reset; other sessions keep working, and every
 //! byte is given back when its connection goes.
 
-mod support;
+use ftpgate_testkit as support;
 
 use ftpgate::engine::{DropReason, Engine, EngineSettings, Event, Verdict};
-use support::ftp::{six, Conversation};
+use support::conversation::{six, Conversation};
 use support::*;
 
 fn budget_settings(per_connection: usize, total: usize) -> EngineSettings {

@@ -3,13 +3,13 @@
 //! the inside address rewritten to the outside address, and every ack the client receives
 //! names a position in its own stream.
 
-mod support;
+use ftpgate_testkit as support;
 
 use std::collections::BTreeMap;
 
 use ftpgate::engine::{Engine, Verdict};
 use proptest::prelude::*;
-use support::ftp::six;
+use support::conversation::six;
 use support::*;
 
 const ISN: u32 = 0xffff_ff00; // the stream wraps past 2^32

@@ -5,13 +5,13 @@
 //! a connection marked non-FTP, receives everything unmodified), the outcome, the event and
 //! its counter. tests/ftp_trust_streams.rs has classes 4-6 and the lenient cases.
 
-mod support;
+use ftpgate_testkit as support;
 
 use std::net::Ipv4Addr;
 
 use ftpgate::engine::settings::{NonFtpPolicy, ViolationOutcome};
 use ftpgate::engine::{DropReason, Engine, Event, Verdict};
-use support::ftp::{six, Conversation};
+use support::conversation::{six, Conversation};
 use support::*;
 
 const OUTSIDE_CLIENT: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 5);

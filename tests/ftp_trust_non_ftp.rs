@@ -4,12 +4,12 @@
 //! line that is one (Telnet commands stripped) and names another host or a low port resets the
 //! connection, wherever the segments cut it. Everything else passes unmodified.
 
-mod support;
+use ftpgate_testkit as support;
 
 use std::net::Ipv4Addr;
 
 use ftpgate::engine::{DropReason, Engine, Event, Verdict};
-use support::ftp::{six, Conversation};
+use support::conversation::{six, Conversation};
 use support::*;
 
 const THIRD_HOST: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 3);

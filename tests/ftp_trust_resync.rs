@@ -6,12 +6,12 @@
 //! And a SYN or SYN/ACK retransmitted after rewrites were acknowledged must still carry its
 //! ISN, or the receiver sees a SYN of another connection.
 
-mod support;
+use ftpgate_testkit as support;
 
 use std::net::Ipv4Addr;
 
 use ftpgate::engine::{DropReason, Engine, Verdict};
-use support::ftp::{six, Conversation};
+use support::conversation::{six, Conversation};
 use support::*;
 
 const OUTSIDE_CLIENT: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 5);

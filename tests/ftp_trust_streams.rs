@@ -3,13 +3,13 @@
 //! must work end to end (an outside server's private 227 address, `PORT 0,0,0,0`, `EPSV ALL`
 //! followed by `EPSV`). tests/ftp_trust.rs has classes 1-3.
 
-mod support;
+use ftpgate_testkit as support;
 
 use std::net::Ipv4Addr;
 
 use ftpgate::engine::settings::{EngineSettings, ViolationOutcome};
 use ftpgate::engine::{DropReason, Engine, Event, Verdict};
-use support::ftp::{parse_six, six, Conversation, End};
+use support::conversation::{parse_six, six, Conversation, End};
 use support::*;
 
 const OUTSIDE_CLIENT: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 5);

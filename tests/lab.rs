@@ -25,8 +25,7 @@ mod env;
 mod ftp;
 #[path = "lab/net.rs"]
 mod net;
-#[path = "support/skip.rs"]
-mod skip;
+use ftpgate_testkit::skip;
 
 use std::path::Path;
 

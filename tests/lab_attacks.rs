@@ -26,8 +26,7 @@ mod env;
 mod ftp;
 #[path = "lab/net.rs"]
 mod net;
-#[path = "support/skip.rs"]
-mod skip;
+use ftpgate_testkit::skip;
 #[path = "lab/vsftpd.rs"]
 mod vsftpd;
 

@@ -16,8 +16,7 @@ mod env;
 mod ftp;
 #[path = "lab/net.rs"]
 mod net;
-#[path = "support/skip.rs"]
-mod skip;
+use ftpgate_testkit::skip;
 
 use env::lab_env_or_skip;
 use ftp::{check_ok, random_bytes, Client, Op, Server};

@@ -12,8 +12,7 @@ mod env;
 mod ftp;
 #[path = "lab/net.rs"]
 mod net;
-#[path = "support/skip.rs"]
-mod skip;
+use ftpgate_testkit::skip;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;

@@ -39,8 +39,7 @@ mod ftp;
 mod net;
 #[path = "lab/proftpd.rs"]
 mod proftpd;
-#[path = "support/skip.rs"]
-mod skip;
+use ftpgate_testkit::skip;
 #[path = "lab/trust.rs"]
 mod trust;
 

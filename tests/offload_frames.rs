@@ -4,7 +4,7 @@
 //! super-packet is translated whole with its partial checksum kept right, and a SYN whose
 //! checksum is partial is completed before the engine verifies it.
 
-mod support;
+use ftpgate_testkit as support;
 
 use std::net::Ipv4Addr;
 
@@ -15,7 +15,7 @@ use ftpgate::io::vnet::{
     process_frame, FrameBuffers, FrameOutcome, VnetHeader, GSO_NONE, GSO_TCPV4, HEADER_LEN,
     NEEDS_CSUM, PLAIN,
 };
-use support::ftp::{six, Conversation};
+use support::conversation::{six, Conversation};
 use support::*;
 
 /// `packet` as the kernel hands it over: its TCP checksum field holding the pseudo-header

@@ -1,7 +1,7 @@
 //! `replay` on captures the test builds: every checksum in the output verifies, dropped
 //! packets are left out, and each translated flow is consistent in both directions.
 
-mod support;
+use ftpgate_testkit as support;
 
 use std::collections::HashMap;
 use std::net::IpAddr;

@@ -5,8 +5,7 @@
 //! The byte counts are computed here from the capture itself (data-connection payload
 //! present, each sequence position once), not taken from the engine.
 
-#[path = "support/skip.rs"]
-mod skip;
+use ftpgate_testkit::skip;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};

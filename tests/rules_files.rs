@@ -2,7 +2,7 @@
 //!
 //! The directory is listed at run time, so a new `rules/*.yaml` is checked without editing this.
 
-mod support;
+use ftpgate_testkit as support;
 
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};

@@ -1,8 +1,7 @@
-//! The skip rule of tests/support/skip.rs: a test that cannot run here prints why and passes,
+//! The skip rule of testkit/src/skip.rs: a test that cannot run here prints why and passes,
 //! except under `CI=true`, where it fails with the reason.
 
-#[path = "support/skip.rs"]
-mod skip;
+use ftpgate_testkit::skip;
 
 use skip::skip_under;
 

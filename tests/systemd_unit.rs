@@ -3,8 +3,7 @@
 //! an installed ftpgate goes). Skips where systemd-analyze is missing, except under CI=true
 //! (scripts/lab-deps.sh installs it).
 
-#[path = "support/skip.rs"]
-mod skip;
+use ftpgate_testkit::skip;
 
 use std::process::Command;
 

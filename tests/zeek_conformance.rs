@@ -3,9 +3,9 @@
 //! data channels (passive or active, initiator, responder and port) and on transfers (command,
 //! user, reply code, byte count where the capture holds the data), and analysis mode drops
 //! and changes nothing. Skipped, saying so, where ../shared is absent (a failure under
-//! `CI=true`: tests/support/skip.rs).
+//! `CI=true`: testkit/src/skip.rs).
 
-mod support;
+use ftpgate_testkit as support;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

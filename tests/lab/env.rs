@@ -1,6 +1,6 @@
 //! Whether this machine can run the lab: root, network namespaces, the tools, a python with
 //! pyftpdlib. A missing tool is installed once with `scripts/lab-deps.sh`; what still fails
-//! becomes a skip reason (tests/support/skip.rs: a failure under `CI=true`). Checked once per
+//! becomes a skip reason (testkit/src/skip.rs: a failure under `CI=true`). Checked once per
 //! test binary. vsftpd and ProFTPD, which only the attack tests need, are checked on their own
 //! (`vsftpd`, `proftpd`), so their absence skips those tests alone.
 #![allow(dead_code)]

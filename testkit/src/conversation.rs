@@ -1,13 +1,17 @@
 //! A two-sided TCP conversation driven through the engine, for FTP scenarios. Each side
 //! remembers what it sent (its own sequence space) and what it received through the gateway,
-//! and acknowledges exactly that, like a real stack.
-#![allow(dead_code)]
+//! and acknowledges exactly that, like a real stack. It drives the engine only through
+//! `engine`, writes only through `packet` and reads only through `inspect`; it never decides
+//! what a test expects beyond its own invariants (forwarded and generated packets verify,
+//! generated ones go to an end in its peer's name).
 
 use std::net::Ipv4Addr;
 
 use ftpgate::engine::{Engine, Verdict};
 
-use super::{checksums_verify, endpoints, run, secs, tcp, v4, Outcome, ACK, PSH, SYN};
+use crate::engine::{next_transmit, run, secs, Outcome};
+use crate::inspect::{checksums_verify, endpoints, inspect, v4};
+use crate::packet::{tcp, ACK, PSH, SYN};
 
 /// One end of the conversation.
 #[derive(Debug, Clone, Copy)]
@@ -73,13 +77,9 @@ pub struct Delivered {
 impl Delivered {
     fn of(out: Outcome) -> Self {
         let (seq, ack, payload) = if out.verdict == Verdict::Accept {
-            let tcp = &out.bytes[20..];
-            let header = usize::from(tcp[12] >> 4) * 4;
-            (
-                u32::from_be_bytes(tcp[4..8].try_into().unwrap()),
-                u32::from_be_bytes(tcp[8..12].try_into().unwrap()),
-                tcp[header..].to_vec(),
-            )
+            let seg = inspect(&out.bytes).expect("a TCP segment");
+            let (start, end) = seg.payload;
+            (seg.seq, seg.ack, out.bytes[start..end].to_vec())
         } else {
             (0, 0, Vec::new())
         };
@@ -156,7 +156,7 @@ impl<'e> Conversation<'e> {
     /// bytes like any segment; returns them.
     pub fn take_generated(&mut self) -> Vec<Generated> {
         let mut out = Vec::new();
-        while let Some(bytes) = self.engine.poll_transmit() {
+        while let Some(bytes) = next_transmit(self.engine) {
             assert!(
                 checksums_verify(&bytes),
                 "generated packet checksums verify"
@@ -176,14 +176,13 @@ impl<'e> Conversation<'e> {
                 v4(expected_src.0, expected_src.1),
                 "sent in the peer's name"
             );
-            let tcp = &bytes[20..];
-            let header = usize::from(tcp[12] >> 4) * 4;
+            let seg = inspect(&bytes).expect("a TCP segment");
             let generated = Generated {
                 to_client,
-                seq: u32::from_be_bytes(tcp[4..8].try_into().unwrap()),
-                ack: u32::from_be_bytes(tcp[8..12].try_into().unwrap()),
-                flags: tcp[13],
-                payload: tcp[header..].to_vec(),
+                seq: seg.seq,
+                ack: seg.ack,
+                flags: seg.flags,
+                payload: bytes[seg.payload.0..seg.payload.1].to_vec(),
             };
             let stream = if to_client {
                 &mut self.client_got
@@ -196,15 +195,20 @@ impl<'e> Conversation<'e> {
         out
     }
 
+    /// The segment one end would send carrying `text` at `seq` (ACK | PSH, acknowledging what
+    /// it received), without sending it.
+    pub fn segment(&self, from_client: bool, seq: u32, text: &[u8]) -> Vec<u8> {
+        let sender = if from_client {
+            self.client
+        } else {
+            self.server
+        };
+        tcp(sender.addr, sender.peer, ACK | PSH, seq, sender.rcv, text)
+    }
+
     fn send(&mut self, from_client: bool, seq: u32, text: &[u8], advance: bool) -> Delivered {
         self.now += 1;
-        let (sender, receiver) = if from_client {
-            (self.client, self.server)
-        } else {
-            (self.server, self.client)
-        };
-        let _ = receiver;
-        let packet = tcp(sender.addr, sender.peer, ACK | PSH, seq, sender.rcv, text);
+        let packet = self.segment(from_client, seq, text);
         let out = Delivered::of(run(self.engine, secs(self.now), &packet));
         if out.verdict == Verdict::Accept {
             assert!(

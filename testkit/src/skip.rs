@@ -1,8 +1,8 @@
 //! The one way a test skips: `skip(test, reason)` prints `skipped: TEST: REASON` and lets the
 //! caller return, except under `CI=true`, where a skip would hide a test that never ran, so it
-//! panics with the same reason instead. Every skip point in tests/ goes through it; it must
-//! never decide on its own whether a test can run (the callers probe), only how a skip ends.
-#![allow(dead_code)]
+//! panics with the same reason instead. Every skip point in tests/ goes through it (`.ci/run`
+//! follows the same rule for its own steps); it must never decide on its own whether a test
+//! can run (the callers probe), only how a skip ends.
 
 /// Skips `test` because of `reason`: prints it, or panics when the environment variable `CI`
 /// is `true`.

@@ -1,0 +1,49 @@
+//! Running packets through an `Engine`: the kit's only contact with the engine's packet
+//! API (`Engine::process`, `PacketBuf`, `Engine::poll_transmit`), so a change of those is
+//! a change here alone. It builds no packet and judges no output; it hands back what the
+//! engine did.
+
+use std::time::Duration;
+
+use ftpgate::engine::{Engine, PacketBuf, Verdict};
+
+/// Result of pushing one packet through the engine.
+pub struct Outcome {
+    pub verdict: Verdict,
+    pub bytes: Vec<u8>,
+}
+
+pub fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+/// Copies `packet` into `storage` (the rest is tailroom) and runs it through `engine` at
+/// `now`; the packet out is `storage[..len]`. Allocates nothing (the benches' loop).
+#[inline]
+pub fn process_in(
+    engine: &Engine,
+    now: Duration,
+    packet: &[u8],
+    storage: &mut [u8],
+) -> (Verdict, usize) {
+    storage[..packet.len()].copy_from_slice(packet);
+    let mut buf = PacketBuf::new(storage, packet.len());
+    let verdict = engine.process(now, &mut buf);
+    (verdict, buf.len())
+}
+
+/// Runs `packet` through `engine` at `now` in a buffer with 256 bytes of tailroom.
+pub fn run(engine: &Engine, now: Duration, packet: &[u8]) -> Outcome {
+    let mut storage = vec![0; packet.len() + 256];
+    let (verdict, len) = process_in(engine, now, packet, &mut storage);
+    storage.truncate(len);
+    Outcome {
+        verdict,
+        bytes: storage,
+    }
+}
+
+/// The next packet the engine wrote itself (an FTP error reply, a reset), if any.
+pub fn next_transmit(engine: &Engine) -> Option<Vec<u8>> {
+    engine.poll_transmit()
+}

@@ -1,0 +1,30 @@
+//! The one test kit of ftpgate, shared by the integration tests (`tests/`), the benches
+//! (`benches/`), the memory probes (`examples/`) and the fuzz harness (`fuzz/`): no test
+//! harness exists in two copies. Each module owns one thing:
+//!
+//! - `checksum`: the Internet checksum arithmetic (no packet layout, no allocation);
+//! - `packet`: writing IPv4/IPv6 TCP, UDP and ICMP packets (in place, or as `Vec`s);
+//! - `inspect`: reading what left the gateway (endpoints, checksums, TCP fields);
+//! - `engine`: running a packet through an `Engine` (the kit's only use of its packet API);
+//! - `lab_settings`: the lab gateway the engine tests run against;
+//! - `conversation`: the FTP conversation harness (a two-sided TCP connection);
+//! - `population`: an engine with N established flows, for the benches;
+//! - `skip`: how a test that cannot run here ends (a failure under `CI=true`).
+//!
+//! The root re-exports what most tests use (`use ftpgate_testkit::*`).
+
+pub mod checksum;
+pub mod conversation;
+pub mod engine;
+pub mod inspect;
+pub mod lab_settings;
+pub mod packet;
+pub mod population;
+pub mod skip;
+
+pub use engine::{run, secs, Outcome};
+pub use inspect::{checksums_verify, endpoints, outside_port, v4};
+pub use lab_settings::{
+    lab_settings, CLIENT, CLIENT2, INSIDE_NET, INSIDE_SERVER, OUTSIDE, ROUTER, SERVER,
+};
+pub use packet::{echo, echo6, icmp_unreachable, tcp, tcp6, udp, ACK, FIN, PSH, RST, SYN};
