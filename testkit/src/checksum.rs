@@ -1,10 +1,12 @@
 //! The Internet checksum (RFC 1071) as the kit computes it: `sum16` adds bytes as 16-bit
 //! big-endian words into an unfolded accumulator, `fold` folds it, `pseudo` adds a TCP/UDP/
 //! ICMPv6 pseudo-header. Owns only arithmetic: it never reads a packet's layout (that is
-//! `inspect`) and never allocates, so the fuzz harness can sum every packet it writes.
+//! `inspect`) and never allocates, so the fuzz harness can sum every packet it writes. The
+//! functions are `#[inline]`: the harness is another crate, and they run on every packet.
 
 /// The ones' complement sum of `bytes` (as 16-bit big-endian words) added to `acc`, unfolded.
 /// Eight bytes at a time: the fuzzer's comparison tracing makes every loop iteration count.
+#[inline]
 pub fn sum16(mut acc: u64, bytes: &[u8]) -> u64 {
     let mut chunks = bytes.chunks_exact(8);
     for word in &mut chunks {
@@ -23,6 +25,7 @@ pub fn sum16(mut acc: u64, bytes: &[u8]) -> u64 {
 
 /// `acc` folded to 16 bits (end-around carries). A packet whose checksum is right folds,
 /// checksum field included, to `0xFFFF`.
+#[inline]
 pub fn fold(mut acc: u64) -> u16 {
     acc = (acc & 0xFFFF_FFFF) + (acc >> 32);
     while acc > 0xFFFF {
@@ -33,6 +36,7 @@ pub fn fold(mut acc: u64) -> u16 {
 
 /// The unfolded sum of a pseudo-header: source and destination addresses (4 or 16 bytes
 /// each), protocol, and the length of the transport segment (RFC 793, RFC 8200 8.1).
+#[inline]
 pub fn pseudo(src: &[u8], dst: &[u8], proto: u8, len: usize) -> u64 {
     let acc = sum16(0, src);
     let acc = sum16(acc, dst);

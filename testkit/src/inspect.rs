@@ -11,15 +11,18 @@ use etherparse::{SlicedPacket, TransportSlice};
 use crate::checksum::{fold, pseudo, sum16};
 use crate::engine::Outcome;
 
+#[inline]
 pub fn be16(b: &[u8], at: usize) -> u16 {
     u16::from_be_bytes([b[at], b[at + 1]])
 }
 
+#[inline]
 pub fn be32(b: &[u8], at: usize) -> u32 {
     u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
 /// The IPv4 address at `at`.
+#[inline]
 pub fn addr_at(b: &[u8], at: usize) -> [u8; 4] {
     [b[at], b[at + 1], b[at + 2], b[at + 3]]
 }

@@ -58,6 +58,7 @@ impl Address for [u8; 16] {
 }
 
 /// Writes a 20-byte IPv4 header (checksum included) for a packet of `total` bytes.
+#[inline]
 pub fn write_ip(buf: &mut [u8], src: [u8; 4], dst: [u8; 4], proto: u8, total: usize) {
     buf[0] = 0x45;
     buf[1] = 0;
@@ -73,6 +74,7 @@ pub fn write_ip(buf: &mut [u8], src: [u8; 4], dst: [u8; 4], proto: u8, total: us
 }
 
 /// Writes a 40-byte IPv6 header for `payload_len` bytes of `next` (no extension headers).
+#[inline]
 pub fn write_ip6(buf: &mut [u8], src: [u8; 16], dst: [u8; 16], next: u8, payload_len: usize) {
     buf[0..4].copy_from_slice(&[0x60, 0, 0, 0]);
     buf[4..6].copy_from_slice(&(payload_len as u16).to_be_bytes());
