@@ -139,7 +139,6 @@ mod connection;
 mod lenient;
 mod model_server;
 mod ops;
-mod packet;
 mod run;
 mod script;
 mod stream;
@@ -149,7 +148,11 @@ use connection::*;
 use lenient::*;
 use model_server::ModelServer;
 use ops::*;
-use packet::*;
+// Packets are written, summed and read back by the test kit (`ftpgate_testkit`): in place,
+// never allocating per packet.
+use ftpgate_testkit::checksum::{fold, sum16};
+use ftpgate_testkit::inspect::{addr_at, be16, inspect, Seg};
+use ftpgate_testkit::packet::{write_icmp, write_ip, write_tcp, Spec};
 pub use run::check;
 use script::*;
 use stream::*;

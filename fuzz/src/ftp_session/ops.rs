@@ -506,19 +506,17 @@ pub(crate) fn icmp_error(w: &mut World, inp: &mut Input<'_>) {
     quote[20..22].copy_from_slice(&quoted_src.1.to_be_bytes());
     quote[22..24].copy_from_slice(&quoted_dst.1.to_be_bytes());
     quote[24..28].copy_from_slice(&w.tx[1 - side].isn.wrapping_add(1).to_be_bytes());
-    let total = 20 + 8 + quote.len();
-    let p = &mut w.packet;
-    write_ip(p, from.0, to.0, 1, total);
-    let icmp = &mut p[20..total];
-    icmp[0] = 3;
-    icmp[1] = if which & 2 != 0 { 4 } else { 3 };
-    icmp[2..8].fill(0);
-    if which & 2 != 0 {
-        icmp[6..8].copy_from_slice(&576u16.to_be_bytes());
-    }
-    icmp[8..].copy_from_slice(&quote);
-    let c = !fold(sum16(0, icmp));
-    icmp[2..4].copy_from_slice(&c.to_be_bytes());
+    let code = if which & 2 != 0 { 4 } else { 3 };
+    let mtu = if which & 2 != 0 { 576u16 } else { 0 };
+    let [m0, m1] = mtu.to_be_bytes();
+    let total = write_icmp(
+        &mut w.packet,
+        from.0,
+        to.0,
+        (3, code),
+        [0, 0, m0, m1],
+        &quote,
+    );
     let (verdict, _) = w.process(total);
     if verdict == Verdict::Accept {
         let p = &w.packet;
