@@ -255,36 +255,28 @@ impl<'e> Conversation<'e> {
         self.send(true, seq, text.as_bytes(), false)
     }
 
-    /// The server acknowledges what it received; returns the ack the client gets.
-    pub fn server_acks(&mut self) -> u32 {
+    /// One end acknowledges what it received (a pure ACK); returns the ack its peer gets.
+    fn acks(&mut self, from_client: bool) -> u32 {
         self.now += 1;
-        let packet = tcp(
-            self.server.addr,
-            self.server.peer,
-            ACK,
-            self.server.seq,
-            self.server.rcv,
-            b"",
-        );
+        let end = if from_client {
+            self.client
+        } else {
+            self.server
+        };
+        let packet = tcp(end.addr, end.peer, ACK, end.seq, end.rcv, b"");
         let out = Delivered::of(run(self.engine, secs(self.now), &packet));
         assert_eq!(out.verdict, Verdict::Accept);
         out.ack
     }
 
+    /// The server acknowledges what it received; returns the ack the client gets.
+    pub fn server_acks(&mut self) -> u32 {
+        self.acks(false)
+    }
+
     /// The client acknowledges what it received; returns the ack the server gets.
     pub fn client_acks(&mut self) -> u32 {
-        self.now += 1;
-        let packet = tcp(
-            self.client.addr,
-            self.client.peer,
-            ACK,
-            self.client.seq,
-            self.client.rcv,
-            b"",
-        );
-        let out = Delivered::of(run(self.engine, secs(self.now), &packet));
-        assert_eq!(out.verdict, Verdict::Accept);
-        out.ack
+        self.acks(true)
     }
 }
 
