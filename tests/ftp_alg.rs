@@ -475,9 +475,11 @@ fn pinholes_expire_and_are_capped_per_session() {
     // A third unused announcement is over the cap: refused, and the client told so.
     let third = c.client_says(&format!("PORT {}\r\n", six(CLIENT, 30002)));
     assert_eq!(third.text(), "", "the server never sees it");
-    let reply = engine
-        .poll_transmit()
+    let mut buf = vec![0; ftpgate::engine::MAX_GENERATED];
+    let len = engine
+        .poll_transmit(&mut buf)
         .expect("an error reply for the client");
+    let reply = buf[..len].to_vec();
     assert!(
         String::from_utf8_lossy(&reply).ends_with("501 Refused by the gateway (pinhole_cap).\r\n")
     );

@@ -5,7 +5,7 @@
 
 use ftpgate_testkit as support;
 
-use ftpgate::engine::{DropReason, Engine, EngineSettings, Event, Verdict};
+use ftpgate::engine::{DropReason, Engine, EngineSettings, Event, Verdict, MAX_GENERATED};
 use support::conversation::{six, Conversation};
 use support::*;
 
@@ -138,7 +138,11 @@ fn a_held_line_ages_out_on_its_next_segment_with_a_reset() {
     assert_eq!(engine.ftp_buffered(), 0, "every held byte is freed");
     assert_eq!(engine.stats().ftp_violations("held_timeout"), 1);
     assert_eq!(held_timeouts(&engine), vec![("held_timeout", "reset")]);
-    let rst = engine.poll_transmit().expect("the server is told too");
+    let mut buf = vec![0; MAX_GENERATED];
+    let len = engine
+        .poll_transmit(&mut buf)
+        .expect("the server is told too");
+    let rst = buf[..len].to_vec();
     assert_eq!(endpoints(&rst).1, v4(SERVER, 21));
     assert_eq!(rst[33] & RST, RST);
 }
@@ -156,7 +160,9 @@ fn a_silent_holder_is_reset_by_the_sweep_and_both_ends_are_told() {
     assert_eq!(engine.ftp_buffered(), 0);
     assert_eq!(held_timeouts(&engine), vec![("held_timeout", "reset")]);
     let mut told = Vec::new();
-    while let Some(rst) = engine.poll_transmit() {
+    let mut buf = vec![0; MAX_GENERATED];
+    while let Some(len) = engine.poll_transmit(&mut buf) {
+        let rst = buf[..len].to_vec();
         assert!(checksums_verify(&rst));
         assert_eq!(rst[33] & RST, RST);
         told.push(endpoints(&rst).1);
@@ -249,7 +255,11 @@ fn over_long_port_line(settings: EngineSettings) -> (Verdict, Vec<(&'static str,
     let mut c = session(&engine, 40000);
     let verdicts = hold_bytes(&mut c);
     let last = *verdicts.last().expect("at least one verdict");
-    let rst = engine.poll_transmit().expect("the server is told too");
+    let mut buf = vec![0; MAX_GENERATED];
+    let len = engine
+        .poll_transmit(&mut buf)
+        .expect("the server is told too");
+    let rst = buf[..len].to_vec();
     assert_eq!(endpoints(&rst).1, v4(SERVER, 21));
     assert_eq!(rst[33] & RST, RST);
     assert_eq!(engine.stats().drops(DropReason::FtpBufferBudget), 0);

@@ -295,7 +295,8 @@ fn nothing_passes_on_a_connection_the_gateway_reset_until_a_new_syn() {
         Verdict::Drop(DropReason::FtpWithheld)
     );
     engine.expire(secs(c.now + 31));
-    while engine.poll_transmit().is_some() {}
+    let mut buf = vec![0; ftpgate::engine::MAX_GENERATED];
+    while engine.poll_transmit(&mut buf).is_some() {}
     let client = c.client;
     let lines = ["PORT 10,77,0,2,0,22\r\n", ",0,2,0,22\r\nEPSV\r\n", ""];
     for (i, line) in lines.iter().enumerate() {

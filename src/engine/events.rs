@@ -1,7 +1,7 @@
 //! Events the engine reports to its driver through `poll_event`: rule hits with `log: true`,
 //! FTP transfers, FTP security violations and policy notices, resource limits a host reached.
-//! The bounded queue they (and the packets the engine writes itself) wait in: when the driver
-//! falls behind, new items are counted as lost.
+//! The bounded queue they wait in: when the driver falls behind, new items are counted as
+//! lost. (The packets the engine writes itself wait in `transmit`'s buffers.)
 
 use std::collections::VecDeque;
 use std::net::IpAddr;
@@ -16,8 +16,6 @@ use super::settings::{Action, Direction};
 
 /// Most events held before new ones are dropped.
 pub const EVENT_CAPACITY: usize = 4096;
-/// Most generated packets held before new ones are dropped.
-pub const TRANSMIT_CAPACITY: usize = 1024;
 
 /// The packet that triggered an event.
 #[derive(Debug, Clone, PartialEq, Eq)]

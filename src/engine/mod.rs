@@ -20,6 +20,7 @@ mod events;
 mod outside_view;
 mod pipeline;
 mod snapshot;
+mod transmit;
 
 use std::time::Duration;
 
@@ -29,16 +30,20 @@ pub use packet::PacketBuf;
 pub use settings::EngineSettings;
 pub use snapshot::{FlowView, PinholeView};
 pub use stats::EngineStats;
+pub use transmit::{Transmit, MAX_GENERATED, TRANSMIT_BYTES, TRANSMIT_CAPACITY};
 pub use verdict::{DropReason, Verdict};
 
 use alg::ftp::Pinholes;
 use alg::App;
+use alg_host::{Out, PacketHost};
 use conntrack::eviction::Embryonic;
 use conntrack::FlowTable;
-use events::{BoundedQueue, EVENT_CAPACITY, TRANSMIT_CAPACITY};
+use events::{BoundedQueue, EVENT_CAPACITY};
 use nat::Nat;
 use policy::CompiledPolicy;
 use stats::Counters;
+use transmit::{Outbox, Popped};
+use wire::respond::SegmentSpec;
 
 /// A tracked flow as the engine keeps it: conntrack's flow with the gateways' per-flow state
 /// ([`alg::App`]) in its application slot.
@@ -58,7 +63,8 @@ pub struct Engine {
     ftp_budget: std::sync::Arc<alg::ftp::control::budget::ControlBudget>,
     counters: Counters,
     events: BoundedQueue<Event>,
-    transmit: BoundedQueue<Vec<u8>>,
+    /// Packets generated outside a worker's own [`Transmit`] (the sweep, `process`).
+    outbox: Outbox,
 }
 
 impl Engine {
@@ -76,7 +82,7 @@ impl Engine {
             ftp_budget: Default::default(),
             counters: Counters::default(),
             events: BoundedQueue::new(EVENT_CAPACITY),
-            transmit: BoundedQueue::new(TRANSMIT_CAPACITY),
+            outbox: Outbox::default(),
             settings: arc_swap::ArcSwap::from_pointee(settings),
         }
     }
@@ -88,9 +94,29 @@ impl Engine {
     }
 
     /// Processes one IP packet at time `now` (any monotonic clock; capture time in replay),
-    /// rewriting it in place. See [`Verdict`] for what the caller does next.
+    /// rewriting it in place. See [`Verdict`] for what the caller does next. The packets it
+    /// generates (an FTP error reply, a RST) wait in the engine's outbox for
+    /// [`Engine::poll_transmit`]; a worker passes its own buffer instead
+    /// ([`Engine::process_with`]).
     pub fn process(&self, now: Duration, packet: &mut PacketBuf<'_>) -> Verdict {
-        let verdict = pipeline::process(self, now, packet);
+        self.run(now, packet, Out::Outbox)
+    }
+
+    /// [`Engine::process`], with the packets it generates appended to `transmit`, in order,
+    /// for the caller to send after `packet` (see [`Transmit::pop`]); one that does not fit
+    /// is counted as lost (`transmit_lost`). No lock is taken for them.
+    pub fn process_with(
+        &self,
+        now: Duration,
+        packet: &mut PacketBuf<'_>,
+        transmit: &mut Transmit,
+    ) -> Verdict {
+        self.run(now, packet, Out::Worker(transmit))
+    }
+
+    fn run(&self, now: Duration, packet: &mut PacketBuf<'_>, out: Out<'_>) -> Verdict {
+        let host = PacketHost::new(self, out);
+        let verdict = pipeline::process(&host, now, packet);
         self.counters.count(verdict);
         verdict
     }
@@ -167,20 +193,37 @@ impl Engine {
         }
     }
 
-    /// Queues a packet the engine wrote itself (an FTP error reply, a RST), counting it as
-    /// lost when the queue is full.
-    fn transmit(&self, packet: Vec<u8>) {
-        if !self.transmit.push(packet) {
+    /// Writes a packet the engine generates (an FTP error reply, a RST) into `out`, counting
+    /// it as lost when `out` is full. A segment that cannot be built (mixed families, over
+    /// 65,535 bytes) is not sent, as ever.
+    fn generate(&self, out: &mut Out<'_>, segment: &SegmentSpec<'_>) {
+        let Some(len) = segment.total_len() else {
+            return;
+        };
+        let write = |bytes: &mut [u8]| segment.write(bytes, len);
+        let queued = match out {
+            Out::Worker(transmit) => transmit.push_with(len, write),
+            Out::Outbox => self.outbox.push_with(len, write),
+        };
+        if !queued {
             self.counters.transmit_lost();
         }
     }
 
-    /// Takes the oldest packet the engine wrote itself: an FTP error reply to a client whose
-    /// line was refused, the RST to the far end of a control connection it reset. The driver
+    /// Copies the oldest packet of the engine's outbox into `buf` and returns its length: a
+    /// packet the engine wrote itself outside a worker's [`Transmit`] (the sweep's RSTs in
+    /// [`Engine::expire`]; an FTP error reply or RST of [`Engine::process`]). The driver
     /// sends it like a forwarded packet (it is an IP packet addressed to its receiver); call
-    /// it after every `process` until it returns `None`.
-    pub fn poll_transmit(&self) -> Option<Vec<u8>> {
-        self.transmit.pop()
+    /// it after every packet until it returns `None`: while the outbox is empty that costs
+    /// one atomic load. `buf` should hold [`MAX_GENERATED`] bytes: a longer packet is
+    /// dropped and counted as lost (`transmit_lost`), never truncated.
+    pub fn poll_transmit(&self, buf: &mut [u8]) -> Option<usize> {
+        loop {
+            match self.outbox.pop_into(buf)? {
+                Popped::Packet(len) => return Some(len),
+                Popped::TooLong => self.counters.transmit_lost(),
+            }
+        }
     }
 
     /// FTP control-stream bytes held and kept by all control connections now.

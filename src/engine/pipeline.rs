@@ -13,6 +13,7 @@ use super::alg::app::{Segment, SegmentOutcome};
 use super::alg::ftp::mangle::{recompute_tcp_checksum, replace_payload};
 use super::alg::ftp::{Pinhole, PinholeKey};
 use super::alg::App;
+use super::alg_host::PacketHost;
 use super::conntrack::tcp::{valid_flags, TcpTracker, TcpUpdate};
 use super::conntrack::{FlowDir, FlowKey, FlowNat, FlowState, InsertError, Lookup, ProtoState};
 use super::events::{Event, FlowSummary};
@@ -28,7 +29,8 @@ use super::wire::{parse, IcmpKind, ParsedPacket, Transport};
 use super::{Engine, Flow};
 
 /// Runs one packet through the engine.
-pub fn process(engine: &Engine, now: Duration, buf: &mut PacketBuf<'_>) -> Verdict {
+pub fn process(host: &PacketHost<'_>, now: Duration, buf: &mut PacketBuf<'_>) -> Verdict {
+    let engine = host.engine;
     let packet = match parse(buf.bytes()) {
         Ok(packet) => packet,
         Err(DropReason::UnsupportedProtocol) => return other_protocol(engine, buf.bytes()),
@@ -41,7 +43,7 @@ pub fn process(engine: &Engine, now: Duration, buf: &mut PacketBuf<'_>) -> Verdi
     match packet.transport {
         Transport::Icmp(IcmpKind::Error(quoted)) => icmp_error(engine, now, buf, &packet, &quoted),
         Transport::Icmp(IcmpKind::Other { .. }) => untracked(engine, now, buf, &packet),
-        _ => tracked(engine, now, buf, &packet),
+        _ => tracked(host, now, buf, &packet),
     }
 }
 
@@ -74,11 +76,12 @@ fn direction_of(engine: &Engine, packet: &ParsedPacket) -> Direction {
 
 /// TCP, UDP and ICMP echo: packets that belong to a flow by 5-tuple.
 fn tracked(
-    engine: &Engine,
+    host: &PacketHost<'_>,
     now: Duration,
     buf: &mut PacketBuf<'_>,
     packet: &ParsedPacket,
 ) -> Verdict {
+    let engine = host.engine;
     let Some(key) = FlowKey::of_packet(packet) else {
         return Verdict::Drop(DropReason::UnsupportedProtocol);
     };
@@ -88,7 +91,7 @@ fn tracked(
         }
     }
     match engine.flows.lookup(&key, now) {
-        Lookup::Found(flow, dir) => return on_flow(engine, now, buf, packet, &flow, dir),
+        Lookup::Found(flow, dir) => return on_flow(host, now, buf, packet, &flow, dir),
         Lookup::Expired(flow) => {
             if engine.flows.remove(&flow) {
                 engine.forget(&flow);
@@ -97,9 +100,9 @@ fn tracked(
         }
         Lookup::Missing => {}
     }
-    match new_flow(engine, now, buf, packet, key) {
+    match new_flow(host, now, buf, packet, key) {
         Ok(verdict) => verdict,
-        Err((flow, dir)) => on_flow(engine, now, buf, packet, &flow, dir),
+        Err((flow, dir)) => on_flow(host, now, buf, packet, &flow, dir),
     }
 }
 
@@ -123,13 +126,14 @@ fn reset_by_gateway(buf: &mut PacketBuf<'_>, packet: &ParsedPacket) -> Verdict {
 
 /// A packet of a known flow: update its state, refresh its timeout, translate it.
 fn on_flow(
-    engine: &Engine,
+    host: &PacketHost<'_>,
     now: Duration,
     buf: &mut PacketBuf<'_>,
     packet: &ParsedPacket,
     flow: &Arc<Flow>,
     dir: FlowDir,
 ) -> Verdict {
+    let engine = host.engine;
     let mut report_closing = None;
     {
         let mut guard = flow.lock();
@@ -162,7 +166,7 @@ fn on_flow(
                     }
                     Ok(update) => {
                         let segment = Segment {
-                            host: engine,
+                            host,
                             flow,
                             dir,
                             now,
@@ -201,7 +205,7 @@ fn on_flow(
     }
     if let Some(control) = report_closing {
         // The data flow's lock is released: locks go control first, then data.
-        control.lock().app.on_data_closing(engine, &control, flow);
+        control.lock().app.on_data_closing(host, &control, flow);
     }
     nat::apply(buf.bytes_mut(), packet, flow, dir);
     Verdict::Accept
@@ -298,12 +302,13 @@ fn log_rule_hit(
 /// Creates the flow a packet starts. `Err` hands back a flow another worker created for the
 /// same tuple in the meantime.
 fn new_flow(
-    engine: &Engine,
+    host: &PacketHost<'_>,
     now: Duration,
     buf: &mut PacketBuf<'_>,
     packet: &ParsedPacket,
     key: FlowKey,
 ) -> Result<Verdict, (Arc<Flow>, FlowDir)> {
+    let engine = host.engine;
     if let Err(reason) = may_start_flow(engine, packet) {
         return Ok(Verdict::Drop(reason));
     }
@@ -312,7 +317,7 @@ fn new_flow(
     }
     if let Transport::Tcp(tcp) = packet.transport {
         if tcp.has(SYN | ACK_FLAG) {
-            return Ok(syn_ack_pickup(engine, now, buf, packet, &tcp, key));
+            return Ok(syn_ack_pickup(host, now, buf, packet, &tcp, key));
         }
     }
     let direction = direction_of(engine, packet);
@@ -389,7 +394,7 @@ fn new_flow(
             }
             if reads_first_segment {
                 // Follow its first segment like any other.
-                return Ok(on_flow(engine, now, buf, packet, &flow, FlowDir::Original));
+                return Ok(on_flow(host, now, buf, packet, &flow, FlowDir::Original));
             }
             nat::apply(buf.bytes_mut(), packet, &flow, FlowDir::Original);
             Ok(Verdict::Accept)
@@ -410,13 +415,14 @@ fn new_flow(
 /// follows as the responder's answer. Only where no translation applies (a translated
 /// connection's SYN/ACK cannot be matched to a binding that was never made).
 fn syn_ack_pickup(
-    engine: &Engine,
+    host: &PacketHost<'_>,
     now: Duration,
     buf: &mut PacketBuf<'_>,
     packet: &ParsedPacket,
     tcp: &super::wire::TcpInfo,
     reply: FlowKey,
 ) -> Verdict {
+    let engine = host.engine;
     let original = reply.inverse();
     let inside = |addr| engine.settings().is_inside(addr);
     let direction = if inside(original.src) {
@@ -453,13 +459,11 @@ fn syn_ack_pickup(
     match engine.flows.insert(flow.clone()) {
         Ok(()) => {
             engine.counters.flow_created();
-            on_flow(engine, now, buf, packet, &flow, FlowDir::Reply)
+            on_flow(host, now, buf, packet, &flow, FlowDir::Reply)
         }
         Err(InsertError::Full) => Verdict::Drop(DropReason::TableFull),
         Err(InsertError::ReplyTaken) => Verdict::Drop(DropReason::TupleConflict),
-        Err(InsertError::Exists(existing, dir)) => {
-            on_flow(engine, now, buf, packet, &existing, dir)
-        }
+        Err(InsertError::Exists(existing, dir)) => on_flow(host, now, buf, packet, &existing, dir),
     }
 }
 

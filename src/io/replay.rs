@@ -21,7 +21,9 @@ use super::capture::{
 };
 use super::events::{EventSink, LogError};
 use super::replay_checksums::{ChecksumFixer, ChecksumMode};
-use crate::engine::{Engine, EngineSettings, EngineStats, PacketBuf, Verdict};
+use crate::engine::{
+    Engine, EngineSettings, EngineStats, PacketBuf, Transmit, Verdict, MAX_GENERATED,
+};
 
 /// Room after a packet for rewrites that grow it.
 const TAILROOM: usize = 1024;
@@ -173,6 +175,10 @@ struct Replay<'e> {
     buffer: Vec<u8>,
     /// The outside-wire form of an inbound packet, when the output shows the outside wire.
     arrival: Vec<u8>,
+    /// The packets the engine generates for the frame being replayed.
+    transmit: Transmit,
+    /// Where a packet of the engine's outbox (the sweep's RSTs) is copied to be written.
+    generated: Vec<u8>,
     next_sweep: Option<Duration>,
     /// The latest capture time seen: when the flush at the end happens.
     last_time: Duration,
@@ -193,6 +199,8 @@ impl<'e> Replay<'e> {
             recorded_at,
             buffer: vec![0; BUFFER_LEN],
             arrival: Vec::new(),
+            transmit: Transmit::new(),
+            generated: vec![0; MAX_GENERATED],
             next_sweep: None,
             last_time: Duration::ZERO,
             frames_read: 0,
@@ -241,7 +249,9 @@ impl<'e> Replay<'e> {
                 self.arrival.clear();
                 self.arrival.extend_from_slice(packet.bytes());
             }
-            let verdict = self.engine.process(now, &mut packet);
+            let verdict = self
+                .engine
+                .process_with(now, &mut packet, &mut self.transmit);
             (verdict, packet.len(), show_arrival)
         };
         let packet = if show_arrival && verdict == Verdict::Accept {
@@ -266,7 +276,8 @@ impl<'e> Replay<'e> {
         self.write_generated(now, frame, &parts, writer)
     }
 
-    /// Writes the packets the engine generated for this frame: with the frame's link header
+    /// Writes the packets the engine generated since the last frame, oldest first (the
+    /// sweep's RSTs from the engine's outbox, then this frame's): with the frame's link header
     /// when they travel on, with the answer's when they go back to the frame's sender.
     fn write_generated(
         &mut self,
@@ -277,13 +288,13 @@ impl<'e> Replay<'e> {
     ) -> Result<(), CaptureError> {
         let link_header = parts.link_header;
         let mut sender = None; // the frame's source, parsed only when something was generated
-        while let Some(generated) = self.engine.poll_transmit() {
+        let mut write = |generated: &[u8]| {
             let sender = *sender.get_or_insert_with(|| {
                 crate::engine::wire::parse(parts.ip_packet)
                     .ok()
                     .map(|parsed| parsed.src)
             });
-            let to_sender = crate::engine::wire::parse(&generated)
+            let to_sender = crate::engine::wire::parse(generated)
                 .is_ok_and(|parsed| Some(parsed.dst) == sender);
             let header = if to_sender {
                 answer_link_header(frame.link_type, link_header)
@@ -292,7 +303,13 @@ impl<'e> Replay<'e> {
             };
             self.frames_written += 1;
             self.frames_generated += 1;
-            writer.write_packet(now, frame.interface, &header, &generated)?;
+            writer.write_packet(now, frame.interface, &header, generated)
+        };
+        while let Some(len) = self.engine.poll_transmit(&mut self.generated) {
+            write(&self.generated[..len])?;
+        }
+        while let Some(generated) = self.transmit.pop() {
+            write(generated)?;
         }
         Ok(())
     }

@@ -20,7 +20,7 @@ use tun_rs::{DeviceBuilder, SyncDevice};
 
 use super::vnet::{self, FrameBuffers, FrameOutcome, HEADER_LEN, MAX_PACKET};
 use crate::config::TunSettings;
-use crate::engine::Engine;
+use crate::engine::{Engine, MAX_GENERATED};
 
 /// Room after a packet for rewrites that grow it.
 const TAILROOM: usize = 1024;
@@ -164,6 +164,7 @@ pub fn worker(
 ) {
     let mut frame = vec![0u8; HEADER_LEN + MAX_PACKET + TAILROOM];
     let mut buffers = FrameBuffers::new(TAILROOM);
+    let mut generated = vec![0u8; MAX_GENERATED];
     let _running = stop.enter();
     let mut send = |header: &[u8; HEADER_LEN], packet: &[u8]| {
         let result = if offload {
@@ -192,7 +193,8 @@ pub fn worker(
                         vnet::process_frame(engine, now, &mut frame, len, &mut buffers, &mut send);
                     count(errors, outcome);
                 } else {
-                    vnet::process_one(engine, now, &mut frame[start..], len, &mut send);
+                    let transmit = &mut buffers.transmit;
+                    vnet::process_one(engine, now, &mut frame[start..], len, transmit, &mut send);
                 }
             }
             Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
@@ -203,8 +205,13 @@ pub fn worker(
                 continue;
             }
         }
-        while let Some(generated) = engine.poll_transmit() {
-            send(&vnet::PLAIN, &generated);
+        // What the frame generated (this worker's own buffer: no lock), then what the
+        // sweep generated (the engine's outbox: one atomic load while empty).
+        while let Some(generated) = buffers.transmit.pop() {
+            send(&vnet::PLAIN, generated);
+        }
+        while let Some(len) = engine.poll_transmit(&mut generated) {
+            send(&vnet::PLAIN, &generated[..len]);
         }
     }
 }

@@ -14,7 +14,7 @@ use crate::engine::wire::fields::{get_u16, set_u16};
 use crate::engine::wire::offload::{
     adjust_partial, complete_partial, for_each_segment, pseudo_header_sum,
 };
-use crate::engine::{Engine, PacketBuf, Verdict};
+use crate::engine::{Engine, PacketBuf, Transmit, Verdict};
 
 /// Length of the header (`struct virtio_net_hdr`, the TUN default size).
 pub const HEADER_LEN: usize = 10;
@@ -97,12 +97,16 @@ pub enum FrameOutcome {
     Malformed,
 }
 
-/// Room a worker's buffers need: the largest IP packet and rewrites that grow one.
+/// Room a worker's buffers need: the largest IP packet and rewrites that grow one, and the
+/// packets the engine generates while it runs the worker's frames.
 pub struct FrameBuffers {
     /// Where segments of a super-packet are built, with tailroom.
     pub segment: Vec<u8>,
     /// Tailroom kept after each packet.
     pub tailroom: usize,
+    /// The packets the engine generated for the frames processed (an FTP error reply, a
+    /// RST), in order: the worker sends them after the frame (`Transmit::pop`).
+    pub transmit: Transmit,
 }
 
 impl FrameBuffers {
@@ -111,6 +115,7 @@ impl FrameBuffers {
         Self {
             segment: vec![0u8; MAX_PACKET + tailroom],
             tailroom,
+            transmit: Transmit::new(),
         }
     }
 }
@@ -120,7 +125,8 @@ pub const MAX_PACKET: usize = 65_535;
 
 /// Runs one frame through `engine` at `now`. `frame` holds the header and then the packet in
 /// its first `len` bytes, with tailroom after. Every frame to write back (header, packet) is
-/// passed to `send`, in order.
+/// passed to `send`, in order; the packets the engine generates are left in
+/// `buffers.transmit`.
 pub fn process_frame(
     engine: &Engine,
     now: Duration,
@@ -142,16 +148,18 @@ pub fn process_frame(
                 // A packet whose offsets do not fit goes on as it is; the engine judges it.
                 let _ = complete_partial(&mut rest[..packet_len], start, offset);
             }
-            process_one(engine, now, rest, packet_len, send);
+            process_one(engine, now, rest, packet_len, &mut buffers.transmit, send);
             FrameOutcome::Plain
         }
         GSO_TCPV4 | GSO_TCPV6 | GSO_UDP_L4 => {
             if whole_ok(engine, now, &header, &rest[..packet_len]) {
-                process_whole(engine, now, &header, rest, packet_len, send);
+                let transmit = &mut buffers.transmit;
+                process_whole(engine, now, &header, rest, packet_len, transmit, send);
                 return FrameOutcome::Whole;
             }
             let segment_size = usize::from(header.gso_size);
             let max_len = buffers.segment.len() - buffers.tailroom;
+            let transmit = &mut buffers.transmit;
             let mut count = 0;
             let result = for_each_segment(
                 &rest[..packet_len],
@@ -160,7 +168,7 @@ pub fn process_frame(
                 max_len,
                 |segment, segment_len| {
                     count += 1;
-                    process_one(engine, now, segment, segment_len, send);
+                    process_one(engine, now, segment, segment_len, transmit, send);
                 },
             );
             match result {
@@ -194,6 +202,7 @@ fn process_whole(
     header: &VnetHeader,
     storage: &mut [u8],
     len: usize,
+    transmit: &mut Transmit,
     send: &mut dyn FnMut(&[u8; HEADER_LEN], &[u8]),
 ) {
     let field = usize::from(header.csum_start) + usize::from(header.csum_offset);
@@ -204,7 +213,7 @@ fn process_whole(
         return;
     };
     let mut packet = PacketBuf::new(storage, len);
-    match engine.process(now, &mut packet) {
+    match engine.process_with(now, &mut packet, transmit) {
         Verdict::Accept => {
             let bytes = packet.bytes_mut();
             if let (Some(after), true) = (pseudo_header_sum(bytes), field + 2 <= bytes.len()) {
@@ -219,16 +228,17 @@ fn process_whole(
 }
 
 /// One packet with complete checksums through the engine; what it accepts or answers is
-/// written back with a plain header.
+/// written back with a plain header, what it generates is left in `transmit`.
 pub fn process_one(
     engine: &Engine,
     now: Duration,
     storage: &mut [u8],
     len: usize,
+    transmit: &mut Transmit,
     send: &mut dyn FnMut(&[u8; HEADER_LEN], &[u8]),
 ) {
     let mut packet = PacketBuf::new(storage, len);
-    match engine.process(now, &mut packet) {
+    match engine.process_with(now, &mut packet, transmit) {
         Verdict::Accept | Verdict::Respond(_) => send(&PLAIN, packet.bytes()),
         Verdict::Drop(reason) => super::drop_log::dropped(packet.bytes(), reason),
     }

@@ -45,5 +45,8 @@ pub fn run(engine: &Engine, now: Duration, packet: &[u8]) -> Outcome {
 
 /// The next packet the engine wrote itself (an FTP error reply, a reset), if any.
 pub fn next_transmit(engine: &Engine) -> Option<Vec<u8>> {
-    engine.poll_transmit()
+    let mut packet = vec![0; ftpgate::engine::MAX_GENERATED];
+    let len = engine.poll_transmit(&mut packet)?;
+    packet.truncate(len);
+    Some(packet)
 }

@@ -10,6 +10,7 @@ pub(crate) fn run(data: &[u8], scratch: Scratch) -> Scratch {
     let settings = settings_for(cfg0, cfg1);
     let Scratch {
         packet,
+        generated,
         mut tx,
         mut rx,
         mut credits,
@@ -52,6 +53,7 @@ pub(crate) fn run(data: &[u8], scratch: Scratch) -> Scratch {
         wscale: cfg1 & 16 != 0,
         now: Duration::from_secs(1000),
         packet,
+        generated,
         sent: None,
         pinholes: 0,
         desync: [false; 2],
@@ -113,6 +115,7 @@ pub(crate) fn run(data: &[u8], scratch: Scratch) -> Scratch {
     w.drain();
     let World {
         packet,
+        generated,
         tx,
         rx,
         credits,
@@ -123,6 +126,7 @@ pub(crate) fn run(data: &[u8], scratch: Scratch) -> Scratch {
     } = w;
     Scratch {
         packet,
+        generated,
         tx,
         rx,
         credits,
@@ -138,6 +142,7 @@ pub fn check(data: &[u8]) {
         .with(|s| s.borrow_mut().take())
         .unwrap_or_else(|| Scratch {
             packet: vec![0; PACKET].into_boxed_slice(),
+            generated: vec![0; ftpgate::engine::MAX_GENERATED].into_boxed_slice(),
             tx: [Tx::new(), Tx::new()],
             rx: [Rx::new(), Rx::new()],
             credits: Vec::with_capacity(MAX_CREDITS),

@@ -61,6 +61,8 @@ pub(crate) struct World {
     pub(crate) stopped_reading_now: bool,
     pub(crate) now: Duration,
     pub(crate) packet: Box<[u8]>,
+    /// Where a packet the engine generated is copied from its outbox.
+    pub(crate) generated: Box<[u8]>,
     /// `engine.pinhole_count()` after the last packet.
     pub(crate) pinholes: usize,
     /// A side retransmitted, with other bytes, bytes the gateway had consumed without
@@ -169,6 +171,8 @@ thread_local! {
 /// Buffers reused from one input to the next.
 pub(crate) struct Scratch {
     pub(crate) packet: Box<[u8]>,
+    /// Where a packet the engine generated is copied from its outbox.
+    pub(crate) generated: Box<[u8]>,
     pub(crate) tx: [Tx; 2],
     pub(crate) rx: [Rx; 2],
     pub(crate) credits: Vec<Credit>,
@@ -419,12 +423,14 @@ impl World {
                 }
             }
         }
-        while let Some(packet) = self.engine.poll_transmit() {
+        let mut generated = std::mem::take(&mut self.generated);
+        while let Some(len) = self.engine.poll_transmit(&mut generated) {
+            let packet = &generated[..len];
             trace!(
                 "gen {:?}",
                 String::from_utf8_lossy(&packet[40.min(packet.len())..])
             );
-            let seg = inspect(&packet).expect("the gateway generated a non-TCP packet");
+            let seg = inspect(packet).expect("the gateway generated a non-TCP packet");
             assert!(seg.tcp_ok, "a generated packet does not verify");
             let to_client = (self.view(1), self.real(0));
             let to_server = (self.view(0), self.real(1));
@@ -445,8 +451,9 @@ impl World {
                 ends
             );
             let side = usize::from(ends == to_client);
-            self.deliver(side, &seg, &packet);
+            self.deliver(side, &seg, packet);
         }
+        self.generated = generated;
     }
 
     /// Sends a control segment from `side` and follows it through.

@@ -294,9 +294,7 @@ fn ftp_control_segment(control: &mut FtpControl, seg: Segment<'_, '_>) -> Segmen
         Ok(()) => {}
         Err(DropReason::FtpViolationReset) => {
             // Both ends learn the connection is gone; the flow closes.
-            if let Some(rst) = control.receiver_reset(flow, dir, tcp) {
-                host.send(rst);
-            }
+            host.send(&control.receiver_reset(flow, dir, tcp));
             control.session.end(host, flow);
             return SegmentOutcome::Reset;
         }

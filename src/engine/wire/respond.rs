@@ -122,7 +122,7 @@ pub struct SegmentSpec<'a> {
 impl SegmentSpec<'_> {
     /// Bytes of the whole IP packet; `None` when the addresses are of different families or
     /// it would exceed 65535 bytes.
-    fn total_len(&self) -> Option<usize> {
+    pub fn total_len(&self) -> Option<usize> {
         if self.src.0.is_ipv4() != self.dst.0.is_ipv4() {
             return None;
         }
@@ -131,7 +131,7 @@ impl SegmentSpec<'_> {
     }
 
     /// Writes the packet at the start of `out` (at least `total` bytes), checksums computed.
-    fn write(&self, out: &mut [u8], total: usize) {
+    pub fn write(&self, out: &mut [u8], total: usize) {
         let l4 = write_ip_header(out, self.src.0, self.dst.0, PROTO_TCP, total);
         let segment = &mut out[l4..total];
         segment[..fields::tcp::MIN_HEADER_LEN].fill(0);

@@ -31,7 +31,7 @@ use crate::engine::conntrack::FlowDir;
 use crate::engine::events::Event;
 use crate::engine::verdict::DropReason;
 use crate::engine::wire::fields::tcp::{ACK_FLAG, RST, SYN};
-use crate::engine::wire::respond::{tcp_segment, SegmentSpec};
+use crate::engine::wire::respond::SegmentSpec;
 use crate::engine::Flow;
 
 /// Control-stream bytes held by all connections together.
@@ -182,11 +182,15 @@ impl FtpControl {
     /// The RST telling the receiver of side `from`'s stream that the connection is gone, in
     /// `from`'s name, at the next sequence number the receiver expects as far as the gateway
     /// knows; `None` when the stream never started.
-    fn reset_towards_receiver_of(&self, flow: &Flow, from: FlowDir) -> Option<Vec<u8>> {
+    fn reset_towards_receiver_of(
+        &self,
+        flow: &Flow,
+        from: FlowDir,
+    ) -> Option<SegmentSpec<'static>> {
         let (sender, receiver) = (from.index(), 1 - from.index());
         let end = self.streams[sender].forwarded_end()?;
         let key = flow.translated_key(from);
-        tcp_segment(&SegmentSpec {
+        Some(SegmentSpec {
             src: (key.src, key.src_port),
             dst: (key.dst, key.dst_port),
             seq: self.streams[sender].adjust.map_seq(end),
@@ -209,7 +213,7 @@ impl FtpControl {
         }
         for from in [FlowDir::Original, FlowDir::Reply] {
             if let Some(rst) = self.reset_towards_receiver_of(flow, from) {
-                host.send(rst);
+                host.send(&rst);
             }
         }
         host.report(Event::FtpViolation {

@@ -24,7 +24,7 @@ use crate::engine::verdict::DropReason;
 use crate::engine::wire::fields::tcp::{ACK_FLAG, PSH, RST, SEQ, SYN};
 use crate::engine::wire::fields::{get_u32, set_u32};
 use crate::engine::wire::parse::transport_checksum_ok;
-use crate::engine::wire::respond::{tcp_segment, SegmentSpec};
+use crate::engine::wire::respond::SegmentSpec;
 use crate::engine::wire::tcp_adjust::adjust_segment;
 use crate::engine::wire::{ParsedPacket, TcpInfo};
 use crate::engine::Flow;
@@ -200,6 +200,9 @@ impl FtpControl {
     /// Sends the client the error replies it is owed now, in the server's name: inserted into
     /// the server's stream after its last line, so both streams stay consistent.
     fn send_due_replies(&mut self, seg: &ControlSegment<'_, '_>) {
+        let ack = self.streams[FlowDir::Original.index()]
+            .acked()
+            .unwrap_or(seg.tcp.seq);
         let server = &mut self.streams[FlowDir::Reply.index()];
         if !server.at_line_boundary() {
             return; // they go out after the line the server is sending
@@ -207,32 +210,33 @@ impl FtpControl {
         let Some(reply) = self.session.take_due_replies() else {
             return;
         };
-        let Some(seq) = server.insert(reply.clone()) else {
+        let Some(seq) = server.insert(reply) else {
+            return;
+        };
+        // The bytes just stored (kept for the retransmissions): the packet is written from
+        // them, with no copy of its own.
+        let Some(reply) = server.last_stored() else {
             return;
         };
         let key = seg.flow.translated_key(FlowDir::Reply);
-        let client = &self.streams[FlowDir::Original.index()];
-        let packet = tcp_segment(&SegmentSpec {
+        seg.host.send(&SegmentSpec {
             src: (key.src, key.src_port),
             dst: (key.dst, key.dst_port),
             seq,
-            ack: client.acked().unwrap_or(seg.tcp.seq),
+            ack,
             flags: ACK_FLAG | PSH,
             window: seg.server_window,
-            payload: &reply,
+            payload: reply,
         });
-        if let Some(packet) = packet {
-            seg.host.send(packet);
-        }
     }
 
     /// The RST that tells the receiver of `tcp` (travelling in `dir`) that the gateway reset
     /// the connection: in the sender's name, at the next sequence number the receiver expects
     /// as far as the gateway knows.
-    pub fn receiver_reset(&self, flow: &Flow, dir: FlowDir, tcp: &TcpInfo) -> Option<Vec<u8>> {
+    pub fn receiver_reset(&self, flow: &Flow, dir: FlowDir, tcp: &TcpInfo) -> SegmentSpec<'static> {
         let (from, to) = (dir.index(), 1 - dir.index());
         let key = flow.translated_key(dir);
-        tcp_segment(&SegmentSpec {
+        SegmentSpec {
             src: (key.src, key.src_port),
             dst: (key.dst, key.dst_port),
             seq: self.streams[from].adjust.map_seq(tcp.seq),
@@ -240,7 +244,7 @@ impl FtpControl {
             flags: RST | ACK_FLAG,
             window: 0,
             payload: &[],
-        })
+        }
     }
 
     /// Runs the segment's payload through its stream: `Some((start, payload, lead_in))` when

@@ -17,6 +17,7 @@ use super::expect::{Pinhole, PinholeKey};
 use crate::engine::events::Event;
 use crate::engine::nat::PortShortage;
 use crate::engine::settings::EngineSettings;
+use crate::engine::wire::respond::SegmentSpec;
 
 /// What the FTP ALG may ask of the engine.
 pub trait AlgHost {
@@ -45,9 +46,9 @@ pub trait AlgHost {
     /// Reports an event (a violation or notice is also counted under its name).
     fn report(&self, event: Event);
 
-    /// Sends a packet the ALG wrote itself (an error reply, a RST): an IP packet addressed to
-    /// its receiver, sent like a forwarded one.
-    fn send(&self, packet: Vec<u8>);
+    /// Sends a TCP segment the ALG wrote itself (an error reply, a RST), sent like a
+    /// forwarded packet: the host writes it in place into its transmit buffer (no allocation).
+    fn send(&self, segment: &SegmentSpec<'_>);
 
     /// The engine-wide control-stream memory budget every control connection shares.
     fn control_budget(&self) -> &Arc<ControlBudget>;

@@ -17,6 +17,7 @@ use crate::engine::events::Event;
 use crate::engine::nat::PortShortage;
 use crate::engine::settings::EngineSettings;
 use crate::engine::wire::parse::PROTO_TCP;
+use crate::engine::wire::respond::{tcp_segment, SegmentSpec};
 use crate::engine::Flow;
 
 /// The inside client of [`masqueraded_control`].
@@ -183,8 +184,10 @@ impl AlgHost for FakeHost {
         self.log.lock().unwrap().events.push(event);
     }
 
-    fn send(&self, packet: Vec<u8>) {
-        self.log.lock().unwrap().sent.push(packet);
+    fn send(&self, segment: &SegmentSpec<'_>) {
+        if let Some(packet) = tcp_segment(segment) {
+            self.log.lock().unwrap().sent.push(packet);
+        }
     }
 
     fn control_budget(&self) -> &Arc<ControlBudget> {

@@ -299,6 +299,12 @@ impl LineStream {
         Some(starts_at)
     }
 
+    /// The bytes of the last insertion or replacement stored (those [`insert`](Self::insert)
+    /// just stored, right after it).
+    pub fn last_stored(&self) -> Option<&[u8]> {
+        self.rewrites.back().map(|rewrite| &rewrite.bytes[..])
+    }
+
     /// Plans a segment of `payload` at original sequence number `seq`.
     ///
     /// `may_announce` tells whether a partial line could still become an announcement (and so
