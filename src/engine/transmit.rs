@@ -16,9 +16,10 @@
 //! the server's next segment, which is sequenced after it). A worker drains its buffer after
 //! every frame, so the arena is reset to empty at each drain and never wraps; the outbox,
 //! drained while the sweep may push, moves its unread packets to the front when the end is
-//! full (rare; a copy, never an allocation).
+//! full (rare; a copy, never an allocation). The outbox allocates its arena on its first
+//! packet, once: an engine whose packets all go through workers' buffers never pays for it.
 //!
-//! It must never allocate after construction, hold more than [`TRANSMIT_CAPACITY`] packets
+//! It must never allocate after construction (the outbox: after its first packet), hold more than [`TRANSMIT_CAPACITY`] packets
 //! or [`TRANSMIT_BYTES`] bytes (a packet beyond is refused; the engine counts it as
 //! `transmit_lost`), reorder packets, or truncate one.
 
@@ -120,8 +121,18 @@ impl Transmit {
         true
     }
 
+    /// A buffer with no arena yet (holds nothing; see [`Outbox`]).
+    fn unallocated() -> Self {
+        Self {
+            bytes: Box::default(),
+            packets: Vec::new(),
+            head: 0,
+            used: 0,
+        }
+    }
+
     fn has_room(&self, len: usize) -> bool {
-        self.packets.len() < TRANSMIT_CAPACITY && len <= TRANSMIT_BYTES - self.used
+        self.packets.len() < TRANSMIT_CAPACITY && len <= self.bytes.len() - self.used
     }
 
     fn clear(&mut self) {
@@ -149,7 +160,7 @@ impl Transmit {
 
 /// The engine's own buffer of generated packets, shared by every thread: a [`Transmit`]
 /// behind a lock, with the count held mirrored in an atomic so that looking at it empty
-/// takes no lock.
+/// takes no lock. Its arena is allocated on the first packet pushed.
 pub struct Outbox {
     transmit: Mutex<Transmit>,
     held: AtomicUsize,
@@ -158,7 +169,7 @@ pub struct Outbox {
 impl Default for Outbox {
     fn default() -> Self {
         Self {
-            transmit: Mutex::new(Transmit::new()),
+            transmit: Mutex::new(Transmit::unallocated()),
             held: AtomicUsize::new(0),
         }
     }
@@ -176,6 +187,9 @@ impl Outbox {
     /// See [`Transmit::push_with`].
     pub fn push_with(&self, len: usize, write: impl FnOnce(&mut [u8])) -> bool {
         let mut transmit = self.transmit.lock();
+        if transmit.bytes.is_empty() {
+            *transmit = Transmit::new();
+        }
         let queued = transmit.push_with(len, write);
         self.held.store(transmit.len(), Ordering::Release);
         queued
