@@ -13,6 +13,7 @@ pub mod respond;
 pub mod seq;
 pub mod tcp_adjust;
 pub mod unfinished_checksum;
+pub mod view;
 pub mod write;
 
 pub use parse::{parse, IcmpKind, ParsedPacket, TcpInfo, Transport};
