@@ -1,57 +1,21 @@
 //! In-place rewrites of addresses, ports and echo identifiers, with every affected checksum
 //! (IPv4 header, TCP/UDP pseudo-header, ICMP) updated incrementally.
+//!
+//! Owns which fields a NAT rewrite touches; the writes themselves go through the typed views
+//! of [`super::view`], which keep the checksums. An ICMP error's quote is the exception: it
+//! may hold only eight transport bytes, so it is written word by word with the views' field
+//! ranges. It never decides the new endpoints (that is `nat`).
 
 use std::net::IpAddr;
 
-use super::checksum::{update16, update_bytes};
-use super::fields::{self, get_u16, set_u16};
+use super::checksum::update_bytes;
+use super::fields::{get_u16, set_u16};
 use super::parse::{IcmpKind, ParsedPacket, QuotedPacket, Transport, PROTO_TCP, PROTO_UDP};
+use super::view::ip::v4;
+use super::view::{icmp, tcp, udp, write_quad, write_word, IpView};
 
 /// An address and port (echo identifier for ICMP).
 pub type Endpoint = (IpAddr, u16);
-
-/// Writes `value` as a u16 at `offset`, updating each checksum field in `checksums`.
-fn write_u16(bytes: &mut [u8], offset: usize, value: u16, checksums: &[Option<usize>]) {
-    let old = get_u16(bytes, offset);
-    if old == value {
-        return;
-    }
-    for at in checksums.iter().flatten() {
-        let updated = update16(get_u16(bytes, *at), old, value);
-        set_u16(bytes, *at, updated);
-    }
-    set_u16(bytes, offset, value);
-}
-
-/// Writes an IPv4 address at `offset`, updating each checksum field in `checksums`.
-fn write_ipv4(bytes: &mut [u8], offset: usize, addr: IpAddr, checksums: &[Option<usize>]) {
-    let IpAddr::V4(v4) = addr else { return };
-    let octets = v4.octets();
-    write_u16(
-        bytes,
-        offset,
-        u16::from_be_bytes([octets[0], octets[1]]),
-        checksums,
-    );
-    write_u16(
-        bytes,
-        offset + 2,
-        u16::from_be_bytes([octets[2], octets[3]]),
-        checksums,
-    );
-}
-
-/// The transport checksum field that covers the pseudo-header, if the packet has one in use.
-fn transport_checksum(bytes: &[u8], protocol: u8, l4: usize) -> Option<usize> {
-    match protocol {
-        PROTO_TCP => Some(l4 + fields::tcp::CHECKSUM),
-        PROTO_UDP => {
-            let at = l4 + fields::udp::CHECKSUM;
-            (get_u16(bytes, at) != 0).then_some(at)
-        }
-        _ => None,
-    }
-}
 
 /// A UDP checksum that computes to zero is sent as all ones (RFC 768); zero means "none".
 fn fix_udp_zero(bytes: &mut [u8], protocol: u8, checksum_at: Option<usize>) {
@@ -65,20 +29,29 @@ fn fix_udp_zero(bytes: &mut [u8], protocol: u8, checksum_at: Option<usize>) {
 /// Rewrites the packet's source and destination to `src` and `dst`. Addresses change only on
 /// IPv4 (there is no IPv6 NAT); ports change for TCP and UDP, the identifier for ICMP echo
 /// (a request carries it as its source "port", a reply as its destination "port"). Other
-/// packets keep their transport bytes.
+/// packets keep their transport bytes. Each write goes through [`IpView`] and the transport
+/// view inside it, which keep every checksum covering the field right; a packet the views
+/// refuse (not one [`super::parse`] accepted) is left alone.
 pub fn rewrite_endpoints(bytes: &mut [u8], packet: &ParsedPacket, src: Endpoint, dst: Endpoint) {
-    let l4 = packet.l4_offset;
-    let ip_checksum = packet.is_ipv4().then_some(fields::ipv4::CHECKSUM);
-    let pseudo = transport_checksum(bytes, packet.protocol, l4);
-    if packet.is_ipv4() {
-        write_ipv4(bytes, fields::ipv4::SRC, src.0, &[ip_checksum, pseudo]);
-        write_ipv4(bytes, fields::ipv4::DST, dst.0, &[ip_checksum, pseudo]);
+    let Ok(mut ip) = IpView::new_checked_at(bytes, packet.l4_offset, packet.protocol) else {
+        return;
+    };
+    if let (IpAddr::V4(src), IpAddr::V4(dst)) = (src.0, dst.0) {
+        ip.set_src_v4(src);
+        ip.set_dst_v4(dst);
     }
     match packet.transport {
-        Transport::Tcp(_) | Transport::Udp { .. } => {
-            write_u16(bytes, l4, src.1, &[pseudo]);
-            write_u16(bytes, l4 + 2, dst.1, &[pseudo]);
-            fix_udp_zero(bytes, packet.protocol, pseudo);
+        Transport::Tcp(_) => {
+            if let Ok(mut tcp) = ip.tcp_mut() {
+                tcp.set_src_port(src.1);
+                tcp.set_dst_port(dst.1);
+            }
+        }
+        Transport::Udp { .. } => {
+            if let Ok(mut udp) = ip.udp_mut() {
+                udp.set_src_port(src.1);
+                udp.set_dst_port(dst.1);
+            }
         }
         Transport::Icmp(kind @ (IcmpKind::EchoRequest { .. } | IcmpKind::EchoReply { .. })) => {
             let id = if matches!(kind, IcmpKind::EchoRequest { .. }) {
@@ -86,8 +59,9 @@ pub fn rewrite_endpoints(bytes: &mut [u8], packet: &ParsedPacket, src: Endpoint,
             } else {
                 dst.1
             };
-            let icmp_checksum = Some(l4 + fields::icmp::CHECKSUM);
-            write_u16(bytes, l4 + fields::icmp::ECHO_ID, id, &[icmp_checksum]);
+            if let Ok(mut icmp) = ip.icmp_mut() {
+                icmp.set_echo_id(id);
+            }
         }
         Transport::Icmp(_) => {}
     }
@@ -113,42 +87,35 @@ pub fn rewrite_quoted(
     before[..region_len].copy_from_slice(&bytes[quoted.ip_offset..region_end]);
 
     let l4 = quoted.l4_offset;
-    let quoted_transport_checksum = match quoted.protocol {
-        PROTO_TCP => l4 + fields::tcp::CHECKSUM,
-        PROTO_UDP => l4 + fields::udp::CHECKSUM,
-        _ => l4 + fields::icmp::CHECKSUM,
-    };
+    let quoted_transport_checksum = l4
+        + match quoted.protocol {
+            PROTO_TCP => tcp::field::CHECKSUM.start,
+            PROTO_UDP => udp::field::CHECKSUM.start,
+            _ => icmp::field::CHECKSUM.start,
+        };
     let in_quote = quoted_transport_checksum + 2 <= region_end
         && get_u16(bytes, quoted_transport_checksum) != 0;
     let l4_checksum = in_quote.then_some(quoted_transport_checksum);
     let pseudo = matches!(quoted.protocol, PROTO_TCP | PROTO_UDP)
         .then_some(l4_checksum)
         .flatten();
-    if quoted.src.is_ipv4() {
-        let ip_checksum = Some(quoted.ip_offset + fields::ipv4::CHECKSUM);
-        write_ipv4(
-            bytes,
-            quoted.ip_offset + fields::ipv4::SRC,
-            src.0,
-            &[ip_checksum, pseudo],
-        );
-        write_ipv4(
-            bytes,
-            quoted.ip_offset + fields::ipv4::DST,
-            dst.0,
-            &[ip_checksum, pseudo],
-        );
+    if let (IpAddr::V4(src), IpAddr::V4(dst)) = (src.0, dst.0) {
+        let sums = [Some(quoted.ip_offset + v4::CHECKSUM.start), pseudo];
+        write_quad(bytes, quoted.ip_offset + v4::SRC.start, src.octets(), &sums);
+        write_quad(bytes, quoted.ip_offset + v4::DST.start, dst.octets(), &sums);
     }
     if matches!(quoted.protocol, PROTO_TCP | PROTO_UDP) {
-        write_u16(bytes, l4, src.1, &[l4_checksum]);
-        write_u16(bytes, l4 + 2, dst.1, &[l4_checksum]);
+        // A quote may hold only the first eight transport bytes: no transport view here.
+        let (src_port, dst_port) = (tcp::field::SRC_PORT.start, tcp::field::DST_PORT.start);
+        write_word(bytes, l4 + src_port, src.1, &[l4_checksum]);
+        write_word(bytes, l4 + dst_port, dst.1, &[l4_checksum]);
         fix_udp_zero(bytes, quoted.protocol, l4_checksum);
     } else {
         let id = if quoted.echo_request { src.1 } else { dst.1 };
-        write_u16(bytes, l4 + fields::icmp::ECHO_ID, id, &[l4_checksum]);
+        write_word(bytes, l4 + icmp::field::ECHO_ID.start, id, &[l4_checksum]);
     }
 
-    let icmp_checksum_at = packet.l4_offset + fields::icmp::CHECKSUM;
+    let icmp_checksum_at = packet.l4_offset + icmp::field::CHECKSUM.start;
     let updated = update_bytes(
         get_u16(bytes, icmp_checksum_at),
         &before[..region_len],
@@ -160,7 +127,10 @@ pub fn rewrite_quoted(
 /// Rewrites only the outer IPv4 addresses of a packet (an ICMP error's own header), keeping
 /// the IP header checksum right. ICMPv4's checksum has no pseudo-header, so nothing else moves.
 pub fn rewrite_ipv4_addresses(bytes: &mut [u8], src: IpAddr, dst: IpAddr) {
-    let ip_checksum = Some(fields::ipv4::CHECKSUM);
-    write_ipv4(bytes, fields::ipv4::SRC, src, &[ip_checksum]);
-    write_ipv4(bytes, fields::ipv4::DST, dst, &[ip_checksum]);
+    let (IpAddr::V4(src), IpAddr::V4(dst)) = (src, dst) else {
+        return;
+    };
+    if let Ok(mut ip) = IpView::new_checked(bytes) {
+        ip.set_addrs_v4_header_only(src, dst);
+    }
 }
