@@ -11,8 +11,8 @@ use std::time::Duration;
 use super::alg::App;
 use super::conntrack::{FlowDir, FlowKey, FlowNat, Lookup};
 use super::packet::PacketBuf;
-use super::wire::checksum::update32;
-use super::wire::fields::{self, get_u16, get_u32, set_u16, set_u32};
+use super::wire::fields;
+use super::wire::view::IpView;
 use super::wire::write::rewrite_endpoints;
 use super::wire::{parse, IcmpKind, ParsedPacket, Transport};
 use super::Engine;
@@ -88,12 +88,12 @@ impl Engine {
         if !adjust.is_active() || !tcp.has(fields::tcp::ACK_FLAG) {
             return;
         }
-        let l4 = parsed.l4_offset;
         let bytes = packet.bytes_mut();
-        let old = get_u32(bytes, l4 + fields::tcp::ACK);
-        let new = adjust.map_seq(old);
-        let checksum = update32(get_u16(bytes, l4 + fields::tcp::CHECKSUM), old, new);
-        set_u32(bytes, l4 + fields::tcp::ACK, new);
-        set_u16(bytes, l4 + fields::tcp::CHECKSUM, checksum);
+        let Ok(mut ip) = IpView::new_checked_at(bytes, parsed.l4_offset, parsed.protocol) else {
+            return;
+        };
+        if let Ok(mut tcp) = ip.tcp_mut() {
+            tcp.set_ack_number(adjust.map_seq(tcp.ack_number()));
+        }
     }
 }

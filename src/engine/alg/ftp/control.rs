@@ -21,11 +21,11 @@ use crate::engine::conntrack::FlowDir;
 use crate::engine::packet::PacketBuf;
 use crate::engine::settings::ViolationOutcome;
 use crate::engine::verdict::DropReason;
-use crate::engine::wire::fields::tcp::{ACK_FLAG, PSH, RST, SEQ, SYN};
-use crate::engine::wire::fields::{get_u32, set_u32};
+use crate::engine::wire::fields::tcp::{ACK_FLAG, PSH, RST, SYN};
 use crate::engine::wire::parse::transport_checksum_ok;
 use crate::engine::wire::respond::SegmentSpec;
 use crate::engine::wire::tcp_adjust::adjust_segment;
+use crate::engine::wire::view::IpView;
 use crate::engine::wire::{ParsedPacket, TcpInfo};
 use crate::engine::Flow;
 
@@ -184,9 +184,13 @@ impl FtpControl {
         }
         if lead_in > 0 {
             // The segment starts with bytes the gateway inserted before its first byte.
-            let at = l4 + SEQ;
-            let seq = get_u32(seg.buf.bytes(), at).wrapping_sub(lead_in);
-            set_u32(seg.buf.bytes_mut(), at, seq);
+            // The checksum is recomputed just below.
+            let bytes = seg.buf.bytes_mut();
+            if let Ok(mut ip) = IpView::new_checked_at(bytes, l4, seg.packet.protocol) {
+                if let Ok(mut tcp) = ip.tcp_mut() {
+                    tcp.set_seq_number_unsummed(tcp.seq_number().wrapping_sub(lead_in));
+                }
+            }
         }
         if planned.is_some() {
             recompute_tcp_checksum(seg.buf, seg.packet);

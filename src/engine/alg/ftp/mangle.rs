@@ -7,12 +7,8 @@
 //!
 //! It never decides what the bytes say (that is the session, `expect` and `nat`).
 
-use std::net::IpAddr;
-
 use crate::engine::packet::PacketBuf;
-use crate::engine::wire::checksum::{checksum_with, pseudo_header_v4, pseudo_header_v6};
-use crate::engine::wire::fields::{self, set_u16, set_u32};
-use crate::engine::wire::parse::PROTO_TCP;
+use crate::engine::wire::view::IpView;
 use crate::engine::wire::{ParsedPacket, TcpInfo};
 
 /// Why a payload could not be written.
@@ -35,46 +31,31 @@ pub fn replace_payload(
     if total > buf.capacity() || total > usize::from(u16::MAX) {
         return Err(MangleError::NoTailroom);
     }
-    buf.set_len(total);
-    let bytes = buf.bytes_mut();
+    // The view spans the whole buffer: the packet's old length must lie inside it until the
+    // new one is written, whether the payload grows or shrinks.
+    let bytes = buf.buffer_mut();
     bytes[payload_at..total].copy_from_slice(payload);
-    set_u32(bytes, packet.l4_offset + fields::tcp::SEQ, seq);
-    match packet.src {
-        IpAddr::V4(_) => {
-            set_u16(bytes, fields::ipv4::TOTAL_LEN, total as u16);
-            set_u16(bytes, fields::ipv4::CHECKSUM, 0);
-            let header_len = usize::from(bytes[0] & 0x0f) * 4;
-            let checksum = checksum_with(0, &bytes[..header_len]);
-            set_u16(bytes, fields::ipv4::CHECKSUM, checksum);
-        }
-        IpAddr::V6(_) => {
-            set_u16(
-                bytes,
-                fields::ipv6::PAYLOAD_LEN,
-                (total - fields::ipv6::HEADER_LEN) as u16,
-            );
-        }
+    let Ok(mut ip) = IpView::new_checked_at(bytes, packet.l4_offset, packet.protocol) else {
+        return Err(MangleError::NoTailroom);
+    };
+    ip.set_total_len(total)
+        .map_err(|_| MangleError::NoTailroom)?;
+    // The caller verified the header checksum; it is written whole, as the payload's is.
+    ip.fill_header_checksum();
+    if let Ok(mut tcp) = ip.tcp_mut() {
+        tcp.set_seq_number_unsummed(seq);
     }
+    buf.set_len(total);
     Ok(())
 }
 
 /// Recomputes the TCP checksum of the packet from scratch.
 pub fn recompute_tcp_checksum(buf: &mut PacketBuf<'_>, packet: &ParsedPacket) {
-    let l4 = packet.l4_offset;
     let bytes = buf.bytes_mut();
-    let segment_len = bytes.len() - l4;
-    let pseudo = match (packet.src, packet.dst) {
-        (IpAddr::V4(s), IpAddr::V4(d)) => {
-            pseudo_header_v4(s.octets(), d.octets(), PROTO_TCP, segment_len as u16)
-        }
-        (IpAddr::V6(s), IpAddr::V6(d)) => {
-            pseudo_header_v6(s.octets(), d.octets(), PROTO_TCP, segment_len as u32)
-        }
-        _ => return,
-    };
-    set_u16(bytes, l4 + fields::tcp::CHECKSUM, 0);
-    let checksum = checksum_with(pseudo, &bytes[l4..]);
-    set_u16(bytes, l4 + fields::tcp::CHECKSUM, checksum);
+    if let Ok(mut ip) = IpView::new_checked_at(bytes, packet.l4_offset, packet.protocol) {
+        // Not TCP: nothing to recompute.
+        let _ = ip.fill_tcp_checksum();
+    }
 }
 
 /// `line` with `range` replaced by `with`: an announcement's argument spliced with its new
