@@ -1,14 +1,19 @@
 //! Builds the answer to a rejected packet in the packet's own buffer: a TCP RST for TCP,
 //! an ICMP (or ICMPv6) destination-unreachable quoting the packet for anything else. Also
 //! writes whole TCP segments the gateway sends in an endpoint's name ([`tcp_segment`]).
+//!
+//! Owns what an answer holds; the headers are emitted through the views of [`super::view`]
+//! (unchecked: the buffer is sized here). It never answers a RST or an ICMP error (RFC 1122)
+//! and never decides whether to answer at all (that is policy).
 
 use std::net::IpAddr;
 
-use super::checksum::{checksum_with, pseudo_header_v4, pseudo_header_v6};
-use super::fields::{self, set_u16, set_u32};
+use super::checksum::{pseudo_header_v4, pseudo_header_v6};
+use super::fields;
 use super::parse::{
     IcmpKind, ParsedPacket, Transport, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP,
 };
+use super::view::{icmp, ip, tcp, IcmpView, TcpView};
 use crate::engine::packet::PacketBuf;
 
 /// Hop limit of generated packets.
@@ -47,37 +52,7 @@ fn write_ip_header(
     protocol: u8,
     total_len: usize,
 ) -> usize {
-    match (src, dst) {
-        (IpAddr::V4(src), IpAddr::V4(dst)) => {
-            let header = &mut out[..fields::ipv4::MIN_HEADER_LEN];
-            header.fill(0);
-            header[0] = 0x45;
-            set_u16(header, fields::ipv4::TOTAL_LEN, total_len as u16);
-            header[fields::ipv4::TTL] = TTL;
-            header[fields::ipv4::PROTOCOL] = protocol;
-            header[fields::ipv4::SRC..fields::ipv4::SRC + 4].copy_from_slice(&src.octets());
-            header[fields::ipv4::DST..fields::ipv4::DST + 4].copy_from_slice(&dst.octets());
-            let checksum = checksum_with(0, header);
-            set_u16(header, fields::ipv4::CHECKSUM, checksum);
-            fields::ipv4::MIN_HEADER_LEN
-        }
-        (IpAddr::V6(src), IpAddr::V6(dst)) => {
-            let header = &mut out[..fields::ipv6::HEADER_LEN];
-            header.fill(0);
-            header[0] = 0x60;
-            set_u16(
-                header,
-                fields::ipv6::PAYLOAD_LEN,
-                (total_len - fields::ipv6::HEADER_LEN) as u16,
-            );
-            header[fields::ipv6::NEXT_HEADER] = protocol;
-            header[fields::ipv6::HOP_LIMIT] = TTL;
-            header[fields::ipv6::SRC..fields::ipv6::SRC + 16].copy_from_slice(&src.octets());
-            header[fields::ipv6::DST..fields::ipv6::DST + 16].copy_from_slice(&dst.octets());
-            fields::ipv6::HEADER_LEN
-        }
-        _ => 0,
-    }
+    ip::emit_header(out, (src, dst), protocol, TTL, total_len)
 }
 
 fn pseudo_sum(src: IpAddr, dst: IpAddr, protocol: u8, length: usize) -> u32 {
@@ -94,9 +69,9 @@ fn pseudo_sum(src: IpAddr, dst: IpAddr, protocol: u8, length: usize) -> u32 {
 
 fn ip_header_len(addr: IpAddr) -> usize {
     if addr.is_ipv4() {
-        fields::ipv4::MIN_HEADER_LEN
+        ip::v4::HEADER_LEN
     } else {
-        fields::ipv6::HEADER_LEN
+        ip::v6::HEADER_LEN
     }
 }
 
@@ -126,7 +101,7 @@ impl SegmentSpec<'_> {
         if self.src.0.is_ipv4() != self.dst.0.is_ipv4() {
             return None;
         }
-        let total = ip_header_len(self.src.0) + fields::tcp::MIN_HEADER_LEN + self.payload.len();
+        let total = ip_header_len(self.src.0) + tcp::field::HEADER_LEN + self.payload.len();
         (total <= usize::from(u16::MAX)).then_some(total)
     }
 
@@ -134,18 +109,12 @@ impl SegmentSpec<'_> {
     pub fn write(&self, out: &mut [u8], total: usize) {
         let l4 = write_ip_header(out, self.src.0, self.dst.0, PROTO_TCP, total);
         let segment = &mut out[l4..total];
-        segment[..fields::tcp::MIN_HEADER_LEN].fill(0);
-        set_u16(segment, fields::tcp::SRC_PORT, self.src.1);
-        set_u16(segment, fields::tcp::DST_PORT, self.dst.1);
-        set_u32(segment, fields::tcp::SEQ, self.seq);
-        set_u32(segment, fields::tcp::ACK, self.ack);
-        segment[fields::tcp::DATA_OFFSET] = 5 << 4;
-        segment[fields::tcp::FLAGS] = self.flags;
-        set_u16(segment, fields::tcp::WINDOW, self.window);
-        segment[fields::tcp::MIN_HEADER_LEN..].copy_from_slice(self.payload);
+        segment[tcp::field::HEADER_LEN..].copy_from_slice(self.payload);
         let sum = pseudo_sum(self.src.0, self.dst.0, PROTO_TCP, segment.len());
-        let checksum = checksum_with(sum, segment);
-        set_u16(segment, fields::tcp::CHECKSUM, checksum);
+        let mut tcp = TcpView::new_unchecked(segment);
+        let ports = (self.src.1, self.dst.1);
+        tcp.emit_header(ports, self.seq, self.ack, self.flags, self.window);
+        tcp.fill_checksum(sum);
     }
 }
 
@@ -195,7 +164,7 @@ fn build_unreachable(buf: &mut PacketBuf<'_>, packet: &ParsedPacket) -> bool {
         (false, PROTO_UDP) => (PROTO_ICMPV6, 1, 4, ICMPV6_ERROR_MAX),
         (false, _) => (PROTO_ICMPV6, 1, 1, ICMPV6_ERROR_MAX),
     };
-    let header = ip_header_len(packet.src) + fields::icmp::HEADER_LEN;
+    let header = ip_header_len(packet.src) + icmp::field::HEADER_LEN;
     let quoted = packet
         .ip_len
         .min(buf.len())
@@ -209,15 +178,13 @@ fn build_unreachable(buf: &mut PacketBuf<'_>, packet: &ParsedPacket) -> bool {
     out.copy_within(0..quoted, header);
     let l4 = write_ip_header(out, packet.dst, packet.src, protocol, total);
     let message = &mut out[l4..total];
-    message[..fields::icmp::HEADER_LEN].fill(0);
-    message[fields::icmp::TYPE] = icmp_type;
-    message[fields::icmp::CODE] = code;
     let sum = if v4 {
         0
     } else {
         pseudo_sum(packet.dst, packet.src, PROTO_ICMPV6, message.len())
     };
-    let checksum = checksum_with(sum, message);
-    set_u16(message, fields::icmp::CHECKSUM, checksum);
+    let mut icmp = IcmpView::new_unchecked(message);
+    icmp.emit_header(icmp_type, code);
+    icmp.fill_checksum(sum);
     buf.set_len(total)
 }
