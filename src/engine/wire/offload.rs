@@ -8,9 +8,10 @@
 //! segments it stands for, each with full checksums. It never decides which packets to cut
 //! (the driver asks the engine) and never reads the virtio-net header itself (that is I/O).
 
-use super::checksum::{checksum_with, fold, pseudo_header_v4, pseudo_header_v6};
+use super::checksum::{checksum_with, fold};
 use super::fields::{self, get_u16, set_u16};
 use super::parse::{PROTO_TCP, PROTO_UDP};
+use super::view::IpView;
 
 /// Why a super-packet could not be cut into segments (the driver drops it, counted).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,58 +28,16 @@ pub enum SegmentError {
 /// IPv6 extension headers are not walked: a super-packet is built by the kernel's own stack,
 /// which puts TCP or UDP right after the fixed header.
 fn transport_of(packet: &[u8]) -> Option<(usize, u8, usize)> {
-    let version = packet.first()? >> 4;
-    match version {
-        4 => {
-            let ihl = usize::from(packet.first()? & 0x0f) * 4;
-            let total = usize::from(get_u16(packet.get(..4)?, fields::ipv4::TOTAL_LEN));
-            let ok = ihl >= fields::ipv4::MIN_HEADER_LEN && total >= ihl && total <= packet.len();
-            ok.then(|| {
-                (
-                    ihl,
-                    *packet.get(fields::ipv4::PROTOCOL).unwrap_or(&0),
-                    total,
-                )
-            })
-        }
-        6 if packet.len() >= fields::ipv6::HEADER_LEN => {
-            let payload = usize::from(get_u16(packet, fields::ipv6::PAYLOAD_LEN));
-            let total = fields::ipv6::HEADER_LEN + payload;
-            (total <= packet.len()).then(|| {
-                (
-                    fields::ipv6::HEADER_LEN,
-                    packet[fields::ipv6::NEXT_HEADER],
-                    total,
-                )
-            })
-        }
-        _ => None,
-    }
+    let ip = IpView::new_checked(packet).ok()?;
+    Some((ip.transport_offset(), ip.protocol(), ip.total_len()))
 }
 
 /// The pseudo-header sum (folded, not complemented) of a TCP or UDP packet: what a partial
 /// checksum field holds. `None` when the IP header is not valid for the bytes given.
 pub fn pseudo_header_sum(packet: &[u8]) -> Option<u16> {
-    let (l4, protocol, total) = transport_of(packet)?;
-    let length = total - l4;
-    let sum = if packet[0] >> 4 == 4 {
-        let src: [u8; 4] = packet[fields::ipv4::SRC..fields::ipv4::SRC + 4]
-            .try_into()
-            .ok()?;
-        let dst: [u8; 4] = packet[fields::ipv4::DST..fields::ipv4::DST + 4]
-            .try_into()
-            .ok()?;
-        pseudo_header_v4(src, dst, protocol, u16::try_from(length).ok()?)
-    } else {
-        let src: [u8; 16] = packet[fields::ipv6::SRC..fields::ipv6::SRC + 16]
-            .try_into()
-            .ok()?;
-        let dst: [u8; 16] = packet[fields::ipv6::DST..fields::ipv6::DST + 16]
-            .try_into()
-            .ok()?;
-        pseudo_header_v6(src, dst, protocol, u32::try_from(length).ok()?)
-    };
-    Some(fold(sum))
+    let ip = IpView::new_checked(packet).ok()?;
+    let length = ip.total_len() - ip.transport_offset();
+    Some(fold(ip.pseudo_header_sum(length)))
 }
 
 /// The partial checksum a field holding `partial` must hold after the pseudo-header sum
