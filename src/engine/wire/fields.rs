@@ -1,6 +1,8 @@
 //! Byte offsets of the header fields the engine reads or writes, and big-endian accessors.
 //!
-//! Every offset used by the writers lives here, so no logic elsewhere hard-codes one.
+//! Every offset lives here, so no logic elsewhere hard-codes one; the typed views of
+//! [`super::view`] build their field ranges from these. It never knows where a header starts
+//! in a packet: new writers go through a view, which adds the IP header length in one place.
 
 /// IPv4 header fields (offsets from the start of the IPv4 header).
 pub mod ipv4 {
@@ -145,4 +147,22 @@ pub fn get_u32(bytes: &[u8], offset: usize) -> u32 {
 #[inline]
 pub fn set_u32(bytes: &mut [u8], offset: usize, value: u32) {
     bytes[offset..offset + 4].copy_from_slice(&value.to_be_bytes());
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn big_endian_reads_and_writes_of_a_literal_header() {
+        // The first twelve bytes of a TCP header: ports 40000 -> 21, seq 100, ack 1000.
+        let mut bytes = [0x9c, 0x40, 0x00, 0x15, 0, 0, 0, 0x64, 0, 0, 0x03, 0xe8];
+        assert_eq!(get_u16(&bytes, tcp::SRC_PORT), 40000);
+        assert_eq!(get_u16(&bytes, tcp::DST_PORT), 21);
+        assert_eq!(get_u32(&bytes, tcp::SEQ), 100);
+        assert_eq!(get_u32(&bytes, tcp::ACK), 1000);
+        set_u16(&mut bytes, tcp::DST_PORT, 0x0102);
+        set_u32(&mut bytes, tcp::SEQ, 0x0304_0506);
+        assert_eq!(bytes[2..8], [1, 2, 3, 4, 5, 6]);
+    }
 }

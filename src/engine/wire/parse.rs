@@ -419,4 +419,35 @@ mod test {
             );
         }
     }
+
+    #[test]
+    fn a_literal_segment_parses_to_its_fields() {
+        use crate::engine::wire::test_vectors::TCP_SEGMENT;
+        let parsed = parse(&TCP_SEGMENT).unwrap();
+        assert_eq!(parsed.src, IpAddr::from([192, 168, 0, 2]));
+        assert_eq!(parsed.dst, IpAddr::from([198, 51, 100, 2]));
+        assert_eq!(
+            (parsed.protocol, parsed.ip_len, parsed.l4_offset),
+            (6, 42, 20)
+        );
+        let Transport::Tcp(tcp) = parsed.transport else {
+            panic!("not TCP");
+        };
+        assert_eq!(
+            (tcp.src_port, tcp.dst_port, tcp.seq, tcp.ack),
+            (40000, 21, 100, 1000)
+        );
+        assert_eq!(
+            (tcp.flags, tcp.window, tcp.header_len, tcp.payload_len),
+            (0x18, 64240, 20, 2)
+        );
+        // Padding after the IP length is ignored; a cut packet or a bad header sum is refused.
+        let mut padded = TCP_SEGMENT.to_vec();
+        padded.extend([0; 6]);
+        assert_eq!(parse(&padded), Ok(parsed));
+        assert_eq!(parse(&TCP_SEGMENT[..41]), Err(DropReason::Truncated));
+        let mut bad = TCP_SEGMENT;
+        bad[11] ^= 1;
+        assert_eq!(parse(&bad), Err(DropReason::BadIpChecksum));
+    }
 }

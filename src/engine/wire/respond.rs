@@ -188,3 +188,45 @@ fn build_unreachable(buf: &mut PacketBuf<'_>, packet: &ParsedPacket) -> bool {
     icmp.fill_checksum(sum);
     buf.set_len(total)
 }
+
+#[cfg(test)]
+mod test {
+    use super::*;
+    use crate::engine::wire::parse;
+    use crate::engine::wire::test_vectors::{RST_ANSWER, TCP_SEGMENT};
+
+    #[test]
+    fn a_segment_with_ack_is_answered_by_the_literal_rst() {
+        let mut storage = [0u8; 64];
+        storage[..42].copy_from_slice(&TCP_SEGMENT);
+        let parsed = parse(&TCP_SEGMENT).unwrap();
+        let mut buf = PacketBuf::new(&mut storage, 42);
+        assert!(build_reject(&mut buf, &parsed));
+        assert_eq!(buf.bytes(), &RST_ANSWER[..]);
+        // Never a RST to a RST.
+        assert!(!may_answer(&parse(&RST_ANSWER).unwrap()));
+    }
+
+    #[test]
+    fn tcp_segment_writes_the_same_bytes() {
+        let spec = SegmentSpec {
+            src: (IpAddr::from([198, 51, 100, 2]), 21),
+            dst: (IpAddr::from([192, 168, 0, 2]), 40000),
+            seq: 1000,
+            ack: 0,
+            flags: fields::tcp::RST,
+            window: 0,
+            payload: &[],
+        };
+        assert_eq!(tcp_segment(&spec).unwrap(), RST_ANSWER);
+    }
+
+    #[test]
+    fn too_small_a_buffer_is_left_unchanged() {
+        let mut storage = TCP_SEGMENT;
+        let parsed = parse(&TCP_SEGMENT).unwrap();
+        let mut buf = PacketBuf::new(&mut storage[..30], 30);
+        assert!(!build_reject(&mut buf, &parsed));
+        assert_eq!(&storage[..], &TCP_SEGMENT[..]);
+    }
+}

@@ -134,3 +134,49 @@ pub fn rewrite_ipv4_addresses(bytes: &mut [u8], src: IpAddr, dst: IpAddr) {
         ip.set_addrs_v4_header_only(src, dst);
     }
 }
+
+#[cfg(test)]
+mod test {
+    use std::net::Ipv4Addr;
+
+    use super::*;
+    use crate::engine::wire::checksum::checksum_with;
+    use crate::engine::wire::parse;
+    use crate::engine::wire::test_vectors::{TCP_SEGMENT, TCP_SEGMENT_TRANSLATED};
+
+    #[test]
+    fn a_literal_segment_is_translated_to_the_literal_expected() {
+        let mut bytes = TCP_SEGMENT;
+        let parsed = parse(&bytes).unwrap();
+        let inside = IpAddr::V4(Ipv4Addr::new(10, 77, 0, 2));
+        rewrite_endpoints(&mut bytes, &parsed, (inside, 40001), (parsed.dst, 21));
+        assert_eq!(bytes, TCP_SEGMENT_TRANSLATED);
+        // And back: the same bytes as before, checksums included.
+        let parsed = parse(&bytes).unwrap();
+        let src = IpAddr::V4(Ipv4Addr::new(192, 168, 0, 2));
+        rewrite_endpoints(&mut bytes, &parsed, (src, 40000), (parsed.dst, 21));
+        assert_eq!(bytes, TCP_SEGMENT);
+    }
+
+    #[test]
+    fn outer_addresses_alone_move_only_the_header_checksum() {
+        let mut bytes = TCP_SEGMENT;
+        rewrite_ipv4_addresses(
+            &mut bytes,
+            IpAddr::V4(Ipv4Addr::new(10, 77, 0, 2)),
+            IpAddr::V4(Ipv4Addr::new(198, 51, 100, 2)),
+        );
+        assert_eq!(&bytes[..20], &TCP_SEGMENT_TRANSLATED[..20]);
+        assert_eq!(&bytes[20..], &TCP_SEGMENT[20..]);
+        assert_eq!(checksum_with(0, &bytes[..20]), 0);
+    }
+
+    #[test]
+    fn a_truncated_buffer_is_left_alone() {
+        let parsed = parse(&TCP_SEGMENT).unwrap();
+        let mut short = TCP_SEGMENT[..41].to_vec();
+        let inside = IpAddr::V4(Ipv4Addr::new(10, 77, 0, 2));
+        rewrite_endpoints(&mut short, &parsed, (inside, 40001), (parsed.dst, 21));
+        assert_eq!(short, &TCP_SEGMENT[..41]);
+    }
+}
