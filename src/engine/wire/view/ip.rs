@@ -195,15 +195,17 @@ impl<B: AsRef<[u8]>> IpView<B> {
     /// Where the checksum covering the pseudo-header sits, absolute, if one is in use: TCP's,
     /// or UDP's when it is not zero ("none", IPv4 only).
     fn pseudo_checksum_at(&self) -> Option<usize> {
-        let (at, field) = match self.protocol {
-            PROTO_TCP => (self.l4 + fields::tcp::CHECKSUM, 0),
-            PROTO_UDP => (self.l4 + fields::udp::CHECKSUM, 1),
-            _ => return None,
-        };
+        let at = self.l4
+            + match self.protocol {
+                PROTO_TCP => fields::tcp::CHECKSUM,
+                PROTO_UDP => fields::udp::CHECKSUM,
+                _ => return None,
+            };
         if at + 2 > self.total_len() {
             return None;
         }
-        (field == 0 || get_u16(self.bytes(), at) != 0).then_some(at)
+        let none = self.protocol == PROTO_UDP && get_u16(self.bytes(), at) == 0;
+        (!none).then_some(at)
     }
 }
 
