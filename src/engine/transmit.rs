@@ -19,9 +19,9 @@
 //! full (rare; a copy, never an allocation). The outbox allocates its arena on its first
 //! packet, once: an engine whose packets all go through workers' buffers never pays for it.
 //!
-//! It must never allocate after construction (the outbox: after its first packet), hold more than [`TRANSMIT_CAPACITY`] packets
-//! or [`TRANSMIT_BYTES`] bytes (a packet beyond is refused; the engine counts it as
-//! `transmit_lost`), reorder packets, or truncate one.
+//! It must never allocate after construction (the outbox: after its first packet), hold
+//! more than [`TRANSMIT_CAPACITY`] packets or [`TRANSMIT_BYTES`] bytes (a packet beyond is
+//! refused; the engine counts it as `transmit_lost`), reorder packets, or truncate one.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
