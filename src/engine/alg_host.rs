@@ -22,7 +22,7 @@ use super::settings::EngineSettings;
 use super::transmit::Transmit;
 use super::wire::parse::PROTO_TCP;
 use super::wire::respond::SegmentSpec;
-use super::Engine;
+use super::{reclaim, Engine};
 
 impl AlgHost for Engine {
     fn settings(&self) -> arc_swap::Guard<Arc<EngineSettings>> {
@@ -30,7 +30,12 @@ impl AlgHost for Engine {
     }
 
     fn reserve_data_port(&self, inside: (Ipv4Addr, u16)) -> Result<u16, PortShortage> {
-        self.nat.acquire_port(PROTO_TCP, inside)
+        reclaim::retrying(
+            self,
+            inside.0,
+            |_| true,
+            || self.nat.acquire_port(PROTO_TCP, inside),
+        )
     }
 
     fn release_data_port(&self, outside_port: u16) {

@@ -19,6 +19,7 @@ mod alg_host;
 mod events;
 mod outside_view;
 mod pipeline;
+mod reclaim;
 mod snapshot;
 mod transmit;
 
@@ -36,6 +37,7 @@ pub use verdict::{DropReason, Verdict};
 use alg::ftp::Pinholes;
 use alg::App;
 use alg_host::{Out, PacketHost};
+use conntrack::closed::ClosedFlows;
 use conntrack::eviction::Embryonic;
 use conntrack::FlowTable;
 use events::{BoundedQueue, EVENT_CAPACITY};
@@ -58,6 +60,8 @@ pub struct Engine {
     policy: arc_swap::ArcSwap<CompiledPolicy>,
     flows: FlowTable<App>,
     embryonic: Embryonic,
+    /// Closed connections per inside host, whose ports a host short of them takes back.
+    closed: ClosedFlows,
     nat: Nat,
     pinholes: Pinholes,
     ftp_budget: std::sync::Arc<alg::ftp::control::budget::ControlBudget>,
@@ -77,6 +81,7 @@ impl Engine {
                 settings.limits.max_flows,
                 settings.limits.max_embryonic_per_source,
             ),
+            closed: ClosedFlows::new(settings.limits.nat_ports_per_host),
             nat: Nat::new(&settings),
             pinholes: Pinholes::default(),
             ftp_budget: Default::default(),
@@ -137,6 +142,7 @@ impl Engine {
     pub fn expire(&self, now: Duration) -> usize {
         let removed = self.flows.expire(now, |flow| self.forget(flow));
         self.counters.flows_expired(removed);
+        self.closed.prune(&self.flows);
         for pinhole in self.pinholes.expire(now) {
             pinhole.release(self);
         }

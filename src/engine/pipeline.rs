@@ -14,12 +14,14 @@ use super::alg::ftp::mangle::{recompute_tcp_checksum, replace_payload};
 use super::alg::ftp::{Pinhole, PinholeKey};
 use super::alg::App;
 use super::alg_host::PacketHost;
+use super::conntrack::closed::is_closed;
 use super::conntrack::tcp::{valid_flags, TcpTracker, TcpUpdate};
 use super::conntrack::{FlowDir, FlowKey, FlowNat, FlowState, InsertError, Lookup, ProtoState};
 use super::events::{Event, FlowSummary};
 use super::nat;
 use super::packet::PacketBuf;
 use super::policy::{Candidate, CompiledPolicy};
+use super::reclaim;
 use super::settings::{Action, Direction};
 use super::verdict::{DropReason, Verdict};
 use super::wire::fields::tcp::{ACK_FLAG, FIN, RST, SYN};
@@ -135,9 +137,11 @@ fn on_flow(
 ) -> Verdict {
     let engine = host.engine;
     let mut report_closing = None;
+    let newly_closed;
     {
         let mut guard = flow.lock();
         let state = &mut *guard;
+        let was_closed = is_closed(&state.proto);
         match (&mut state.proto, &packet.transport) {
             (ProtoState::Tcp(tracker), Transport::Tcp(segment)) => {
                 let changes_state = segment.flags & (SYN | FIN | RST) != 0;
@@ -202,6 +206,10 @@ fn on_flow(
         }
         engine.embryonic.settle(flow, &state.proto);
         state.refresh(now, &engine.settings().timeouts);
+        newly_closed = !was_closed && is_closed(&state.proto);
+    }
+    if newly_closed {
+        reclaim::note_closed(engine, flow);
     }
     if let Some(control) = report_closing {
         // The data flow's lock is released: locks go control first, then data.
@@ -347,7 +355,15 @@ fn new_flow(
         }
         _ => {
             let masquerade = !inbound && !engine.settings().is_inside(packet.dst);
-            engine.nat.translate_new(&key, masquerade, inbound)
+            match key.src {
+                std::net::IpAddr::V4(host) if masquerade => reclaim::retrying(
+                    engine,
+                    host,
+                    |refused: &nat::NatRefused| refused.is_shortage(),
+                    || engine.nat.translate_new(&key, masquerade, inbound),
+                ),
+                _ => engine.nat.translate_new(&key, masquerade, inbound),
+            }
         }
     };
     let (reply, translation) = match translated {

@@ -17,6 +17,7 @@ pub struct Counters {
     flows_created: AtomicU64,
     flows_expired: AtomicU64,
     flows_evicted: AtomicU64,
+    flows_reclaimed: AtomicU64,
     events_lost: AtomicU64,
     /// FTP lines refused, per check (rare: a lock is fine).
     ftp_violations: Mutex<BTreeMap<&'static str, u64>>,
@@ -37,6 +38,7 @@ impl Default for Counters {
             flows_created: AtomicU64::new(0),
             flows_expired: AtomicU64::new(0),
             flows_evicted: AtomicU64::new(0),
+            flows_reclaimed: AtomicU64::new(0),
             events_lost: AtomicU64::new(0),
             ftp_violations: Mutex::default(),
             ftp_notices: Mutex::default(),
@@ -74,6 +76,11 @@ impl Counters {
     /// Counts a flow evicted to make room for a new one (early drop).
     pub fn flow_evicted(&self) {
         self.flows_evicted.fetch_add(1, Relaxed);
+    }
+
+    /// Counts a closed connection removed so its host could have its port (`reclaim`).
+    pub fn flow_reclaimed(&self) {
+        self.flows_reclaimed.fetch_add(1, Relaxed);
     }
 
     /// Counts an event that did not fit the queue.
@@ -119,6 +126,7 @@ impl Counters {
             flows_created: self.flows_created.load(Relaxed),
             flows_expired: self.flows_expired.load(Relaxed),
             flows_evicted: self.flows_evicted.load(Relaxed),
+            flows_reclaimed: self.flows_reclaimed.load(Relaxed),
             events_lost: self.events_lost.load(Relaxed),
             ftp_violations: self
                 .ftp_violations
@@ -160,6 +168,9 @@ pub struct EngineStats {
     pub flows_expired: u64,
     /// Flows that never became established, evicted to make room for a new flow.
     pub flows_evicted: u64,
+    /// Closed connections (CLOSE, TIME_WAIT) removed early so that their inside host, short
+    /// of NAT ports, could have one for a new connection.
+    pub flows_reclaimed: u64,
     /// Events discarded because nobody polled them in time.
     pub events_lost: u64,
     /// FTP lines refused, per check that fired (only checks that fired are listed).
@@ -231,6 +242,13 @@ impl EngineStats {
                 f,
                 "  flows evicted    {} (never established, for a new flow)",
                 self.flows_evicted
+            )?;
+        }
+        if self.flows_reclaimed > 0 {
+            writeln!(
+                f,
+                "  flows reclaimed  {} (closed, port taken back for a new connection)",
+                self.flows_reclaimed
             )?;
         }
         if self.rst_challenged + self.syn_challenged > 0 {

@@ -173,6 +173,12 @@ pub fn render(
     );
     counter(
         &mut registry,
+        "flows_reclaimed",
+        "Closed connections removed early so their inside host could have a NAT port",
+        stats.flows_reclaimed,
+    );
+    counter(
+        &mut registry,
         "events_lost",
         "Events that did not fit the event queue",
         stats.events_lost,

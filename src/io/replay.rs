@@ -378,6 +378,7 @@ impl fmt::Display for ReplaySummary {
         writeln!(f, "flows created      {}", stats.flows_created)?;
         writeln!(f, "flows at end       {}", stats.flows)?;
         writeln!(f, "flows expired      {}", stats.flows_expired)?;
+        writeln!(f, "flows reclaimed    {}", stats.flows_reclaimed)?;
         writeln!(f, "NAT bindings       {}", stats.nat_bindings)?;
         writeln!(f, "rule log events    {}", self.rule_events)?;
         writeln!(f, "FTP transfers      {}", self.transfers)?;

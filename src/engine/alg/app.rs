@@ -19,7 +19,7 @@ use super::ftp::host::AlgHost;
 use super::ftp::session::SessionFacts;
 use super::ftp::{ControlSegment, FtpControl, Pinhole, PinholeKey};
 use crate::engine::conntrack::seqadj::SeqAdjust;
-use crate::engine::conntrack::tcp::{TcpState, TcpTracker};
+use crate::engine::conntrack::tcp::TcpTracker;
 use crate::engine::conntrack::{FlowDir, FlowKey};
 use crate::engine::packet::PacketBuf;
 use crate::engine::settings::EngineSettings;
@@ -279,7 +279,7 @@ fn ftp_control_segment(control: &mut FtpControl, seg: Segment<'_, '_>) -> Segmen
         control.session.end(host, flow);
         *control = FtpControl::starting_at(tcp.ack);
     }
-    let closed = matches!(tracker.state(), TcpState::Close | TcpState::TimeWait);
+    let closed = tracker.state().is_closed();
     let segment = ControlSegment {
         host,
         flow,

@@ -155,6 +155,12 @@ impl<A> Flow<A> {
         self.state.lock()
     }
 
+    /// Locks the mutable state unless another thread holds it (or this one: the lock is not
+    /// reentrant).
+    pub fn try_lock(&self) -> Option<MutexGuard<'_, FlowState<A>>> {
+        self.state.try_lock()
+    }
+
     /// Whether the flow is past its expiry at `now`.
     pub fn is_expired(&self, now: Duration) -> bool {
         self.state.lock().expires_at <= now

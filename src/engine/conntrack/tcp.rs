@@ -39,6 +39,13 @@ pub enum TcpState {
     Close,
 }
 
+impl TcpState {
+    /// CLOSE or TIME_WAIT: the connection is over, only late segments may follow.
+    pub fn is_closed(self) -> bool {
+        matches!(self, TcpState::Close | TcpState::TimeWait)
+    }
+}
+
 /// What a valid segment did to the tracker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TcpUpdate {

@@ -29,6 +29,16 @@ pub struct NatRefused {
     pub report: bool,
 }
 
+impl NatRefused {
+    /// Refused for want of a port (the host's quota or the whole range), not for policy.
+    pub fn is_shortage(&self) -> bool {
+        matches!(
+            self.reason,
+            DropReason::NatHostQuota | DropReason::NatPortsExhausted
+        )
+    }
+}
+
 /// The translator.
 pub struct Nat {
     outside: Option<Ipv4Addr>,
@@ -78,6 +88,11 @@ impl Nat {
     /// Outside ports an inside host holds for a protocol (bindings and pinhole ports).
     pub fn ports_held_by(&self, protocol: u8, host: Ipv4Addr) -> u32 {
         self.bindings.held_by(protocol, host)
+    }
+
+    /// The inside endpoint holding an outside port, if it is bound.
+    pub fn inside_of(&self, protocol: u8, outside_port: u16) -> Option<(Ipv4Addr, u16)> {
+        self.bindings.inside_of(protocol, outside_port)
     }
 
     /// Number of live masquerade bindings.

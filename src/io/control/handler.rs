@@ -74,6 +74,7 @@ impl ControlContext<'_> {
             flows: stats.flows,
             flows_created: stats.flows_created,
             flows_expired: stats.flows_expired,
+            flows_reclaimed: stats.flows_reclaimed,
             bindings: stats.nat_bindings,
             pinholes: self.engine.pinhole_count(),
             ftp_sessions: self.engine.ftp_session_count(),

@@ -160,6 +160,9 @@ pub struct Status {
     pub flows_created: u64,
     /// Flows expired since start.
     pub flows_expired: u64,
+    /// Closed connections removed early so their inside host could have a NAT port.
+    #[serde(default)]
+    pub flows_reclaimed: u64,
     /// Masquerade bindings held.
     pub bindings: usize,
     /// Pinholes open.

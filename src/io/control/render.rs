@@ -50,6 +50,7 @@ pub fn status(status: &Status) -> String {
     line("flows", status.flows.to_string());
     line("  created", status.flows_created.to_string());
     line("  expired", status.flows_expired.to_string());
+    line("  reclaimed", status.flows_reclaimed.to_string());
     line("bindings", status.bindings.to_string());
     line("pinholes", status.pinholes.to_string());
     line("FTP sessions", status.ftp_sessions.to_string());

@@ -1,0 +1,201 @@
+//! Closed connections per holder, oldest first: the TCP flows that reached CLOSE or TIME_WAIT,
+//! filed under the address that holds what they hold (for a masqueraded flow, the inside host
+//! whose outside port it keeps). A holder short of ports takes back its own oldest closed
+//! connection's instead of being refused: RFC 7857 §2.2 lets a NAT reuse the mapping of a
+//! connection in TIME_WAIT, and netfilter likewise lets a new connection replace one in
+//! TIME_WAIT.
+//!
+//! Owns the queues only. It never removes a flow and never touches NAT: the caller removes the
+//! flow it is handed and releases what it held. It never waits for a flow's lock (a flow
+//! locked elsewhere is busy, and the caller may hold one), and never locks a flow while
+//! holding one of its own locks.
+//!
+//! Memory: one key (40 bytes) per closing seen, at most `cap` per holder; entries of flows
+//! that left the table are pruned by [`ClosedFlows::prune`] (the periodic sweep), so the
+//! queues never hold more keys than the table held flows plus the closings of one sweep
+//! period.
+
+use std::collections::VecDeque;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
+
+use dashmap::DashMap;
+
+use super::flow::{Flow, FlowDir, ProtoState};
+use super::key::FlowKey;
+use super::table::FlowTable;
+
+/// Most queue entries examined to find one closed flow (entries of flows that left the
+/// table or were reopened are discarded on the way).
+const MAX_EXAMINED: usize = 64;
+
+/// Whether a flow's protocol state is a closed TCP connection (CLOSE or TIME_WAIT).
+pub fn is_closed(proto: &ProtoState) -> bool {
+    matches!(proto, ProtoState::Tcp(tcp) if tcp.state().is_closed())
+}
+
+/// The closed connections of every holder.
+pub struct ClosedFlows {
+    per_holder: DashMap<IpAddr, VecDeque<FlowKey>, foldhash::fast::RandomState>,
+    cap: AtomicUsize,
+}
+
+impl ClosedFlows {
+    /// Queues keeping at most `cap` closings per holder (the oldest entry goes first).
+    pub fn new(cap: usize) -> Self {
+        Self {
+            per_holder: DashMap::with_hasher(foldhash::fast::RandomState::default()),
+            cap: AtomicUsize::new(cap.max(1)),
+        }
+    }
+
+    /// Changes the cap per holder (a reload); longer queues shrink at their next closing.
+    pub fn set_cap(&self, cap: usize) {
+        self.cap.store(cap.max(1), Relaxed);
+    }
+
+    /// Records that the flow with original tuple `key`, held by `holder`, just closed.
+    pub fn record(&self, holder: IpAddr, key: FlowKey) {
+        let cap = self.cap.load(Relaxed);
+        let mut queue = self.per_holder.entry(holder).or_default();
+        while queue.len() >= cap {
+            queue.pop_front();
+        }
+        queue.push_back(key);
+    }
+
+    /// Takes the oldest flow of `holder` that is still in `table` and still closed off its
+    /// queue; the caller removes it. `None` when the holder has none.
+    pub fn take_oldest<A>(&self, holder: IpAddr, table: &FlowTable<A>) -> Option<Arc<Flow<A>>> {
+        for _ in 0..MAX_EXAMINED {
+            // One entry at a time: the queue's lock is released before a flow is locked.
+            let key = self.pop_front(holder)?;
+            if let Some((flow, FlowDir::Original)) = table.get(&key) {
+                // A flow locked elsewhere is busy (or is the caller's own): not taken.
+                let closed = flow.try_lock().is_some_and(|state| is_closed(&state.proto));
+                if flow.original == key && closed {
+                    return Some(flow);
+                }
+            }
+        }
+        None
+    }
+
+    fn pop_front(&self, holder: IpAddr) -> Option<FlowKey> {
+        let mut queue = self.per_holder.get_mut(&holder)?;
+        let key = queue.pop_front();
+        let emptied = queue.is_empty();
+        drop(queue);
+        if emptied {
+            self.per_holder
+                .remove_if(&holder, |_, queue| queue.is_empty());
+        }
+        key
+    }
+
+    /// Drops the entries of flows no longer in `table` (the periodic sweep).
+    pub fn prune<A>(&self, table: &FlowTable<A>) {
+        self.per_holder.retain(|_, queue| {
+            queue.retain(|key| table.holds_original(key));
+            !queue.is_empty()
+        });
+    }
+
+    /// Entries queued, all holders together.
+    pub fn len(&self) -> usize {
+        self.per_holder.iter().map(|queue| queue.len()).sum()
+    }
+
+    /// Whether no closing is queued.
+    pub fn is_empty(&self) -> bool {
+        self.per_holder.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+    use crate::engine::conntrack::{FlowNat, FlowState};
+    use crate::engine::wire::parse::PROTO_TCP;
+    use std::net::Ipv4Addr;
+    use std::time::Duration;
+
+    fn key(port: u16) -> FlowKey {
+        FlowKey {
+            protocol: PROTO_TCP,
+            src: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
+            dst: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
+            src_port: port,
+            dst_port: 80,
+        }
+    }
+
+    fn flow(port: u16, proto: ProtoState) -> Arc<Flow<()>> {
+        let key = key(port);
+        let state = FlowState {
+            expires_at: Duration::from_secs(100),
+            proto,
+            app: (),
+        };
+        Arc::new(Flow::new(key, key.inverse(), FlowNat::None, state))
+    }
+
+    fn closed(port: u16) -> Arc<Flow<()>> {
+        use crate::engine::conntrack::tcp::TcpTracker;
+        let syn = crate::engine::wire::TcpInfo {
+            src_port: port,
+            dst_port: 80,
+            seq: 1,
+            ack: 0,
+            flags: crate::engine::wire::fields::tcp::SYN,
+            window: 1000,
+            header_len: 20,
+            payload_len: 0,
+            window_scale: None,
+        };
+        let mut tracker = TcpTracker::from_syn(&syn);
+        tracker.reset();
+        flow(port, ProtoState::Tcp(tracker))
+    }
+
+    #[test]
+    fn the_oldest_closed_flow_still_in_the_table_comes_first() {
+        let table = FlowTable::new(16);
+        let closings = ClosedFlows::new(8);
+        let holder = key(0).src;
+        let (gone, reopened, first, second) =
+            (closed(1), flow(2, ProtoState::Icmp), closed(3), closed(4));
+        for f in [&reopened, &first, &second] {
+            assert!(table.insert((*f).clone()).is_ok());
+        }
+        for f in [&gone, &reopened, &first, &second] {
+            closings.record(holder, f.original);
+        }
+        let taken = closings.take_oldest(holder, &table).expect("a closed flow");
+        assert!(
+            Arc::ptr_eq(&taken, &first),
+            "skips the flow that left and the open one"
+        );
+        assert_eq!(closings.len(), 1);
+        let other = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 3));
+        assert!(closings.take_oldest(other, &table).is_none(), "per holder");
+        table.remove(&second);
+        closings.prune(&table);
+        assert!(closings.is_empty());
+        assert!(closings.take_oldest(holder, &table).is_none());
+    }
+
+    #[test]
+    fn a_holder_queue_keeps_at_most_its_cap() {
+        let closings = ClosedFlows::new(3);
+        let holder = key(0).src;
+        for port in 1..=10 {
+            closings.record(holder, key(port));
+        }
+        assert_eq!(closings.len(), 3);
+        closings.set_cap(1);
+        closings.record(holder, key(11));
+        assert_eq!(closings.len(), 1);
+    }
+}
