@@ -254,3 +254,61 @@ fn an_ftp_data_port_at_the_quota_takes_back_a_closed_connection() {
     assert!(refused.payload.is_empty(), "{}", refused.text());
     assert_eq!(engine.stats().ftp_violations("nat_host_quota"), 1);
 }
+
+/// A connection from `host:port` to `server:HTTP`, closed with FINs.
+fn closed_to(engine: &Engine, host: Ipv4Addr, port: u16, server: Ipv4Addr) {
+    let syn = run(
+        engine,
+        secs(1),
+        &tcp((host, port), (server, HTTP), SYN, 100, 0, b""),
+    );
+    assert_eq!(syn.verdict, Verdict::Accept);
+    let outside = outside_port(&syn);
+    let from_server =
+        |flags, seq, ack| tcp((server, HTTP), (OUTSIDE, outside), flags, seq, ack, b"");
+    let from_client = |flags, seq, ack| tcp((host, port), (server, HTTP), flags, seq, ack, b"");
+    for packet in [
+        from_server(SYN | ACK, 900, 101),
+        from_client(ACK, 101, 901),
+        from_client(FIN | ACK, 101, 901),
+        from_server(FIN | ACK, 901, 102),
+        from_client(ACK, 102, 902),
+    ] {
+        assert_eq!(run(engine, secs(1), &packet).verdict, Verdict::Accept);
+    }
+}
+
+#[test]
+fn a_port_shared_by_several_closed_connections_comes_back_when_all_of_them_go() {
+    // Linux reuses one local port towards different servers: every port of this host is
+    // shared by three closed connections, one per server.
+    let engine = Engine::new(settings(3));
+    let servers = [SERVER, ROUTER, Ipv4Addr::new(198, 51, 100, 3)];
+    for port in 45000..45003 {
+        for server in servers {
+            closed_to(&engine, CLIENT, port, server);
+        }
+    }
+    assert_eq!(engine.stats().nat_bindings, 3);
+    for port in 45010..45013 {
+        assert_eq!(
+            connection(&engine, 2, CLIENT, port, Ending::Open).map(|_| ()),
+            Ok(())
+        );
+    }
+    assert_eq!(engine.stats().flows_reclaimed, 9);
+    assert_eq!(engine.stats().drops(DropReason::NatHostQuota), 0);
+}
+
+#[test]
+fn a_closed_connection_sharing_its_port_with_an_open_one_frees_nothing_but_the_next_does() {
+    let engine = Engine::new(settings(2));
+    closed_to(&engine, CLIENT, 45000, ROUTER);
+    // The same inside endpoint's open connection keeps port 45000 bound.
+    connection(&engine, 2, CLIENT, 45000, Ending::Open).unwrap();
+    connection(&engine, 3, CLIENT, 45001, Ending::Fins).unwrap();
+    connection(&engine, 4, CLIENT, 45002, Ending::Open).unwrap();
+    assert_eq!(engine.stats().flows_reclaimed, 2, "the first freed nothing");
+    assert_eq!(state_of(&engine, CLIENT, 45000), Some("ESTABLISHED"));
+    assert_eq!(state_of(&engine, CLIENT, 45001), None);
+}

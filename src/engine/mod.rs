@@ -81,7 +81,7 @@ impl Engine {
                 settings.limits.max_flows,
                 settings.limits.max_embryonic_per_source,
             ),
-            closed: ClosedFlows::new(settings.limits.nat_ports_per_host),
+            closed: ClosedFlows::new(settings.limits.max_flows),
             nat: Nat::new(&settings),
             pinholes: Pinholes::default(),
             ftp_budget: Default::default(),

@@ -17,9 +17,10 @@ use std::net::{IpAddr, Ipv4Addr};
 use super::conntrack::FlowNat;
 use super::{Engine, Flow};
 
-/// Most closed connections taken back for one port (each may share its binding with other
-/// flows of the same inside endpoint, and then frees nothing).
-const MAX_RECLAIMS: usize = 4;
+/// Most closed connections taken back for one port. One frees nothing while another flow of
+/// the same inside endpoint shares its binding (Linux reuses a local port towards different
+/// destinations, so two or three flows often share one), so several may go for one port.
+const MAX_RECLAIMS: usize = 16;
 
 /// Files a flow that has just reached CLOSE or TIME_WAIT under the inside host whose outside
 /// port it holds (nothing when it holds none). Call it with the flow unlocked.

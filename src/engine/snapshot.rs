@@ -148,7 +148,6 @@ impl Engine {
             .store(std::sync::Arc::new(CompiledPolicy::new(new)));
         self.nat.set_forwards(&new.forwards);
         self.nat.set_host_quota(new.limits.nat_ports_per_host);
-        self.closed.set_cap(new.limits.nat_ports_per_host);
         self.embryonic
             .set_cap_per_source(new.limits.max_embryonic_per_source);
         self.settings.store(std::sync::Arc::new(new.clone()));

@@ -10,14 +10,13 @@
 //! locked elsewhere is busy, and the caller may hold one), and never locks a flow while
 //! holding one of its own locks.
 //!
-//! Memory: one key (40 bytes) per closing seen, at most `cap` per holder; entries of flows
-//! that left the table are pruned by [`ClosedFlows::prune`] (the periodic sweep), so the
-//! queues never hold more keys than the table held flows plus the closings of one sweep
-//! period.
+//! Memory: one key (40 bytes) per closing seen, at most `cap` (the table's size) per holder;
+//! entries of flows that left the table are pruned by [`ClosedFlows::prune`] (the periodic
+//! sweep), so the queues hold about one key per closed flow in the table, plus the closings
+//! of one sweep period.
 
 use std::collections::VecDeque;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 
 use dashmap::DashMap;
@@ -38,7 +37,7 @@ pub fn is_closed(proto: &ProtoState) -> bool {
 /// The closed connections of every holder.
 pub struct ClosedFlows {
     per_holder: DashMap<IpAddr, VecDeque<FlowKey>, foldhash::fast::RandomState>,
-    cap: AtomicUsize,
+    cap: usize,
 }
 
 impl ClosedFlows {
@@ -46,18 +45,13 @@ impl ClosedFlows {
     pub fn new(cap: usize) -> Self {
         Self {
             per_holder: DashMap::with_hasher(foldhash::fast::RandomState::default()),
-            cap: AtomicUsize::new(cap.max(1)),
+            cap: cap.max(1),
         }
-    }
-
-    /// Changes the cap per holder (a reload); longer queues shrink at their next closing.
-    pub fn set_cap(&self, cap: usize) {
-        self.cap.store(cap.max(1), Relaxed);
     }
 
     /// Records that the flow with original tuple `key`, held by `holder`, just closed.
     pub fn record(&self, holder: IpAddr, key: FlowKey) {
-        let cap = self.cap.load(Relaxed);
+        let cap = self.cap;
         let mut queue = self.per_holder.entry(holder).or_default();
         while queue.len() >= cap {
             queue.pop_front();
@@ -194,8 +188,10 @@ mod test {
             closings.record(holder, key(port));
         }
         assert_eq!(closings.len(), 3);
-        closings.set_cap(1);
-        closings.record(holder, key(11));
-        assert_eq!(closings.len(), 1);
+        assert_eq!(
+            closings.pop_front(holder),
+            Some(key(8)),
+            "the oldest went first"
+        );
     }
 }
