@@ -36,6 +36,13 @@ pub fn rewrite_endpoints(bytes: &mut [u8], packet: &ParsedPacket, src: Endpoint,
     let Ok(mut ip) = IpView::new_checked_at(bytes, packet.l4_offset, packet.protocol) else {
         return;
     };
+    if let (IpAddr::V4(src_v4), IpAddr::V4(dst_v4), Transport::Tcp(_) | Transport::Udp { .. }) =
+        (src.0, dst.0, &packet.transport)
+    {
+        // The common case, every translated TCP/UDP packet: one checksum update each.
+        let _ = ip.set_tuple_v4((src_v4, src.1), (dst_v4, dst.1));
+        return;
+    }
     if let (IpAddr::V4(src), IpAddr::V4(dst)) = (src.0, dst.0) {
         ip.set_src_v4(src);
         ip.set_dst_v4(dst);

@@ -8,7 +8,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use super::{write_quad, write_word, Field, IcmpView, TcpView, UdpView, ViewError};
-use crate::engine::wire::checksum::{checksum_with, pseudo_header_v4, pseudo_header_v6};
+use crate::engine::wire::checksum::{checksum_with, fold, pseudo_header_v4, pseudo_header_v6};
 use crate::engine::wire::fields::{self, get_u16, set_u16};
 use crate::engine::wire::parse::{PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP};
 
@@ -235,6 +235,77 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> IpView<B> {
         self.fix_udp_zero(pseudo);
     }
 
+    /// Sets both IPv4 addresses and the TCP or UDP ports: a NAT rewrite of the whole tuple.
+    /// The change is folded into the header checksum and the transport checksum once each
+    /// (RFC 1624 eqn. 3 summed over the words that change), not word by word; words already
+    /// holding their value count for nothing, as in [`write_word`]. `BadVersion` on IPv6,
+    /// `WrongProtocol` for another transport, `Truncated` when the transport header does not
+    /// fit the packet: nothing is written then.
+    pub fn set_tuple_v4(
+        &mut self,
+        src: (Ipv4Addr, u16),
+        dst: (Ipv4Addr, u16),
+    ) -> Result<(), ViewError> {
+        if !self.is_ipv4() {
+            return Err(ViewError::BadVersion);
+        }
+        let header_len = match self.protocol {
+            PROTO_TCP => super::tcp::field::HEADER_LEN,
+            PROTO_UDP => super::udp::field::HEADER_LEN,
+            _ => return Err(ViewError::WrongProtocol),
+        };
+        if self.l4 + header_len > self.total_len() {
+            return Err(ViewError::Truncated);
+        }
+        let pseudo = self.pseudo_checksum_at();
+        let l4 = self.l4;
+        let (src_addr, dst_addr) = (src.0.octets(), dst.0.octets());
+        let words = [
+            (
+                v4::SRC.start,
+                u16::from_be_bytes([src_addr[0], src_addr[1]]),
+            ),
+            (
+                v4::SRC.start + 2,
+                u16::from_be_bytes([src_addr[2], src_addr[3]]),
+            ),
+            (
+                v4::DST.start,
+                u16::from_be_bytes([dst_addr[0], dst_addr[1]]),
+            ),
+            (
+                v4::DST.start + 2,
+                u16::from_be_bytes([dst_addr[2], dst_addr[3]]),
+            ),
+            (l4 + fields::tcp::SRC_PORT, src.1),
+            (l4 + fields::tcp::DST_PORT, dst.1),
+        ];
+        let bytes = self.bytes_mut();
+        // One's-complement sums of (!old + new) over the changed words: addresses (in both
+        // checksums) and ports (in the transport's only).
+        let (mut addresses, mut ports) = (0u32, 0u32);
+        for (index, (at, new)) in words.into_iter().enumerate() {
+            let old = get_u16(bytes, at);
+            if old != new {
+                let change = u32::from(!old) + u32::from(new);
+                if index < 4 {
+                    addresses += change;
+                } else {
+                    ports += change;
+                }
+                set_u16(bytes, at, new);
+            }
+        }
+        if addresses != 0 {
+            add_to_checksum(bytes, v4::CHECKSUM.start, addresses);
+        }
+        if let (Some(at), true) = (pseudo, addresses + ports != 0) {
+            add_to_checksum(bytes, at, addresses + ports);
+            self.fix_udp_zero(pseudo);
+        }
+        Ok(())
+    }
+
     /// Sets only the IPv4 addresses and header checksum, not the transport's: for a packet
     /// whose transport has no pseudo-header (an ICMPv4 error's own header).
     pub fn set_addrs_v4_header_only(&mut self, src: Ipv4Addr, dst: Ipv4Addr) {
@@ -320,6 +391,12 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> IpView<B> {
         self.tcp_mut()?.fill_checksum(pseudo);
         Ok(())
     }
+}
+
+/// Folds `change` (a sum of `!old + new` words) into the checksum at `at` (RFC 1624 eqn. 3).
+fn add_to_checksum(bytes: &mut [u8], at: usize, change: u32) {
+    let sum = u32::from(!get_u16(bytes, at)) + u32::from(fold(change));
+    set_u16(bytes, at, !fold(sum));
 }
 
 /// Writes a fresh IP header (no options, ttl / hop limit `ttl`) at the start of `out` for a

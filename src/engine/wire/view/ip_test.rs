@@ -140,3 +140,131 @@ fn emitted_headers_match_literal_bytes() {
     assert_eq!(emit_header(&mut out, addrs, PROTO_UDP, 64, 48), 40);
     assert_eq!(&out[..8], &[0x60, 0, 0, 0, 0, 8, 17, 64]);
 }
+
+#[test]
+fn a_whole_tuple_rewrite_matches_the_literal_and_the_field_by_field_one() {
+    // The same rewrite as `address_rewrite_keeps_both_checksums_right`, done at once.
+    let mut bytes = SEGMENT;
+    let mut ip = IpView::new_checked(&mut bytes[..]).unwrap();
+    let server = (Ipv4Addr::new(198, 51, 100, 2), 21);
+    ip.set_tuple_v4((Ipv4Addr::new(10, 77, 0, 2), 40001), server)
+        .unwrap();
+    assert_eq!(&bytes[10..12], &[0x06, 0x49]);
+    assert_eq!(&bytes[36..38], &[0x77, 0x49]);
+    assert_eq!(&bytes[12..16], &[10, 77, 0, 2]);
+    assert_eq!(&bytes[20..22], &40001u16.to_be_bytes());
+    // Every field changed, both ways: the same bytes as the word-by-word setters give.
+    let (a, b) = (
+        (Ipv4Addr::new(203, 0, 113, 9), 65535),
+        (Ipv4Addr::new(1, 2, 3, 4), 0),
+    );
+    let mut whole = SEGMENT;
+    IpView::new_checked(&mut whole[..])
+        .unwrap()
+        .set_tuple_v4(a, b)
+        .unwrap();
+    let mut fields = SEGMENT;
+    let mut ip = IpView::new_checked(&mut fields[..]).unwrap();
+    ip.set_src_v4(a.0);
+    ip.set_dst_v4(b.0);
+    let mut tcp = ip.tcp_mut().unwrap();
+    tcp.set_src_port(a.1);
+    tcp.set_dst_port(b.1);
+    assert_eq!(whole, fields);
+    assert!(verifies(0, &whole[..20]));
+    let ip = IpView::new_checked(&whole[..]).unwrap();
+    assert!(verifies(ip.pseudo_header_sum(22), ip.transport()));
+}
+
+#[test]
+fn a_whole_tuple_rewrite_refuses_what_it_cannot_write_and_keeps_udp_none() {
+    let mut bytes = SEGMENT;
+    bytes[9] = 1; // ICMP: no ports
+    let mut ip = IpView::new_checked(&mut bytes[..]).unwrap();
+    let endpoint = (Ipv4Addr::new(10, 0, 0, 1), 1);
+    assert_eq!(
+        ip.set_tuple_v4(endpoint, endpoint),
+        Err(ViewError::WrongProtocol)
+    );
+    assert_eq!(&bytes[..9], &SEGMENT[..9], "nothing written");
+    // UDP without a checksum (zero: "none") keeps none; the header checksum still follows.
+    let mut udp = [0u8; 28];
+    udp[..20].copy_from_slice(&SEGMENT[..20]);
+    udp[9] = PROTO_UDP;
+    udp[2..4].copy_from_slice(&28u16.to_be_bytes());
+    IpView::new_checked(&mut udp[..])
+        .unwrap()
+        .fill_header_checksum();
+    udp[20..28].copy_from_slice(&[0x9c, 0x40, 0x00, 0x35, 0x00, 0x08, 0x00, 0x00]);
+    let mut ip = IpView::new_checked(&mut udp[..]).unwrap();
+    ip.set_tuple_v4(endpoint, (Ipv4Addr::new(198, 51, 100, 2), 53))
+        .unwrap();
+    assert_eq!(&udp[26..28], &[0, 0]);
+    assert!(verifies(0, &udp[..20]));
+    // A datagram too short for its header: refused.
+    let mut short = udp;
+    short[2..4].copy_from_slice(&24u16.to_be_bytes());
+    let mut ip = IpView::new_checked(&mut short[..]).unwrap();
+    assert_eq!(
+        ip.set_tuple_v4(endpoint, endpoint),
+        Err(ViewError::Truncated)
+    );
+}
+
+#[test]
+fn whole_tuple_and_field_by_field_rewrites_agree_on_many_tuples() {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for _ in 0..2000 {
+        let r = next();
+        let (a, b) = (
+            (Ipv4Addr::from(r as u32), (r >> 32) as u16),
+            (Ipv4Addr::from(next() as u32), (r >> 48) as u16),
+        );
+        for protocol in [PROTO_TCP, PROTO_UDP] {
+            let mut packet = SEGMENT;
+            packet[9] = protocol;
+            if protocol == PROTO_UDP {
+                packet[24..26].copy_from_slice(&22u16.to_be_bytes());
+            }
+            let mut ip = IpView::new_checked(&mut packet[..]).unwrap();
+            ip.fill_header_checksum();
+            let pseudo = ip.pseudo_header_sum(22);
+            let checksum = checksum_with(pseudo, &{
+                let mut t = ip.transport().to_vec();
+                let at = if protocol == PROTO_TCP { 16 } else { 6 };
+                t[at..at + 2].fill(0);
+                t
+            });
+            let at = 20 + if protocol == PROTO_TCP { 16 } else { 6 };
+            set_u16(&mut packet, at, checksum);
+            let mut whole = packet;
+            IpView::new_checked(&mut whole[..])
+                .unwrap()
+                .set_tuple_v4(a, b)
+                .unwrap();
+            let mut fields = packet;
+            let mut ip = IpView::new_checked(&mut fields[..]).unwrap();
+            ip.set_src_v4(a.0);
+            ip.set_dst_v4(b.0);
+            if protocol == PROTO_TCP {
+                let mut tcp = ip.tcp_mut().unwrap();
+                tcp.set_src_port(a.1);
+                tcp.set_dst_port(b.1);
+            } else {
+                let mut udp = ip.udp_mut().unwrap();
+                udp.set_src_port(a.1);
+                udp.set_dst_port(b.1);
+            }
+            assert_eq!(whole, fields, "{a:?} {b:?} protocol {protocol}");
+            let ip = IpView::new_checked(&whole[..]).unwrap();
+            assert!(verifies(0, &whole[..20]));
+            assert!(verifies(ip.pseudo_header_sum(22), ip.transport()));
+        }
+    }
+}
