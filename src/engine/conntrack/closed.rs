@@ -10,10 +10,10 @@
 //! locked elsewhere is busy, and the caller may hold one), and never locks a flow while
 //! holding one of its own locks.
 //!
-//! Memory: one key (40 bytes) per closing seen, at most `cap` (the table's size) per holder;
-//! entries of flows that left the table are pruned by [`ClosedFlows::prune`] (the periodic
-//! sweep), so the queues hold about one key per closed flow in the table, plus the closings
-//! of one sweep period.
+//! Memory: one key (40 bytes) per closing seen, at most `cap` (the table's size) per holder.
+//! The periodic sweep ([`ClosedFlows::prune`]) drops each queue's leading entries whose flows
+//! left the table or are open again, so a queue holds its closed flows in the table plus
+//! stale entries behind the oldest of them, which reach the front within one timeout.
 
 use std::collections::VecDeque;
 use std::net::IpAddr;
@@ -63,14 +63,10 @@ impl ClosedFlows {
     /// queue; the caller removes it. `None` when the holder has none.
     pub fn take_oldest<A>(&self, holder: IpAddr, table: &FlowTable<A>) -> Option<Arc<Flow<A>>> {
         for _ in 0..MAX_EXAMINED {
-            // One entry at a time: the queue's lock is released before a flow is locked.
+            // One entry at a time: the queue's lock is released before the flow is looked at.
             let key = self.pop_front(holder)?;
-            if let Some((flow, FlowDir::Original)) = table.get(&key) {
-                // A flow locked elsewhere is busy (or is the caller's own): not taken.
-                let closed = flow.try_lock().is_some_and(|state| is_closed(&state.proto));
-                if flow.original == key && closed {
-                    return Some(flow);
-                }
+            if let Some(flow) = closed_flow(table, &key) {
+                return Some(flow);
             }
         }
         None
@@ -88,10 +84,17 @@ impl ClosedFlows {
         key
     }
 
-    /// Drops the entries of flows no longer in `table` (the periodic sweep).
+    /// Drops each holder's leading entries whose flows left `table` or are open again (the
+    /// periodic sweep). Closed flows leave in about the order they closed (one timeout for
+    /// all), so that is nearly every stale entry, at a cost of the entries dropped.
     pub fn prune<A>(&self, table: &FlowTable<A>) {
         self.per_holder.retain(|_, queue| {
-            queue.retain(|key| table.holds_original(key));
+            while queue.front().is_some_and(|key| {
+                // try_lock never waits, so looking at a flow under the queue's lock is safe.
+                closed_flow(table, key).is_none()
+            }) {
+                queue.pop_front();
+            }
             !queue.is_empty()
         });
     }
@@ -105,6 +108,14 @@ impl ClosedFlows {
     pub fn is_empty(&self) -> bool {
         self.per_holder.is_empty()
     }
+}
+
+/// The flow whose original tuple is `key`, if it is in `table` and closed. A flow locked
+/// elsewhere is busy (or is the caller's own) and counts as not closed; it is never waited for.
+fn closed_flow<A>(table: &FlowTable<A>, key: &FlowKey) -> Option<Arc<Flow<A>>> {
+    let (flow, dir) = table.get(key)?;
+    let closed = flow.try_lock().is_some_and(|state| is_closed(&state.proto));
+    (dir == FlowDir::Original && flow.original == *key && closed).then_some(flow)
 }
 
 #[cfg(test)]
@@ -174,9 +185,25 @@ mod test {
         assert_eq!(closings.len(), 1);
         let other = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 3));
         assert!(closings.take_oldest(other, &table).is_none(), "per holder");
+        assert!(table.insert(gone.clone()).is_ok());
+        closings.record(holder, gone.original);
+        closings.record(holder, reopened.original);
+        closings.prune(&table);
+        assert_eq!(
+            closings.len(),
+            3,
+            "the first is closed and stays, the rest behind it"
+        );
         table.remove(&second);
         closings.prune(&table);
-        assert!(closings.is_empty());
+        assert_eq!(
+            closings.len(),
+            2,
+            "the leading entry went; the next is closed"
+        );
+        table.remove(&gone);
+        closings.prune(&table);
+        assert!(closings.is_empty(), "gone left, the open one with it");
         assert!(closings.take_oldest(holder, &table).is_none());
     }
 

@@ -89,13 +89,6 @@ impl<A> FlowTable<A> {
         self.map.get(key).map(|slot| (slot.flow.clone(), slot.dir))
     }
 
-    /// Whether some flow has `key` as its original tuple.
-    pub fn holds_original(&self, key: &FlowKey) -> bool {
-        self.map
-            .get(key)
-            .is_some_and(|slot| slot.dir == FlowDir::Original)
-    }
-
     /// Inserts a flow under both of its tuples.
     pub fn insert(&self, flow: Arc<Flow<A>>) -> Result<(), InsertError<A>> {
         if flow.original == flow.reply {
