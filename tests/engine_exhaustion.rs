@@ -276,14 +276,6 @@ fn one_host_at_its_nat_quota_is_refused_logged_once_and_others_are_untouched() {
     assert_eq!(run(&engine, secs(15), &syn).verdict, Verdict::Accept);
 }
 
-fn login(c: &mut Conversation<'_>) {
-    c.server_says("220 ready\r\n");
-    c.client_says("USER anonymous\r\n");
-    c.server_says("331 ok\r\n");
-    c.client_says("PASS x\r\n");
-    c.server_says("230 in\r\n");
-}
-
 #[test]
 fn pinhole_ports_count_in_the_quota_and_one_host_cannot_take_the_range() {
     // A small range: the two sessions of one host taking every port.
@@ -295,9 +287,9 @@ fn pinhole_ports_count_in_the_quota_and_one_host_cannot_take_the_range() {
     settings.ftp.max_pinholes = 8;
     let engine = Engine::new(settings);
     let mut first = Conversation::open(&engine, (CLIENT, 40000), (SERVER, 21), (SERVER, 21));
-    login(&mut first);
+    first.log_in();
     let mut second = Conversation::open(&engine, (CLIENT, 40001), (SERVER, 21), (SERVER, 21));
-    login(&mut second);
+    second.log_in();
     // Two control bindings; one PORT's pinhole port makes three.
     let ok = first.client_says(&format!("PORT {}\r\n", six(CLIENT, 50000)));
     assert!(ok.text().starts_with("PORT 198,51,100,1,"), "{}", ok.text());
@@ -312,7 +304,7 @@ fn pinhole_ports_count_in_the_quota_and_one_host_cannot_take_the_range() {
     assert!(engine.stats().nat_bindings <= 3);
     // Another inside host still gets ports, for connections and pinholes alike.
     let mut other = Conversation::open(&engine, (CLIENT2, 40000), (SERVER, 21), (SERVER, 21));
-    login(&mut other);
+    other.log_in();
     let passed = other.client_says(&format!("PORT {}\r\n", six(CLIENT2, 50000)));
     assert!(
         passed.text().starts_with("PORT 198,51,100,1,"),

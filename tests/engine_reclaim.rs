@@ -224,19 +224,11 @@ fn an_exhausted_range_takes_back_a_closed_connection_and_its_late_segments_stay_
     );
 }
 
-fn login(c: &mut Conversation<'_>) {
-    c.server_says("220 ready\r\n");
-    c.client_says("USER anonymous\r\n");
-    c.server_says("331 ok\r\n");
-    c.client_says("PASS x\r\n");
-    c.server_says("230 in\r\n");
-}
-
 #[test]
 fn an_ftp_data_port_at_the_quota_takes_back_a_closed_connection() {
     let engine = Engine::new(settings(3));
     let mut control = Conversation::open(&engine, (CLIENT, 40000), (SERVER, 21), (SERVER, 21));
-    login(&mut control);
+    control.log_in();
     connection(&engine, 1, CLIENT, 45000, Ending::Reset).unwrap();
     connection(&engine, 1, CLIENT, 45001, Ending::Open).unwrap();
     let port = control.client_says(&format!("PORT {}\r\n", six(CLIENT, 50000)));

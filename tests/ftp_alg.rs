@@ -54,11 +54,7 @@ fn data_syn(
 }
 
 fn login(c: &mut Conversation<'_>) {
-    c.server_says("220 ready\r\n");
-    c.client_says("USER anonymous\r\n");
-    c.server_says("331 Guest login ok\r\n");
-    c.client_says("PASS guest@\r\n");
-    c.server_says("230 Logged in\r\n");
+    c.log_in();
     c.client_says("PWD\r\n");
     c.server_says("257 \"/pub\" is the current directory\r\n");
 }

@@ -22,18 +22,10 @@ fn settings(outcome: ViolationOutcome) -> EngineSettings {
     settings
 }
 
-fn login(c: &mut Conversation<'_>) {
-    c.server_says("220 ready\r\n");
-    c.client_says("USER anonymous\r\n");
-    c.server_says("331 Guest login ok\r\n");
-    c.client_says("PASS guest@\r\n");
-    c.server_says("230 Logged in\r\n");
-}
-
 /// A logged-in session from the inside client port `port` to the outside server.
 fn nat_client_from(engine: &Engine, port: u16) -> Conversation<'_> {
     let mut c = Conversation::open(engine, (CLIENT, port), (SERVER, 21), (SERVER, 21));
-    login(&mut c);
+    c.log_in();
     c
 }
 
@@ -50,7 +42,7 @@ fn forwarded_server(engine: &Engine) -> Conversation<'_> {
         (OUTSIDE, 2121),
         (INSIDE_SERVER, 21),
     );
-    login(&mut c);
+    c.log_in();
     c
 }
 

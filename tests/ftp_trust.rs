@@ -65,14 +65,6 @@ fn to_inside(engine: &Engine) -> Conversation<'_> {
     )
 }
 
-fn login(c: &mut Conversation<'_>) {
-    c.server_says("220 ready\r\n");
-    c.client_says("USER anonymous\r\n");
-    c.server_says("331 Guest login ok\r\n");
-    c.client_says("PASS guest@\r\n");
-    c.server_says("230 Logged in\r\n");
-}
-
 /// Nothing from outside reaches the inside host's `port` through the gateway.
 fn nothing_opens(engine: &Engine, port: u16) {
     assert_eq!(engine.pinhole_count(), 0, "no pinhole");
@@ -245,7 +237,7 @@ fn a_non_ftp_line_to_an_inside_server_is_refused_and_a_later_bounce_still_is() {
         settings.ftp.on_violation = outcome;
         let engine = Engine::new(settings);
         let mut c = to_inside(&engine);
-        login(&mut c);
+        c.log_in();
         let out = c.client_says("HELLO there\r\n");
         assert!(!server_got(&c).contains("HELLO"));
         let seen = reported(&engine);
@@ -366,7 +358,7 @@ fn echo_injection_lines_never_reach_the_inside_server() {
     for (attack, checks) in cases {
         let engine = Engine::new(lab_settings());
         let mut c = to_inside(&engine);
-        login(&mut c);
+        c.log_in();
         c.client_says("PASV\r\n");
         c.client_says(&attack);
         let got = server_got(&c);
@@ -415,7 +407,7 @@ fn a_227_inside_another_reply_is_no_announcement() {
     ] {
         let engine = Engine::new(lab_settings());
         let mut c = to_inside(&engine);
-        login(&mut c);
+        c.log_in();
         c.client_says("PASV\r\n");
         let out = c.server_says(&reply);
         assert_eq!(out.text(), reply, "passed as text");
@@ -429,7 +421,7 @@ fn a_227_after_a_bare_lf_of_the_server_is_no_announcement() {
     // A file name holding a line feed, echoed by the server in a 257 while a PASV waits.
     let engine = Engine::new(lab_settings());
     let mut c = to_inside(&engine);
-    login(&mut c);
+    c.log_in();
     c.client_says("PWD\r\nPASV\r\n");
     let out = c.server_says(&format!(
         "257 \"/d\n227 Entering Passive Mode ({})\r\n",
@@ -447,7 +439,7 @@ fn a_227_after_a_bare_lf_of_the_server_is_no_announcement() {
 fn text_refused(session: fn(&Engine) -> Conversation<'_>, line: &str, check: &str) {
     let engine = Engine::new(lab_settings());
     let mut c = session(&engine);
-    login(&mut c);
+    c.log_in();
     let before = c.server_got.len();
     assert_eq!(c.client_says(line).verdict, Verdict::Accept);
     assert_eq!(
@@ -519,7 +511,7 @@ fn a_port_hidden_among_telnet_commands_is_refused() {
         for bytes in &cases {
             let engine = Engine::new(lab_settings());
             let mut c = session(&engine);
-            login(&mut c);
+            c.log_in();
             let before = c.server_got.len();
             assert_eq!(client_bytes(&mut c, bytes), Verdict::Accept);
             assert_eq!(
@@ -546,7 +538,7 @@ fn iac_iac_inside_the_verb_makes_it_no_ftp_verb() {
     bytes.extend_from_slice(line.as_bytes().split_at(line.find(' ').unwrap() + 1).1);
     let engine = Engine::new(lab_settings());
     let mut c = to_inside(&engine);
-    login(&mut c);
+    c.log_in();
     let before = c.server_got.len();
     assert_eq!(client_bytes(&mut c, &bytes), Verdict::Accept);
     assert_eq!(c.server_got.len(), before);
@@ -558,7 +550,7 @@ fn iac_iac_inside_the_verb_makes_it_no_ftp_verb() {
 fn abort_with_its_telnet_signals_passes_and_the_session_goes_on() {
     let engine = Engine::new(lab_settings());
     let mut c = to_outside(&engine);
-    login(&mut c);
+    c.log_in();
     let abort = b"\xff\xf4\xff\xf2ABOR\r\n";
     assert_eq!(client_bytes(&mut c, abort), Verdict::Accept);
     assert!(c.server_got.ends_with(abort), "passed unchanged");
@@ -573,7 +565,7 @@ fn abort_with_its_telnet_signals_passes_and_the_session_goes_on() {
 fn an_announcement_reply_holding_telnet_bytes_is_refused() {
     let engine = Engine::new(lab_settings());
     let mut c = to_inside(&engine);
-    login(&mut c);
+    c.log_in();
     c.client_says("PASV\r\n");
     let mut reply = b"227 Entering Passive Mode \xff\xf1(".to_vec();
     reply.extend_from_slice(six(INSIDE_SERVER, 40200).as_bytes());

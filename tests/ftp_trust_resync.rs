@@ -29,14 +29,6 @@ fn to_inside(engine: &Engine) -> Conversation<'_> {
     )
 }
 
-fn login(c: &mut Conversation<'_>) {
-    c.server_says("220 ready\r\n");
-    c.client_says("USER anonymous\r\n");
-    c.server_says("331 Guest login ok\r\n");
-    c.client_says("PASS guest@\r\n");
-    c.server_says("230 Logged in\r\n");
-}
-
 /// (seq, flags, payload) of a forwarded TCP/IPv4 packet.
 fn tcp_fields(bytes: &[u8]) -> (u32, u8, Vec<u8>) {
     let tcp = &bytes[usize::from(bytes[0] & 0x0f) * 4..];
@@ -89,14 +81,14 @@ fn a_new_isn_syn_carrying_lines_on_a_live_connection_goes_without_them() {
             let engine = Engine::new(lab_settings());
             let mut c = to_outside(&engine);
             if logged_in {
-                login(&mut c);
+                c.log_in();
             }
             let (client, isn) = (c.client, 77_000_000 + i as u32);
             let syn = tcp(client.addr, client.peer, SYN, isn, 0, bounce.as_bytes());
             goes_empty(&engine, &syn, isn, &what);
             assert_eq!(engine.pinhole_count(), 0, "{what}");
             if !logged_in {
-                login(&mut c);
+                c.log_in();
             }
             still_works(&mut c);
         }
@@ -105,7 +97,7 @@ fn a_new_isn_syn_carrying_lines_on_a_live_connection_goes_without_them() {
     for port in [22u16, 3306, 6000] {
         let engine = Engine::new(lab_settings());
         let mut c = to_inside(&engine);
-        login(&mut c);
+        c.log_in();
         let bounce = format!("PORT {}\r\n", six(Ipv4Addr::new(10, 77, 0, 99), port));
         let client = c.client;
         let syn = tcp(client.addr, client.peer, SYN, 123_456, 0, bounce.as_bytes());
@@ -150,7 +142,7 @@ fn a_server_syn_with_a_227_on_a_live_connection_opens_nothing() {
 fn an_inexact_rst_carrying_lines_goes_without_them() {
     let engine = Engine::new(lab_settings());
     let mut c = to_outside(&engine);
-    login(&mut c);
+    c.log_in();
     let client = c.client;
     for (offset, line) in [(5u32, "PORT 10,77,0,2,12,234\r\n"), (300, "EPSV\r\n")] {
         let seq = client.seq + offset;
@@ -167,7 +159,7 @@ fn a_syn_ack_retransmitted_after_acknowledged_rewrites_keeps_its_isn() {
     // and the client acknowledges it: the rewrite is folded into the stream's base offset.
     let engine = Engine::new(lab_settings());
     let mut c = to_inside(&engine);
-    login(&mut c);
+    c.log_in();
     c.client_says("PASV\r\n");
     let reply = c.server_says(&format!(
         "227 Entering Passive Mode ({})\r\n",
@@ -193,7 +185,7 @@ fn a_syn_ack_retransmitted_after_acknowledged_rewrites_keeps_its_isn() {
     // The client's SYN, retransmitted after its own rewritten PORT was acknowledged.
     let engine = Engine::new(lab_settings());
     let mut c = to_outside(&engine);
-    login(&mut c);
+    c.log_in();
     c.client_says(&format!("PORT {}\r\n", six(CLIENT, 30000)));
     c.server_says("200 ok\r\n");
     c.server_acks();
@@ -242,14 +234,14 @@ fn a_tuple_both_ends_reopened_is_followed_as_a_new_session() {
         // An inside client: the new session's PORT is read and rewritten, in the new space.
         let engine = Engine::new(lab_settings());
         let mut c = to_outside(&engine);
-        login(&mut c);
+        c.log_in();
         if pinhole_before {
             c.client_says(&format!("PORT {}\r\n", six(CLIENT, 30000)));
             c.server_says("200 ok\r\n");
         }
         let mut c = reopen_both_ends(c, 20);
         let pinholes = engine.pinhole_count();
-        login(&mut c);
+        c.log_in();
         let port = c.client_says(&format!("PORT {}\r\n", six(CLIENT, 30002)));
         assert!(
             port.text().starts_with("PORT 198,51,100,1,"),
@@ -266,7 +258,7 @@ fn a_tuple_both_ends_reopened_is_followed_as_a_new_session() {
         // An outside client: the new session starts unauthenticated, bounces are refused.
         let engine = Engine::new(lab_settings());
         let mut c = to_inside(&engine);
-        login(&mut c);
+        c.log_in();
         if pinhole_before {
             c.client_says("PASV\r\n");
             c.server_says(&format!(
@@ -288,7 +280,7 @@ fn a_tuple_both_ends_reopened_is_followed_as_a_new_session() {
 fn nothing_passes_on_a_connection_the_gateway_reset_until_a_new_syn() {
     let engine = Engine::new(lab_settings());
     let mut c = to_outside(&engine);
-    login(&mut c);
+    c.log_in();
     // A partial line held past `limits.ftp_held_timeout` (30 s): the sweep resets both ends.
     assert_eq!(
         c.client_says("PORT 10,77").verdict,

@@ -45,14 +45,6 @@ fn to_inside(engine: &Engine) -> Conversation<'_> {
     )
 }
 
-fn login(c: &mut Conversation<'_>) {
-    c.server_says("220 ready\r\n");
-    c.client_says("USER anonymous\r\n");
-    c.server_says("331 Guest login ok\r\n");
-    c.client_says("PASS guest@\r\n");
-    c.server_says("230 Logged in\r\n");
-}
-
 fn server_got(c: &Conversation<'_>) -> String {
     String::from_utf8_lossy(&c.server_got).into_owned()
 }
@@ -85,7 +77,7 @@ fn an_over_long_client_line_of_any_verb_never_reaches_the_server() {
                 settings.ftp.on_violation = outcome;
                 let engine = Engine::new(settings);
                 let mut c = session(&engine);
-                login(&mut c);
+                c.log_in();
                 let before = c.server_got.len();
                 let (a, rest) = line.split_at(900);
                 let (b, d) = rest.split_at(900);
@@ -136,7 +128,7 @@ fn an_over_long_line_split_with_its_end_in_a_later_segment_of_other_lines() {
     // The long line ends mid-segment, followed by a legitimate command in the same segment.
     let engine = Engine::new(lab_settings());
     let mut c = to_outside(&engine);
-    login(&mut c);
+    c.log_in();
     let long = format!("NOOP {}", "B".repeat(700));
     c.client_says(&long);
     let out = c.client_says(&format!("\r\nPORT {}\r\n", six(CLIENT, 30000)));
@@ -158,7 +150,7 @@ fn a_client_line_longer_than_what_may_be_kept_resets_the_connection() {
     settings.limits.ftp_held_timeout = std::time::Duration::from_secs(3600);
     let engine = Engine::new(settings);
     let mut c = to_inside(&engine);
-    login(&mut c);
+    c.log_in();
     let chunk = format!("NOOP {}", "C".repeat(1395));
     let mut outcome = None;
     for _ in 0..60 {
@@ -181,7 +173,7 @@ fn a_227_longer_than_64_kib_is_refused_and_later_replies_still_flow() {
     for session in [to_outside as fn(&Engine) -> Conversation<'_>, to_inside] {
         let engine = Engine::new(lab_settings());
         let mut c = session(&engine);
-        login(&mut c);
+        c.log_in();
         c.client_says("PASV\r\n");
         let long = format!(
             "227 Entering Passive Mode {}(10,77,0,10,12,234)\r\n",
@@ -214,7 +206,7 @@ fn a_227_longer_than_64_kib_is_refused_and_later_replies_still_flow() {
 fn a_227_just_over_max_line_in_one_segment_is_replaced_whole() {
     let engine = Engine::new(lab_settings());
     let mut c = to_inside(&engine);
-    login(&mut c);
+    c.log_in();
     c.client_says("PASV\r\n");
     let line = format!(
         "227 Entering Passive Mode{} ({})\r\n",
@@ -508,12 +500,12 @@ fn blindness_after_auth_tls_does_not_survive_a_reconnect() {
     for how in [Close::Rst, Close::Fin] {
         let engine = Engine::new(lab_settings());
         let mut c = to_outside(&engine);
-        login(&mut c);
+        c.log_in();
         c.client_says("AUTH TLS\r\n");
         c.server_says("234 Proceed\r\n");
         close(&mut c, how);
         let mut c = reopen(&c);
-        login(&mut c);
+        c.log_in();
         c.client_says(&format!("PORT {}\r\n", six(THIRD_HOST, 40500)));
         assert!(
             !server_got(&c).contains("PORT"),
@@ -528,7 +520,7 @@ fn a_login_does_not_survive_a_reconnect() {
     for how in [Close::Rst, Close::Fin] {
         let engine = Engine::new(lab_settings());
         let mut c = to_outside(&engine);
-        login(&mut c);
+        c.log_in();
         close(&mut c, how);
         let mut c = reopen(&c);
         c.server_says("220 ready\r\n");
@@ -560,12 +552,12 @@ fn a_pending_user_does_not_survive_a_reconnect() {
 fn a_reset_does_not_kill_the_next_connection() {
     let engine = Engine::new(settings_with(ViolationOutcome::Reset));
     let mut c = to_outside(&engine);
-    login(&mut c);
+    c.log_in();
     let out = c.client_says(&format!("PORT {}\r\n", six(THIRD_HOST, 40500)));
     assert_eq!(out.verdict, Verdict::Respond(DropReason::FtpViolationReset));
     let _ = c.take_generated();
     let mut c = reopen(&c);
-    login(&mut c);
+    c.log_in();
     c.client_says("PASV\r\n");
     let reply = c.server_says(&format!(
         "227 Entering Passive Mode ({})\r\n",
@@ -590,7 +582,7 @@ fn a_non_ftp_mark_does_not_survive_a_reconnect() {
         c.client_says("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
         close(&mut c, how);
         let mut c = reopen(&c);
-        login(&mut c);
+        c.log_in();
         let out = c.client_says(&format!("PORT {}\r\n", six(CLIENT, 30000)));
         assert_eq!(
             out.text(),
@@ -608,7 +600,7 @@ fn an_outside_servers_private_227_address_is_its_control_address() {
     for private in ["172,31,5,9", "10,0,0,5", "192,168,1,20", "100,64,0,1"] {
         let engine = Engine::new(lab_settings());
         let mut c = to_outside(&engine);
-        login(&mut c);
+        c.log_in();
         c.client_says("PASV\r\n");
         let reply = c.server_says(&format!("227 Entering Passive Mode ({private},195,80)\r\n"));
         assert_eq!(
@@ -638,7 +630,7 @@ fn an_outside_servers_private_227_address_is_its_control_address() {
     off.ftp.fix_pasv_address = false;
     let engine = Engine::new(off);
     let mut c = to_outside(&engine);
-    login(&mut c);
+    c.log_in();
     c.client_says("PASV\r\n");
     let reply = c.server_says("227 Entering Passive Mode (172,31,5,9,195,80)\r\n");
     assert!(reply.text().contains("(reply_redirect)"));
@@ -649,7 +641,7 @@ fn an_inside_server_naming_another_private_host_stays_refused() {
     for other in ["172,31,5,9", "10,77,0,99", "192,168,1,20"] {
         let engine = Engine::new(lab_settings());
         let mut c = to_inside(&engine);
-        login(&mut c);
+        c.log_in();
         c.client_says("PASV\r\n");
         let reply = c.server_says(&format!("227 Entering Passive Mode ({other},195,80)\r\n"));
         assert_eq!(
@@ -669,7 +661,7 @@ fn port_and_eprt_naming_0_0_0_0_mean_the_clients_own_address() {
     for line in ["PORT 0,0,0,0,117,48\r\n", "EPRT |1|0.0.0.0|30000|\r\n"] {
         let engine = Engine::new(lab_settings());
         let mut c = to_outside(&engine);
-        login(&mut c);
+        c.log_in();
         let out = c.client_says(line);
         let text = out.text();
         if line.starts_with("PORT") {
@@ -686,7 +678,7 @@ fn port_and_eprt_naming_0_0_0_0_mean_the_clients_own_address() {
         // Through a port forward (no translation of the client): rewritten to its address.
         let engine = Engine::new(lab_settings());
         let mut c = to_inside(&engine);
-        login(&mut c);
+        c.log_in();
         let out = c.client_says(line);
         assert!(out.text().contains("203"), "{}", out.text());
         assert_eq!(engine.pinhole_count(), 1);
@@ -697,7 +689,7 @@ fn port_and_eprt_naming_0_0_0_0_mean_the_clients_own_address() {
 fn epsv_all_then_epsv_in_one_segment_is_legitimate() {
     let engine = Engine::new(lab_settings());
     let mut c = to_outside(&engine);
-    login(&mut c);
+    c.log_in();
     let out = c.client_says("EPSV ALL\r\nEPSV\r\n");
     assert_eq!(out.text(), "EPSV ALL\r\nEPSV\r\n");
     c.server_says("200 EPSV ALL ok\r\n229 Entering Extended Passive Mode (|||50000|)\r\n");

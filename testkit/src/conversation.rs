@@ -278,6 +278,16 @@ impl<'e> Conversation<'e> {
     pub fn client_acks(&mut self) -> u32 {
         self.acks(true)
     }
+
+    /// The greeting and an anonymous login, each line through the gateway: 220, USER
+    /// anonymous, 331, PASS guest@, 230.
+    pub fn log_in(&mut self) {
+        self.server_says("220 ready\r\n");
+        self.client_says("USER anonymous\r\n");
+        self.server_says("331 Guest login ok\r\n");
+        self.client_says("PASS guest@\r\n");
+        self.server_says("230 Logged in\r\n");
+    }
 }
 
 /// `a.b.c.d` and port as the six numbers of PORT / 227.
