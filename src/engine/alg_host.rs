@@ -30,9 +30,12 @@ impl AlgHost for Engine {
     }
 
     fn reserve_data_port(&self, inside: (Ipv4Addr, u16)) -> Result<u16, PortShortage> {
+        // Only closed TCP connections are asked about, whose standing does not depend on the
+        // time: the host has no clock here.
         reclaim::retrying(
             self,
-            inside.0,
+            Duration::ZERO,
+            (inside.0, PROTO_TCP),
             |_| true,
             || self.nat.acquire_port(PROTO_TCP, inside),
         )

@@ -37,8 +37,8 @@ pub use verdict::{DropReason, Verdict};
 use alg::ftp::Pinholes;
 use alg::App;
 use alg_host::{Out, PacketHost};
-use conntrack::closed::ClosedFlows;
 use conntrack::eviction::Embryonic;
+use conntrack::reclaimable::Reclaimable;
 use conntrack::FlowTable;
 use events::{BoundedQueue, EVENT_CAPACITY};
 use nat::Nat;
@@ -60,8 +60,9 @@ pub struct Engine {
     policy: arc_swap::ArcSwap<CompiledPolicy>,
     flows: FlowTable<App>,
     embryonic: Embryonic,
-    /// Closed connections per inside host, whose ports a host short of them takes back.
-    closed: ClosedFlows,
+    /// Closed connections and answered UDP flows per inside host, whose ports a host short of
+    /// them takes back (`reclaim`).
+    reclaimable: Reclaimable,
     nat: Nat,
     pinholes: Pinholes,
     ftp_budget: std::sync::Arc<alg::ftp::control::budget::ControlBudget>,
@@ -81,7 +82,7 @@ impl Engine {
                 settings.limits.max_flows,
                 settings.limits.max_embryonic_per_source,
             ),
-            closed: ClosedFlows::new(settings.limits.max_flows),
+            reclaimable: Reclaimable::new(settings.limits.max_flows),
             nat: Nat::new(&settings),
             pinholes: Pinholes::default(),
             ftp_budget: Default::default(),
@@ -142,7 +143,7 @@ impl Engine {
     pub fn expire(&self, now: Duration) -> usize {
         let removed = self.flows.expire(now, |flow| self.forget(flow));
         self.counters.flows_expired(removed);
-        self.closed.prune(&self.flows);
+        reclaim::prune(self, now);
         for pinhole in self.pinholes.expire(now) {
             pinhole.release(self);
         }

@@ -14,7 +14,6 @@ use super::alg::ftp::mangle::{recompute_tcp_checksum, replace_payload};
 use super::alg::ftp::{Pinhole, PinholeKey};
 use super::alg::App;
 use super::alg_host::PacketHost;
-use super::conntrack::closed::is_closed;
 use super::conntrack::tcp::{valid_flags, TcpTracker, TcpUpdate};
 use super::conntrack::{FlowDir, FlowKey, FlowNat, FlowState, InsertError, Lookup, ProtoState};
 use super::events::{Event, FlowSummary};
@@ -137,11 +136,11 @@ fn on_flow(
 ) -> Verdict {
     let engine = host.engine;
     let mut report_closing = None;
-    let newly_closed;
+    let newly_candidate;
     {
         let mut guard = flow.lock();
         let state = &mut *guard;
-        let was_closed = is_closed(&state.proto);
+        let was_candidate = reclaim::is_candidate(&state.proto);
         match (&mut state.proto, &packet.transport) {
             (ProtoState::Tcp(tracker), Transport::Tcp(segment)) => {
                 let changes_state = segment.flags & (SYN | FIN | RST) != 0;
@@ -206,10 +205,10 @@ fn on_flow(
         }
         engine.embryonic.settle(flow, &state.proto);
         state.refresh(now, &engine.settings().timeouts);
-        newly_closed = !was_closed && is_closed(&state.proto);
+        newly_candidate = !was_candidate && reclaim::is_candidate(&state.proto);
     }
-    if newly_closed {
-        reclaim::note_closed(engine, flow);
+    if newly_candidate {
+        reclaim::note_candidate(engine, flow);
     }
     if let Some(control) = report_closing {
         // The data flow's lock is released: locks go control first, then data.
@@ -358,7 +357,8 @@ fn new_flow(
             match key.src {
                 std::net::IpAddr::V4(host) if masquerade => reclaim::retrying(
                     engine,
-                    host,
+                    now,
+                    (host, key.protocol),
                     |refused: &nat::NatRefused| refused.is_shortage(),
                     || engine.nat.translate_new(&key, masquerade, inbound),
                 ),

@@ -78,7 +78,7 @@ impl Counters {
         self.flows_evicted.fetch_add(1, Relaxed);
     }
 
-    /// Counts a closed connection removed so its host could have its port (`reclaim`).
+    /// Counts a flow that was over, removed so its host could have its port (`reclaim`).
     pub fn flow_reclaimed(&self) {
         self.flows_reclaimed.fetch_add(1, Relaxed);
     }
@@ -168,8 +168,8 @@ pub struct EngineStats {
     pub flows_expired: u64,
     /// Flows that never became established, evicted to make room for a new flow.
     pub flows_evicted: u64,
-    /// Closed connections (CLOSE, TIME_WAIT) removed early so that their inside host, short
-    /// of NAT ports, could have one for a new connection.
+    /// Flows that were over (TCP in CLOSE or TIME_WAIT, answered UDP silent for 2 s) removed
+    /// early so that their inside host, short of NAT ports, could have one for a new flow.
     pub flows_reclaimed: u64,
     /// Events discarded because nobody polled them in time.
     pub events_lost: u64,
@@ -247,7 +247,7 @@ impl EngineStats {
         if self.flows_reclaimed > 0 {
             writeln!(
                 f,
-                "  flows reclaimed  {} (closed, port taken back for a new connection)",
+                "  flows reclaimed  {} (closed or idle, port taken back for a new flow)",
                 self.flows_reclaimed
             )?;
         }

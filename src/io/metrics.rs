@@ -174,7 +174,7 @@ pub fn render(
     counter(
         &mut registry,
         "flows_reclaimed",
-        "Closed connections removed early so their inside host could have a NAT port",
+        "Flows over (closed TCP, idle answered UDP) removed early so their host could have a NAT port",
         stats.flows_reclaimed,
     );
     counter(

@@ -3,14 +3,14 @@
 //! rules; it stores whatever tuples the pipeline gives it. A flow's application-layer state
 //! is an opaque type parameter: conntrack must never import a gateway (`alg`). `eviction`
 //! chooses which never-answered flow makes room when the table is full, and charges
-//! embryonic flows to their source; `closed` files closed connections under their holder so
-//! a holder short of ports can take one back. `seqadj` keeps the sequence-number shifts an ALG payload
+//! embryonic flows to their source; `reclaimable` files closed connections and answered UDP
+//! flows under their holder so a holder short of ports can take one back. `seqadj` keeps the sequence-number shifts an ALG payload
 //! rewrite implies.
 
-pub mod closed;
 pub mod eviction;
 mod flow;
 mod key;
+pub mod reclaimable;
 pub mod seqadj;
 mod table;
 pub mod tcp;

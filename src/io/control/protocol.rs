@@ -160,7 +160,8 @@ pub struct Status {
     pub flows_created: u64,
     /// Flows expired since start.
     pub flows_expired: u64,
-    /// Closed connections removed early so their inside host could have a NAT port.
+    /// Flows that were over (closed TCP, idle answered UDP) removed early so their inside
+    /// host could have a NAT port.
     #[serde(default)]
     pub flows_reclaimed: u64,
     /// Masquerade bindings held.
