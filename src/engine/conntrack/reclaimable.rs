@@ -28,6 +28,9 @@ use super::table::FlowTable;
 
 /// Most queue entries examined to find one flow to take back.
 const MAX_EXAMINED: usize = 64;
+/// Most entries not yet to go examined for one flow: a host whose candidates are all in use
+/// costs that many looks per refused packet, not `MAX_EXAMINED`.
+const MAX_NOT_YET: usize = 4;
 
 /// What a queued flow is to a holder short of ports, as the caller judges its state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +78,7 @@ impl Reclaimable {
         table: &FlowTable<A>,
         standing: impl Fn(&FlowState<A>) -> Standing,
     ) -> Option<Arc<Flow<A>>> {
+        let mut not_yet = 0;
         for _ in 0..MAX_EXAMINED {
             // One entry at a time: the queue's lock is released before the flow is looked at.
             let key = self.pop_front((holder, protocol))?;
@@ -83,7 +87,13 @@ impl Reclaimable {
             };
             match judge(&flow, &standing) {
                 Standing::Take => return Some(flow),
-                Standing::NotYet => self.record(holder, key),
+                Standing::NotYet => {
+                    self.record(holder, key);
+                    not_yet += 1;
+                    if not_yet == MAX_NOT_YET {
+                        return None;
+                    }
+                }
                 Standing::Never => {}
             }
         }
@@ -271,6 +281,29 @@ mod test {
         assert!(queues.take_oldest(holder, &table, standing).is_none());
         drop(guard);
         assert!(queues.take_oldest(holder, &table, standing).is_some());
+    }
+
+    #[test]
+    fn a_holder_whose_candidates_are_in_use_costs_a_few_looks_per_refusal() {
+        let table = FlowTable::new(16);
+        let queues = Reclaimable::new(16);
+        let holder = (key(0).src, PROTO_TCP);
+        for port in 1..=MAX_NOT_YET as u16 {
+            let busy = flow(port, ProtoState::Udp { replied: true });
+            assert!(table.insert(busy.clone()).is_ok());
+            queues.record(holder.0, busy.original);
+        }
+        let ready = closed(100);
+        assert!(table.insert(ready.clone()).is_ok());
+        queues.record(holder.0, ready.original);
+        assert!(
+            queues.take_oldest(holder, &table, standing).is_none(),
+            "gave up"
+        );
+        // The ones in use went behind it: the next refusal finds it at once.
+        let taken = queues.take_oldest(holder, &table, standing).expect("one");
+        assert!(Arc::ptr_eq(&taken, &ready));
+        assert_eq!(queues.len(), MAX_NOT_YET);
     }
 
     #[test]
