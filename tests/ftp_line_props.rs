@@ -3,14 +3,14 @@
 //! - Formatting an address or port and parsing the line it is put in gives it back, for PORT,
 //!   EPRT, 227, 229 and 257 lines around random addresses, ports, delimiters and text.
 //! - No bytes make a parser panic, and what they return points inside the line: arbitrary
-//!   bytes, and random edits of real lines (the same invariants as `fuzz/fuzz_targets/ftp_line.rs`).
+//!   bytes, and random edits of real lines (the `ftp_line` fuzz target's checks, from the test kit).
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::ops::Range;
 
-use ftpgate::engine::alg::ftp::command::{self, parse_command, Command, EpsvArg, ParseError};
+use ftpgate::engine::alg::ftp::command::{self, parse_command, Command};
 use ftpgate::engine::alg::ftp::format;
-use ftpgate::engine::alg::ftp::reply::{self, parse_227, parse_229, parse_257, LineKind};
+use ftpgate::engine::alg::ftp::reply::{parse_227, parse_229, parse_257};
+use ftpgate_testkit::ftp_line::check;
 use proptest::prelude::*;
 
 /// Real and near-real lines to mutate.
@@ -27,85 +27,6 @@ const SEEDS: &[&[u8]] = &[
     b"257 \"/a \"\"b\"\"\" is current\r\n",
     b"220-Welcome\r\n",
 ];
-
-/// `line` with `range` replaced by `with`.
-fn splice(line: &[u8], range: Range<usize>, with: &[u8]) -> Vec<u8> {
-    [&line[..range.start], with, &line[range.end..]].concat()
-}
-
-/// Whether `part` is a sub-slice of `line` (same memory).
-fn inside(line: &[u8], part: &[u8]) -> bool {
-    let (start, end) = (line.as_ptr() as usize, line.as_ptr() as usize + line.len());
-    let p = part.as_ptr() as usize;
-    part.is_empty() || (p >= start && p + part.len() <= end)
-}
-
-/// Runs every parser on `line` and checks what they return; panics on a broken invariant.
-fn check(line: &[u8]) {
-    match parse_command(line) {
-        Ok(Command::Port(hp)) => {
-            assert!(hp.arg.end <= line.len() && hp.port != 0);
-            let again = splice(line, hp.arg.clone(), &format::host_port(hp.addr, hp.port));
-            match parse_command(&again) {
-                Ok(Command::Port(back)) => assert_eq!((back.addr, back.port), (hp.addr, hp.port)),
-                other => panic!("PORT rewrite of {:?} gave {other:?}", line.escape_ascii()),
-            }
-        }
-        Ok(Command::Eprt(e)) => {
-            assert!(e.arg.end <= line.len() && e.port != 0);
-            let text = format::extended_host_port(e.delimiter, e.addr, e.port);
-            let again = splice(line, e.arg.clone(), &text);
-            match parse_command(&again) {
-                Ok(Command::Eprt(back)) => {
-                    assert_eq!(
-                        (back.addr, back.port, back.delimiter),
-                        (e.addr, e.port, e.delimiter)
-                    )
-                }
-                Err(ParseError::LineTooLong) => assert!(again.len() > command::MAX_ADDRESS_LINE),
-                other => panic!("EPRT rewrite of {:?} gave {other:?}", line.escape_ascii()),
-            }
-        }
-        Ok(Command::User(a) | Command::Cwd(a) | Command::Auth(a)) => {
-            assert!(!a.is_empty() && inside(line, a))
-        }
-        Ok(Command::Transfer { arg, .. }) => assert!(inside(line, arg)),
-        Ok(Command::Other { verb }) => {
-            assert!(inside(line, verb) && !verb.is_empty() && verb.len() <= command::MAX_VERB);
-            assert!(verb.iter().all(u8::is_ascii_alphanumeric));
-        }
-        Ok(Command::Epsv(EpsvArg::Family(n))) => assert_ne!(n, 0),
-        Ok(_) => {}
-        Err(e) => assert!(!e.check_name().is_empty()),
-    }
-    if parse_command(line).is_ok() {
-        assert_eq!(line.last(), Some(&b'\n'));
-    }
-
-    let r = reply::parse_reply_line(line);
-    assert!(inside(line, r.text));
-    assert_eq!(r.code.is_some(), r.kind != LineKind::Text);
-    assert!(r.code.is_none_or(|c| (100..=599).contains(&c)));
-
-    if let Ok(hp) = parse_227(line) {
-        assert_eq!(r.code, Some(227));
-        let arg = &line[hp.arg.clone()];
-        assert!(arg.iter().all(|b| b.is_ascii_digit() || *b == b','));
-        let again = splice(line, hp.arg.clone(), &format::host_port(hp.addr, hp.port));
-        let back = parse_227(&again).expect("227 rewrite parses");
-        assert_eq!((back.addr, back.port), (hp.addr, hp.port));
-    }
-    if let Ok(p) = parse_229(line) {
-        assert_eq!(r.code, Some(229));
-        assert!(line[p.arg.clone()].iter().all(u8::is_ascii_digit) && p.port != 0);
-        let again = splice(line, p.arg.clone(), &format::epsv_port(p.port));
-        assert_eq!(parse_229(&again).map(|b| b.port), Ok(p.port));
-    }
-    if let Some(path) = parse_257(line) {
-        assert_eq!(r.code, Some(257));
-        assert!(!path.is_empty() && path.len() + 6 <= line.len());
-    }
-}
 
 /// Printable RFC 2428 delimiters the parsers accept.
 fn delimiter() -> impl Strategy<Value = u8> {

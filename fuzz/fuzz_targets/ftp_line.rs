@@ -1,5 +1,5 @@
 //! Feeds arbitrary bytes, as one control-connection line, to every FTP line parser: see
-//! `src/ftp_line.rs` for the checks.
+//! `ftpgate_testkit::ftp_line` for the checks.
 //!
 //! Run: `cargo +nightly fuzz run ftp_line -- -dict=fuzz/ftp_line.dict -max_len=600`.
 

@@ -3,5 +3,7 @@
 //! replay every seed and reproducer through the same checks (`tests/replay_corpus.rs`).
 //! Nothing here is part of ftpgate itself; it never touches files, sockets or the clock.
 
-pub mod ftp_line;
+/// The `ftp_line` target's checks live in the test kit, which the parsers' property tests
+/// (`tests/ftp_line_props.rs`) share.
+pub use ftpgate_testkit::ftp_line;
 pub mod ftp_session;

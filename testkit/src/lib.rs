@@ -8,6 +8,8 @@
 //! - `engine`: running a packet through an `Engine` (the kit's only use of its packet API);
 //! - `lab_settings`: the lab gateway the engine tests run against;
 //! - `conversation`: the FTP conversation harness (a two-sided TCP connection);
+//! - `ftp_line`: the invariants of every FTP line parser on any bytes (the `ftp_line` fuzz
+//!   target's checks, and the parsers' property tests);
 //! - `population`: an engine with N established flows, for the benches;
 //! - `skip`: how a test that cannot run here ends (a failure under `CI=true`).
 //!
@@ -16,6 +18,7 @@
 pub mod checksum;
 pub mod conversation;
 pub mod engine;
+pub mod ftp_line;
 pub mod inspect;
 pub mod lab_settings;
 pub mod packet;

@@ -1,7 +1,8 @@
 //! Every FTP line parser fed arbitrary bytes as one control-connection line: ranges lie
 //! inside the line, borrowed texts are sub-slices of it, and a parsed address re-formatted
-//! into the line parses back to the same address and port. Pure functions of the input: it
-//! never touches files, sockets or the clock.
+//! into the line parses back to the same address and port. The `ftp_line` fuzz target and the
+//! parsers' property tests (`tests/ftp_line_props.rs`) run these same checks. Pure functions
+//! of the input: it never touches files, sockets or the clock.
 
 use std::ops::Range;
 
