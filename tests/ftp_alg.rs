@@ -11,8 +11,6 @@ use ftpgate::engine::{DropReason, Engine, Event, Verdict};
 use support::conversation::{parse_six, six, Conversation};
 use support::*;
 
-const OUTSIDE_CLIENT: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 5);
-
 fn transfers(engine: &Engine) -> Vec<ftpgate::engine::alg::ftp::TransferRecord> {
     let mut out = Vec::new();
     while let Some(event) = engine.poll_event() {

@@ -13,9 +13,6 @@ use ftpgate::engine::{DropReason, Engine, Event, Verdict};
 use support::conversation::{six, Conversation};
 use support::*;
 
-const OUTSIDE_CLIENT: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 5);
-const THIRD_HOST: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 3);
-
 fn settings(outcome: ViolationOutcome) -> EngineSettings {
     let mut settings = lab_settings();
     settings.ftp.on_violation = outcome;

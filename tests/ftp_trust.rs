@@ -10,60 +10,9 @@ use ftpgate_testkit as support;
 use std::net::Ipv4Addr;
 
 use ftpgate::engine::settings::{NonFtpPolicy, ViolationOutcome};
-use ftpgate::engine::{DropReason, Engine, Event, Verdict};
-use support::conversation::{six, Conversation};
+use ftpgate::engine::{DropReason, Engine, Verdict};
+use support::conversation::{six, to_inside, to_outside, Conversation};
 use support::*;
-
-const OUTSIDE_CLIENT: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 5);
-const THIRD_HOST: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 3);
-
-/// What the engine reported: violations (check, outcome, line) and notices (notice, line).
-#[derive(Debug, Default)]
-struct Reported {
-    violations: Vec<(&'static str, &'static str, String)>,
-    notices: Vec<(&'static str, String)>,
-}
-
-impl Reported {
-    fn checks(&self) -> Vec<&'static str> {
-        self.violations.iter().map(|v| v.0).collect()
-    }
-    fn notice_names(&self) -> Vec<&'static str> {
-        self.notices.iter().map(|n| n.0).collect()
-    }
-}
-
-fn reported(engine: &Engine) -> Reported {
-    let mut out = Reported::default();
-    while let Some(event) = engine.poll_event() {
-        match event {
-            Event::FtpViolation {
-                check,
-                outcome,
-                line,
-                ..
-            } => out.violations.push((check, outcome, line)),
-            Event::FtpNotice { notice, line, .. } => out.notices.push((notice, line)),
-            _ => {}
-        }
-    }
-    out
-}
-
-/// An inside client's connection to an outside "server" on port 21 (the attacker).
-fn to_outside(engine: &Engine) -> Conversation<'_> {
-    Conversation::open(engine, (CLIENT, 40000), (SERVER, 21), (SERVER, 21))
-}
-
-/// An outside client's connection to the inside server behind the 2121 forward.
-fn to_inside(engine: &Engine) -> Conversation<'_> {
-    Conversation::open(
-        engine,
-        (OUTSIDE_CLIENT, 50000),
-        (OUTSIDE, 2121),
-        (INSIDE_SERVER, 21),
-    )
-}
 
 /// Nothing from outside reaches the inside host's `port` through the gateway.
 fn nothing_opens(engine: &Engine, port: u16) {
@@ -122,7 +71,7 @@ fn slipstream(greet_first: bool, segments: &[&str], expected_non_ftp_line: &str)
     assert_eq!(server_got(&c), sent, "passed as plain TCP, unmodified");
     assert_eq!(c.server_acks(), c.client.seq);
     nothing_opens(&engine, 3306);
-    let seen = reported(&engine);
+    let seen = ftp_reports(&engine);
     assert!(seen.violations.is_empty(), "{seen:?}");
     assert_eq!(seen.notice_names(), ["non_ftp"]);
     assert_eq!(seen.notices[0].1, expected_non_ftp_line);
@@ -201,7 +150,7 @@ fn over_long_header_lines_of_a_non_ftp_connection_pass_unmodified() {
     c.client_says(a);
     c.client_says(b);
     assert_eq!(server_got(&c), "Host: x\r\n\r\n", "none of the long line");
-    let seen = reported(&engine);
+    let seen = ftp_reports(&engine);
     assert_eq!(seen.checks(), ["line_too_long"]);
     assert_eq!(seen.notice_names(), ["non_ftp"]);
     nothing_opens(&engine, 8080);
@@ -223,7 +172,7 @@ fn under_non_ftp_reset_a_non_ftp_line_resets_the_connection() {
         "{rst:?}"
     );
     assert!(server_got(&c).is_empty(), "the server got nothing of it");
-    let seen = reported(&engine);
+    let seen = ftp_reports(&engine);
     assert_eq!(seen.violations[0].0, "not_ftp");
     assert_eq!(seen.violations[0].1, "reset");
     assert_eq!(engine.stats().ftp_violations("not_ftp"), 1);
@@ -240,7 +189,7 @@ fn a_non_ftp_line_to_an_inside_server_is_refused_and_a_later_bounce_still_is() {
         c.log_in();
         let out = c.client_says("HELLO there\r\n");
         assert!(!server_got(&c).contains("HELLO"));
-        let seen = reported(&engine);
+        let seen = ftp_reports(&engine);
         assert_eq!(seen.checks(), ["not_ftp"]);
         assert_eq!(engine.stats().ftp_violations("not_ftp"), 1);
         if outcome == ViolationOutcome::Reset {
@@ -254,7 +203,7 @@ fn a_non_ftp_line_to_an_inside_server_is_refused_and_a_later_bounce_still_is() {
             six(Ipv4Addr::new(10, 77, 0, 99), 2222)
         ));
         assert!(!server_got(&c).contains("PORT"));
-        assert_eq!(reported(&engine).checks(), ["foreign_address"]);
+        assert_eq!(ftp_reports(&engine).checks(), ["foreign_address"]);
         nothing_opens(&engine, 2222);
     }
 }
@@ -274,7 +223,7 @@ fn a_server_that_does_not_greet_with_220_is_not_ftp() {
         assert_eq!(c.client_says(&port).text(), port, "unread from now on");
         c.server_says("200 PORT ok\r\n");
         nothing_opens(&engine, 3306);
-        let seen = reported(&engine);
+        let seen = ftp_reports(&engine);
         assert_eq!(seen.notice_names(), ["non_ftp"], "{greeting:?}");
         assert_eq!(seen.notices[0].1, greeting.trim_end());
     }
@@ -285,12 +234,15 @@ fn before_the_greeting_only_user_is_ftp() {
     let engine = Engine::new(lab_settings());
     let mut c = to_outside(&engine);
     c.client_says("USER anonymous\r\n");
-    assert!(reported(&engine).notices.is_empty(), "USER may come first");
+    assert!(
+        ftp_reports(&engine).notices.is_empty(),
+        "USER may come first"
+    );
     c.client_says("PASS x\r\n");
     c.server_says("220 ready\r\n331 ok\r\n230 ok\r\n");
     c.client_says(&format!("PORT {}\r\n", six(CLIENT, 3306)));
     nothing_opens(&engine, 3306);
-    assert_eq!(reported(&engine).notice_names(), ["non_ftp"]);
+    assert_eq!(ftp_reports(&engine).notice_names(), ["non_ftp"]);
 }
 
 #[test]
@@ -314,7 +266,7 @@ fn a_230_counts_only_as_the_answer_to_user_pass_or_acct() {
         }
         c.client_says(&format!("PORT {}\r\n", six(CLIENT, 30000)));
         assert_eq!(engine.pinhole_count(), 0, "{steps:?}");
-        assert_eq!(reported(&engine).checks(), ["before_login"], "{steps:?}");
+        assert_eq!(ftp_reports(&engine).checks(), ["before_login"], "{steps:?}");
     }
     // The real thing: 230 to PASS, or 232 to USER, or 230 to ACCT.
     for (lines, replies) in [
@@ -377,7 +329,7 @@ fn echo_injection_lines_never_reach_the_inside_server() {
             reply.text()
         );
         assert_eq!(engine.pinhole_count(), 1, "only the real PASV's");
-        let seen = reported(&engine);
+        let seen = ftp_reports(&engine);
         assert_eq!(seen.checks(), checks, "{attack:?}");
         for check in checks {
             assert!(engine.stats().ftp_violations(check) >= 1);
@@ -412,7 +364,7 @@ fn a_227_inside_another_reply_is_no_announcement() {
         let out = c.server_says(&reply);
         assert_eq!(out.text(), reply, "passed as text");
         assert_eq!(engine.pinhole_count(), 0);
-        assert!(reported(&engine).violations.is_empty());
+        assert!(ftp_reports(&engine).violations.is_empty());
     }
 }
 
@@ -430,7 +382,7 @@ fn a_227_after_a_bare_lf_of_the_server_is_no_announcement() {
     assert!(out.text().starts_with("257 \"/d\n"));
     assert!(out.text().contains("(unsolicited_reply)"), "{}", out.text());
     assert_eq!(engine.pinhole_count(), 0);
-    assert_eq!(reported(&engine).checks(), ["unsolicited_reply"]);
+    assert_eq!(ftp_reports(&engine).checks(), ["unsolicited_reply"]);
 }
 
 // ---- class 3: Telnet commands -----------------------------------------------------------
@@ -448,7 +400,7 @@ fn text_refused(session: fn(&Engine) -> Conversation<'_>, line: &str, check: &st
         "{line:?}: the server got none of it"
     );
     assert_eq!(engine.pinhole_count(), 0);
-    assert_eq!(reported(&engine).checks(), [check], "{line:?}");
+    assert_eq!(ftp_reports(&engine).checks(), [check], "{line:?}");
     assert_eq!(engine.stats().ftp_violations(check), 1);
     error_reply_names(&mut c, check);
 }
@@ -520,7 +472,11 @@ fn a_port_hidden_among_telnet_commands_is_refused() {
                 "{bytes:?}: the server got none of it"
             );
             assert_eq!(engine.pinhole_count(), 0);
-            assert_eq!(reported(&engine).checks(), ["telnet_command"], "{bytes:?}");
+            assert_eq!(
+                ftp_reports(&engine).checks(),
+                ["telnet_command"],
+                "{bytes:?}"
+            );
             assert_eq!(engine.stats().ftp_violations("telnet_command"), 1);
             error_reply_names(&mut c, "telnet_command");
         }
@@ -542,7 +498,7 @@ fn iac_iac_inside_the_verb_makes_it_no_ftp_verb() {
     let before = c.server_got.len();
     assert_eq!(client_bytes(&mut c, &bytes), Verdict::Accept);
     assert_eq!(c.server_got.len(), before);
-    assert_eq!(reported(&engine).checks(), ["not_ftp"]);
+    assert_eq!(ftp_reports(&engine).checks(), ["not_ftp"]);
     nothing_opens(&engine, 22);
 }
 
@@ -557,7 +513,7 @@ fn abort_with_its_telnet_signals_passes_and_the_session_goes_on() {
     c.server_says("226 Abort successful\r\n");
     c.client_says(&format!("PORT {}\r\n", six(CLIENT, 30000)));
     assert_eq!(engine.pinhole_count(), 1, "the queue stayed in step");
-    let seen = reported(&engine);
+    let seen = ftp_reports(&engine);
     assert!(seen.violations.is_empty(), "{seen:?}");
 }
 
@@ -586,7 +542,7 @@ fn an_announcement_reply_holding_telnet_bytes_is_refused() {
         "425 Data connection refused by the gateway (telnet_command).\r\n"
     );
     assert_eq!(engine.pinhole_count(), 0);
-    assert_eq!(reported(&engine).checks(), ["telnet_command"]);
+    assert_eq!(ftp_reports(&engine).checks(), ["telnet_command"]);
 }
 
 // ---- the greeting: what the server says first --------------------------------------------
@@ -618,7 +574,7 @@ fn a_120_before_the_220_is_a_preliminary_greeting() {
                 out.text().starts_with("PORT "),
                 "{preliminary:?}: rewritten, passed"
             );
-            let seen = reported(&engine);
+            let seen = ftp_reports(&engine);
             assert!(seen.notices.is_empty(), "{preliminary:?}: {seen:?}");
             assert!(seen.violations.is_empty(), "{preliminary:?}: {seen:?}");
             assert_eq!(engine.pinhole_count(), 1, "a working session");
@@ -644,7 +600,7 @@ fn a_421_first_is_ftp_refusing_service_and_nothing_but_user_reaches_an_inside_se
         "USER anonymous\r\n",
         "no bounce line reached it"
     );
-    let seen = reported(&engine);
+    let seen = ftp_reports(&engine);
     assert_eq!(seen.checks(), ["not_ftp", "not_ftp"]);
     assert!(seen.notices.is_empty(), "not marked non-FTP: {seen:?}");
     nothing_opens(&engine, 22);
@@ -652,7 +608,7 @@ fn a_421_first_is_ftp_refusing_service_and_nothing_but_user_reaches_an_inside_se
     let engine = Engine::new(lab_settings());
     let mut c = to_outside(&engine);
     c.server_says(refusal);
-    assert!(reported(&engine).notices.is_empty());
+    assert!(ftp_reports(&engine).notices.is_empty());
 }
 
 #[test]
@@ -678,7 +634,7 @@ fn an_inside_server_whose_first_words_are_not_ftp_gets_the_connection_reset() {
             assert!(c.client_got.is_empty(), "the banner does not pass");
             c.client_says(&inside_bounce());
             assert!(!server_got(&c).contains("PORT"), "{policy:?} {banner:?}");
-            let seen = reported(&engine);
+            let seen = ftp_reports(&engine);
             assert_eq!(seen.violations[0].0, "not_ftp");
             assert_eq!(seen.violations[0].1, "reset");
             assert_eq!(seen.violations[0].2, banner.trim_end());
@@ -698,7 +654,7 @@ fn an_inside_server_that_never_greets_hears_only_user() {
         c.client_says("USER anonymous\r\n");
         let out = c.client_says(&inside_bounce());
         assert!(!server_got(&c).contains("PORT"), "{outcome:?}");
-        let seen = reported(&engine);
+        let seen = ftp_reports(&engine);
         assert_eq!(seen.checks(), ["not_ftp"], "{outcome:?}");
         assert!(seen.notices.is_empty(), "{outcome:?}: {seen:?}");
         if outcome == ViolationOutcome::Reset {
@@ -707,7 +663,7 @@ fn an_inside_server_that_never_greets_hears_only_user() {
             // Still unread by nobody: a later EPRT is refused too.
             c.client_says("EPRT |1|10.77.0.99|22|\r\n");
             assert!(!server_got(&c).contains("EPRT"));
-            assert_eq!(reported(&engine).checks(), ["not_ftp"]);
+            assert_eq!(ftp_reports(&engine).checks(), ["not_ftp"]);
         }
         nothing_opens(&engine, 22);
     }

@@ -6,26 +6,9 @@
 
 use ftpgate_testkit as support;
 
-use std::net::Ipv4Addr;
-
-use ftpgate::engine::{DropReason, Engine, Event, Verdict};
+use ftpgate::engine::{DropReason, Engine, Verdict};
 use support::conversation::{six, Conversation};
 use support::*;
-
-const THIRD_HOST: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 3);
-
-/// The (check, outcome) of every violation and the name of every notice reported.
-fn reported(engine: &Engine) -> (Vec<(&'static str, &'static str)>, Vec<&'static str>) {
-    let (mut violations, mut notices) = (Vec::new(), Vec::new());
-    while let Some(event) = engine.poll_event() {
-        match event {
-            Event::FtpViolation { check, outcome, .. } => violations.push((check, outcome)),
-            Event::FtpNotice { notice, .. } => notices.push(notice),
-            _ => {}
-        }
-    }
-    (violations, notices)
-}
 
 /// An inside client logged in to an outside server, then a line that is not FTP.
 fn marked_non_ftp<'e>(engine: &'e Engine, non_ftp_line: &str) -> Conversation<'e> {
@@ -37,7 +20,7 @@ fn marked_non_ftp<'e>(engine: &'e Engine, non_ftp_line: &str) -> Conversation<'e
     c.server_says("230 Logged in\r\n");
     let out = c.client_says(non_ftp_line);
     assert_eq!(out.text(), non_ftp_line, "passes unmodified");
-    assert_eq!(reported(engine).1, ["non_ftp"]);
+    assert_eq!(ftp_reports(engine).outcomes().1, ["non_ftp"]);
     c
 }
 
@@ -73,7 +56,11 @@ fn a_bounce_after_a_non_ftp_line_resets_the_connection() {
                 "{non_ftp_line:?} {bounce:?}"
             );
             assert!(!server_got(&c).contains(&bounce[..4]), "{bounce:?}");
-            assert_eq!(reported(&engine).0, [(*check, "reset")], "{bounce:?}");
+            assert_eq!(
+                ftp_reports(&engine).outcomes().0,
+                [(*check, "reset")],
+                "{bounce:?}"
+            );
             assert_eq!(engine.pinhole_count(), 0);
         }
     }
@@ -120,7 +107,7 @@ fn the_clients_own_port_and_other_lines_pass_unmodified_and_open_nothing() {
     }
     c.server_says("200 PORT command successful\r\n");
     assert_eq!(engine.pinhole_count(), 0, "nothing announces");
-    assert_eq!(reported(&engine), (vec![], vec![]));
+    assert_eq!(ftp_reports(&engine).outcomes(), (vec![], vec![]));
 }
 
 #[test]
@@ -140,5 +127,8 @@ fn an_over_long_port_line_resets_and_other_over_long_lines_pass() {
     }
     assert_eq!(verdict, Verdict::Respond(DropReason::FtpViolationReset));
     assert!(!server_got(&c).contains("PORT"));
-    assert_eq!(reported(&engine).0, [("line_too_long", "reset")]);
+    assert_eq!(
+        ftp_reports(&engine).outcomes().0,
+        [("line_too_long", "reset")]
+    );
 }

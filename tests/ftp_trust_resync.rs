@@ -11,23 +11,8 @@ use ftpgate_testkit as support;
 use std::net::Ipv4Addr;
 
 use ftpgate::engine::{DropReason, Engine, Verdict};
-use support::conversation::{six, Conversation};
+use support::conversation::{six, to_inside, to_outside, Conversation};
 use support::*;
-
-const OUTSIDE_CLIENT: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 5);
-
-fn to_outside(engine: &Engine) -> Conversation<'_> {
-    Conversation::open(engine, (CLIENT, 40000), (SERVER, 21), (SERVER, 21))
-}
-
-fn to_inside(engine: &Engine) -> Conversation<'_> {
-    Conversation::open(
-        engine,
-        (OUTSIDE_CLIENT, 50000),
-        (OUTSIDE, 2121),
-        (INSIDE_SERVER, 21),
-    )
-}
 
 /// (seq, flags, payload) of a forwarded TCP/IPv4 packet.
 fn tcp_fields(bytes: &[u8]) -> (u32, u8, Vec<u8>) {

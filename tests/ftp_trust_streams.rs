@@ -8,41 +8,17 @@ use ftpgate_testkit as support;
 use std::net::Ipv4Addr;
 
 use ftpgate::engine::settings::{EngineSettings, ViolationOutcome};
-use ftpgate::engine::{DropReason, Engine, Event, Verdict};
-use support::conversation::{parse_six, six, Conversation, End};
+use ftpgate::engine::{DropReason, Engine, Verdict};
+use support::conversation::{parse_six, six, to_inside, to_outside, Conversation, End};
 use support::*;
 
-const OUTSIDE_CLIENT: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 5);
-const THIRD_HOST: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 3);
-
-/// Violations (check, outcome) and notices reported so far.
-fn reported(engine: &Engine) -> (Vec<(&'static str, &'static str)>, Vec<&'static str>) {
-    let (mut violations, mut notices) = (Vec::new(), Vec::new());
-    while let Some(event) = engine.poll_event() {
-        match event {
-            Event::FtpViolation { check, outcome, .. } => violations.push((check, outcome)),
-            Event::FtpNotice { notice, .. } => notices.push(notice),
-            _ => {}
-        }
-    }
-    (violations, notices)
-}
-
 fn checks(engine: &Engine) -> Vec<&'static str> {
-    reported(engine).0.into_iter().map(|v| v.0).collect()
-}
-
-fn to_outside(engine: &Engine) -> Conversation<'_> {
-    Conversation::open(engine, (CLIENT, 40000), (SERVER, 21), (SERVER, 21))
-}
-
-fn to_inside(engine: &Engine) -> Conversation<'_> {
-    Conversation::open(
-        engine,
-        (OUTSIDE_CLIENT, 50000),
-        (OUTSIDE, 2121),
-        (INSIDE_SERVER, 21),
-    )
+    ftp_reports(engine)
+        .outcomes()
+        .0
+        .into_iter()
+        .map(|v| v.0)
+        .collect()
 }
 
 fn server_got(c: &Conversation<'_>) -> String {
@@ -97,7 +73,7 @@ fn an_over_long_client_line_of_any_verb_never_reaches_the_server() {
                 );
                 assert_eq!(engine.pinhole_count(), 0);
                 assert_eq!(
-                    reported(&engine).0,
+                    ftp_reports(&engine).outcomes().0,
                     [("line_too_long", ["reply", "reset"][outcome as usize])]
                 );
                 assert_eq!(engine.stats().ftp_violations("line_too_long"), 1);
@@ -313,7 +289,7 @@ fn a_tcp_fast_open_client_works_end_to_end() {
         Verdict::Accept
     );
     streams_consistent(&mut c);
-    assert!(reported(&engine).0.is_empty());
+    assert!(ftp_reports(&engine).outcomes().0.is_empty());
 }
 
 #[test]
@@ -379,7 +355,7 @@ fn lines_in_a_syn_are_checked_like_any_other() {
     assert!(in_syn.ends_with(&format!("PORT {}\r\n", six(CLIENT, 3306))));
     c.server_says("220 hi\r\n331 ok\r\n230 ok\r\n200 ok\r\n");
     assert_eq!(engine.pinhole_count(), 0);
-    assert_eq!(reported(&engine).1, ["non_ftp"]);
+    assert_eq!(ftp_reports(&engine).outcomes().1, ["non_ftp"]);
     assert_eq!(
         syn_from(&engine, 10, (SERVER, 20), (OUTSIDE, 3306)),
         Verdict::Drop(DropReason::Policy)
@@ -544,7 +520,7 @@ fn a_pending_user_does_not_survive_a_reconnect() {
         c.server_says("230 Logged in\r\n");
         c.client_says(&format!("PORT {}\r\n", six(CLIENT, 30000)));
         assert_eq!(engine.pinhole_count(), 0, "{how:?}");
-        assert_eq!(reported(&engine), (vec![], vec!["non_ftp"]));
+        assert_eq!(ftp_reports(&engine).outcomes(), (vec![], vec!["non_ftp"]));
     }
 }
 
@@ -608,7 +584,10 @@ fn an_outside_servers_private_227_address_is_its_control_address() {
             format!("227 Entering Passive Mode ({})\r\n", six(SERVER, 50000)),
             "{private}"
         );
-        assert_eq!(reported(&engine), (vec![], vec!["fix_pasv_address"]));
+        assert_eq!(
+            ftp_reports(&engine).outcomes(),
+            (vec![], vec!["fix_pasv_address"])
+        );
         assert_eq!(engine.stats().ftp_notices("fix_pasv_address"), 1);
         // The transfer works: the client connects outward to the server's port.
         assert_eq!(
@@ -650,7 +629,7 @@ fn an_inside_server_naming_another_private_host_stays_refused() {
         );
         assert_eq!(engine.pinhole_count(), 0);
         assert_eq!(
-            reported(&engine),
+            ftp_reports(&engine).outcomes(),
             (vec![("reply_redirect", "reply")], vec![])
         );
     }
@@ -674,7 +653,7 @@ fn port_and_eprt_naming_0_0_0_0_mean_the_clients_own_address() {
             syn_from(&engine, 10, (SERVER, 20), (OUTSIDE, 30000)),
             Verdict::Accept
         );
-        assert!(reported(&engine).0.is_empty());
+        assert!(ftp_reports(&engine).outcomes().0.is_empty());
         // Through a port forward (no translation of the client): rewritten to its address.
         let engine = Engine::new(lab_settings());
         let mut c = to_inside(&engine);
@@ -697,6 +676,6 @@ fn epsv_all_then_epsv_in_one_segment_is_legitimate() {
         syn_from(&engine, 10, (CLIENT, 41001), (SERVER, 50000)),
         Verdict::Accept
     );
-    assert!(reported(&engine).0.is_empty());
+    assert!(ftp_reports(&engine).outcomes().0.is_empty());
     streams_consistent(&mut c);
 }

@@ -9,6 +9,8 @@ use std::net::Ipv4Addr;
 
 use ftpgate::engine::{Engine, Verdict};
 
+use crate::lab_settings::{CLIENT, INSIDE_SERVER, OUTSIDE, OUTSIDE_CLIENT, SERVER};
+
 use crate::engine::{next_transmit, run, secs, Outcome};
 use crate::inspect::{checksums_verify, endpoints, inspect, v4};
 use crate::packet::{tcp, ACK, PSH, SYN};
@@ -288,6 +290,22 @@ impl<'e> Conversation<'e> {
         self.client_says("PASS guest@\r\n");
         self.server_says("230 Logged in\r\n");
     }
+}
+
+/// The inside client's control connection (port 40000) to the outside server's port 21.
+pub fn to_outside(engine: &Engine) -> Conversation<'_> {
+    Conversation::open(engine, (CLIENT, 40000), (SERVER, 21), (SERVER, 21))
+}
+
+/// An outside client's control connection (port 50000) to the inside server behind the lab's
+/// 2121 forward.
+pub fn to_inside(engine: &Engine) -> Conversation<'_> {
+    Conversation::open(
+        engine,
+        (OUTSIDE_CLIENT, 50000),
+        (OUTSIDE, 2121),
+        (INSIDE_SERVER, 21),
+    )
 }
 
 /// `a.b.c.d` and port as the six numbers of PORT / 227.

@@ -1,11 +1,11 @@
 //! Running packets through an `Engine`: the kit's only contact with the engine's packet
 //! API (`Engine::process`, `PacketBuf`, `Engine::poll_transmit`), so a change of those is
-//! a change here alone. It builds no packet and judges no output; it hands back what the
-//! engine did.
+//! a change here alone, and the FTP reports it queued. It builds no packet and judges no
+//! output; it hands back what the engine did.
 
 use std::time::Duration;
 
-use ftpgate::engine::{Engine, PacketBuf, Verdict};
+use ftpgate::engine::{Engine, Event, PacketBuf, Verdict};
 
 /// Result of pushing one packet through the engine.
 pub struct Outcome {
@@ -49,4 +49,48 @@ pub fn next_transmit(engine: &Engine) -> Option<Vec<u8>> {
     let len = engine.poll_transmit(&mut packet)?;
     packet.truncate(len);
     Some(packet)
+}
+
+/// The FTP ALG's reports taken from the engine's event queue: violations (check, outcome,
+/// line) and notices (notice, line), in order.
+#[derive(Debug, Default)]
+pub struct FtpReports {
+    pub violations: Vec<(&'static str, &'static str, String)>,
+    pub notices: Vec<(&'static str, String)>,
+}
+
+impl FtpReports {
+    /// The checks that fired.
+    pub fn checks(&self) -> Vec<&'static str> {
+        self.violations.iter().map(|v| v.0).collect()
+    }
+
+    /// The notices given.
+    pub fn notice_names(&self) -> Vec<&'static str> {
+        self.notices.iter().map(|n| n.0).collect()
+    }
+
+    /// (check, outcome) of every violation, and every notice's name.
+    pub fn outcomes(&self) -> (Vec<(&'static str, &'static str)>, Vec<&'static str>) {
+        let violations = self.violations.iter().map(|v| (v.0, v.1)).collect();
+        (violations, self.notice_names())
+    }
+}
+
+/// Takes every pending event off the engine's queue, keeping the FTP reports.
+pub fn ftp_reports(engine: &Engine) -> FtpReports {
+    let mut out = FtpReports::default();
+    while let Some(event) = engine.poll_event() {
+        match event {
+            Event::FtpViolation {
+                check,
+                outcome,
+                line,
+                ..
+            } => out.violations.push((check, outcome, line)),
+            Event::FtpNotice { notice, line, .. } => out.notices.push((notice, line)),
+            _ => {}
+        }
+    }
+    out
 }

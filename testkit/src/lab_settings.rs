@@ -12,6 +12,10 @@ pub const CLIENT2: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 3);
 pub const SERVER: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 2);
 pub const INSIDE_SERVER: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 10);
 pub const ROUTER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 254);
+/// An outside client of the forwarded inside server.
+pub const OUTSIDE_CLIENT: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 5);
+/// A third outside host (what a bounce names).
+pub const THIRD_HOST: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 3);
 
 /// The lab gateway: 10.77.0.0/24 inside, masqueraded to 198.51.100.1, tcp 2121 and udp 5353
 /// forwarded to 10.77.0.10.

@@ -25,9 +25,10 @@ pub mod packet;
 pub mod population;
 pub mod skip;
 
-pub use engine::{run, secs, Outcome};
+pub use engine::{ftp_reports, run, secs, FtpReports, Outcome};
 pub use inspect::{checksums_verify, endpoints, outside_port, v4};
 pub use lab_settings::{
-    lab_settings, CLIENT, CLIENT2, INSIDE_NET, INSIDE_SERVER, OUTSIDE, ROUTER, SERVER,
+    lab_settings, CLIENT, CLIENT2, INSIDE_NET, INSIDE_SERVER, OUTSIDE, OUTSIDE_CLIENT, ROUTER,
+    SERVER, THIRD_HOST,
 };
 pub use packet::{echo, echo6, icmp_unreachable, tcp, tcp6, udp, ACK, FIN, PSH, RST, SYN};
