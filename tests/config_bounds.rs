@@ -4,20 +4,9 @@
 
 use std::time::Duration;
 
-use ftpgate::config::{self, ConfigError, Problem};
+use ftpgate::config::{self, Problem};
 use ftpgate::engine::{Engine, PacketBuf, Verdict};
-
-fn expect_error(yaml: &str, line: u64, column: u64, fragment: &str) -> ConfigError {
-    let err = match config::load_str("t.yaml", yaml) {
-        Ok(settings) => panic!("expected an error, got {settings:#?}"),
-        Err(err) => err,
-    };
-    let text = err.to_string();
-    let prefix = format!("t.yaml:{line}:{column}: ");
-    assert!(text.starts_with(&prefix), "want {prefix:?}, got {text:?}");
-    assert!(text.contains(fragment), "want {fragment:?} in {text:?}");
-    err
-}
+use ftpgate_testkit::rule_file::expect_error;
 
 #[test]
 fn the_issue_timeout_is_an_error_not_a_panic() {

@@ -3,22 +3,8 @@
 //! Each test writes a small file inline; the expected positions were counted by hand
 //! (1-based, the column of the first character of the offending value or key).
 
-use ftpgate::config::{self, ConfigError, Problem};
-
-/// Loads `yaml` as `t.yaml`, expecting an error at `line`:`column` whose text contains
-/// `fragment`. Returns the error for further checks.
-fn expect_error(yaml: &str, line: u64, column: u64, fragment: &str) -> ConfigError {
-    let err = match config::load_str("t.yaml", yaml) {
-        Ok(settings) => panic!("expected an error, got {settings:#?}"),
-        Err(err) => err,
-    };
-    let text = err.to_string();
-    let prefix = format!("t.yaml:{line}:{column}: ");
-    assert!(text.starts_with(&prefix), "want {prefix:?}, got {text:?}");
-    assert!(text.contains(fragment), "want {fragment:?} in {text:?}");
-    assert_eq!(err.position(), Some((line, column)));
-    err
-}
+use ftpgate::config::{self, Problem};
+use ftpgate_testkit::rule_file::expect_error;
 
 const NETS: &str = "inside: 10.0.0.0/24\noutside_address: 192.0.2.1\n";
 

@@ -11,6 +11,7 @@
 //! - `ftp_line`: the invariants of every FTP line parser on any bytes (the `ftp_line` fuzz
 //!   target's checks, and the parsers' property tests);
 //! - `population`: an engine with N established flows, for the benches;
+//! - `rule_file`: a rule-file error expected at a line and column;
 //! - `skip`: how a test that cannot run here ends (a failure under `CI=true`).
 //!
 //! The root re-exports what most tests use (`use ftpgate_testkit::*`).
@@ -23,6 +24,7 @@ pub mod inspect;
 pub mod lab_settings;
 pub mod packet;
 pub mod population;
+pub mod rule_file;
 pub mod skip;
 
 pub use engine::{ftp_reports, run, secs, FtpReports, Outcome};
