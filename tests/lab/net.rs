@@ -7,8 +7,9 @@ use std::collections::hash_map::DefaultHasher;
 use std::ffi::OsStr;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
 
 use super::env::{repo_dir, script};
 use super::skip::skip;
@@ -284,6 +285,33 @@ impl Lab {
         match cmd.output() {
             Ok(out) => out,
             Err(err) => panic!("cannot run {cmd:?}: {err}"),
+        }
+    }
+
+    /// Waits, 15 s at most, until the FTP server `name` just started as `child` in `layout`'s
+    /// server namespace listens on port 21 of its address; panics with what it wrote to
+    /// `stderr` if it exits first or never listens.
+    pub fn wait_listening(&self, layout: Layout, name: &str, child: &mut Child, stderr: &Path) {
+        let printed = || std::fs::read_to_string(stderr).unwrap_or_default();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let socket = format!("{}:21", layout.server_listen());
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("{name} exited ({status}): {}", printed());
+            }
+            let ss = self.run(layout.server_role(), "ss", &["-Hltn"]);
+            if String::from_utf8_lossy(&ss.stdout)
+                .split_whitespace()
+                .any(|word| word == socket)
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{name} not listening on {socket} after 15 s: {}",
+                printed()
+            );
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 

@@ -7,8 +7,6 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
-use std::thread::sleep;
-use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
@@ -87,26 +85,9 @@ impl Proftpd {
         cmd.stdout(Stdio::null()).stderr(stderr);
         let child = cmd.spawn().expect("start proftpd");
         let mut server = Proftpd { child, dir };
-        let deadline = Instant::now() + Duration::from_secs(15);
-        let socket = format!("{listen}:21");
-        loop {
-            if let Ok(Some(status)) = server.child.try_wait() {
-                panic!("proftpd exited ({status}): {}", server.stderr());
-            }
-            let ss = lab.run(layout.server_role(), "ss", &["-Hltn"]);
-            if String::from_utf8_lossy(&ss.stdout)
-                .split_whitespace()
-                .any(|word| word == socket)
-            {
-                return server;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "proftpd not listening on {socket} after 15 s: {}",
-                server.stderr()
-            );
-            sleep(Duration::from_millis(50));
-        }
+        let stderr = server.dir.path().join("stderr");
+        lab.wait_listening(layout, "proftpd", &mut server.child, &stderr);
+        server
     }
 
     /// Puts a world-readable file in the anonymous root.

@@ -6,8 +6,6 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
-use std::thread::sleep;
-use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
@@ -82,26 +80,9 @@ impl Vsftpd {
         cmd.stdout(Stdio::null()).stderr(stderr);
         let child = cmd.spawn().expect("start vsftpd");
         let mut server = Vsftpd { child, dir };
-        let deadline = Instant::now() + Duration::from_secs(15);
-        let socket = format!("{listen}:21");
-        loop {
-            if let Ok(Some(status)) = server.child.try_wait() {
-                panic!("vsftpd exited ({status}): {}", server.stderr());
-            }
-            let ss = lab.run(layout.server_role(), "ss", &["-Hltn"]);
-            if String::from_utf8_lossy(&ss.stdout)
-                .split_whitespace()
-                .any(|word| word == socket)
-            {
-                return server;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "vsftpd not listening on {socket} after 15 s: {}",
-                server.stderr()
-            );
-            sleep(Duration::from_millis(50));
-        }
+        let stderr = server.dir.path().join("stderr");
+        lab.wait_listening(layout, "vsftpd", &mut server.child, &stderr);
+        server
     }
 
     /// Puts a world-readable file (vsftpd serves no other to anonymous users) in the root.
@@ -130,11 +111,6 @@ impl Vsftpd {
             .filter_map(|rest| rest.split_once("\", \"").map(|(_, c)| c))
             .map(|cmd| cmd.strip_suffix('"').unwrap_or(cmd).to_string())
             .collect()
-    }
-
-    /// What vsftpd printed (its `500 OOPS: ...` when it would not start).
-    fn stderr(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("stderr")).unwrap_or_default()
     }
 }
 
