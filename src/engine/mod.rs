@@ -78,10 +78,7 @@ impl Engine {
         Self {
             policy: arc_swap::ArcSwap::from_pointee(CompiledPolicy::new(&settings)),
             flows: FlowTable::new(settings.limits.max_flows),
-            embryonic: Embryonic::new(
-                settings.limits.max_flows,
-                settings.limits.max_embryonic_per_source,
-            ),
+            embryonic: Embryonic::new(settings.limits.max_embryonic_per_source),
             reclaimable: Reclaimable::new(settings.limits.max_flows),
             nat: Nat::new(&settings),
             pinholes: Pinholes::default(),

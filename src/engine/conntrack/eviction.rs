@@ -64,25 +64,42 @@ pub enum Victim<A> {
     Expired(Arc<Flow<A>>),
 }
 
-/// The embryonic-flow book-keeping of one engine.
-pub struct Embryonic {
-    inbound: Mutex<VecDeque<FlowKey>>,
-    outbound: Mutex<VecDeque<FlowKey>>,
-    per_source: DashMap<IpAddr, u32, foldhash::fast::RandomState>,
-    cap_per_source: AtomicU32,
-    /// A queue longer than this is compacted (twice the table size: amortised O(1)).
+/// Fewest entries a queue holds before it is compacted.
+const COMPACT_FLOOR: usize = 1024;
+
+/// One creation-order queue of eviction candidates.
+#[derive(Default)]
+struct Queue {
+    keys: VecDeque<FlowKey>,
+    /// The queue is compacted when it reaches this length: twice what the last compaction
+    /// left plus [`COMPACT_FLOOR`], so each compaction is paid for by as many pushes
+    /// (amortised O(1)), and the keys of flows that became established or left the table
+    /// cost memory only until the next one, not for as long as the table holds flows.
     compact_at: usize,
 }
 
+/// The embryonic-flow book-keeping of one engine.
+pub struct Embryonic {
+    inbound: Mutex<Queue>,
+    outbound: Mutex<Queue>,
+    per_source: DashMap<IpAddr, u32, foldhash::fast::RandomState>,
+    cap_per_source: AtomicU32,
+}
+
 impl Embryonic {
-    /// Book-keeping for a table of `max_flows`, `cap_per_source` embryonic flows per source.
-    pub fn new(max_flows: usize, cap_per_source: usize) -> Self {
+    /// Book-keeping for `cap_per_source` embryonic flows per source.
+    pub fn new(cap_per_source: usize) -> Self {
+        let queue = || {
+            Mutex::new(Queue {
+                keys: VecDeque::new(),
+                compact_at: COMPACT_FLOOR,
+            })
+        };
         Self {
-            inbound: Mutex::default(),
-            outbound: Mutex::default(),
+            inbound: queue(),
+            outbound: queue(),
             per_source: DashMap::with_hasher(foldhash::fast::RandomState::default()),
             cap_per_source: AtomicU32::new(u32::try_from(cap_per_source).unwrap_or(u32::MAX)),
-            compact_at: max_flows.saturating_mul(2).max(64),
         }
     }
 
@@ -133,12 +150,19 @@ impl Embryonic {
             &self.outbound
         };
         let mut queue = queue.lock();
-        queue.push_back(flow.original);
-        if queue.len() >= self.compact_at {
-            queue.retain(|key| match table.lookup(key, now) {
+        queue.keys.push_back(flow.original);
+        if queue.keys.len() >= queue.compact_at {
+            queue.keys.retain(|key| match table.lookup(key, now) {
                 Lookup::Found(flow, FlowDir::Original) => is_evictable(&flow.lock().proto),
                 _ => false,
             });
+            // The buffer keeps its size: shrinking it here would make the next growth copy
+            // into a larger one while the old is still held, a higher peak under a flood.
+            queue.compact_at = queue
+                .keys
+                .len()
+                .saturating_mul(2)
+                .saturating_add(COMPACT_FLOOR);
         }
     }
 
@@ -167,7 +191,7 @@ impl Embryonic {
         now: Duration,
         inbound: bool,
     ) -> Option<Victim<A>> {
-        let queues: &[&Mutex<VecDeque<FlowKey>>] = if inbound {
+        let queues: &[&Mutex<Queue>] = if inbound {
             &[&self.inbound]
         } else {
             &[&self.inbound, &self.outbound]
@@ -175,7 +199,9 @@ impl Embryonic {
         for queue in queues {
             let mut queue = queue.lock();
             for _ in 0..MAX_EXAMINED {
-                let Some(key) = queue.pop_front() else { break };
+                let Some(key) = queue.keys.pop_front() else {
+                    break;
+                };
                 match table.lookup(&key, now) {
                     Lookup::Found(flow, FlowDir::Original)
                         if flow.original == key && is_evictable(&flow.lock().proto) =>
