@@ -259,24 +259,12 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> IpView<B> {
         }
         let pseudo = self.pseudo_checksum_at();
         let l4 = self.l4;
-        let (src_addr, dst_addr) = (src.0.octets(), dst.0.octets());
+        let (src_addr, dst_addr) = (u32::from(src.0), u32::from(dst.0));
         let words = [
-            (
-                v4::SRC.start,
-                u16::from_be_bytes([src_addr[0], src_addr[1]]),
-            ),
-            (
-                v4::SRC.start + 2,
-                u16::from_be_bytes([src_addr[2], src_addr[3]]),
-            ),
-            (
-                v4::DST.start,
-                u16::from_be_bytes([dst_addr[0], dst_addr[1]]),
-            ),
-            (
-                v4::DST.start + 2,
-                u16::from_be_bytes([dst_addr[2], dst_addr[3]]),
-            ),
+            (v4::SRC.start, (src_addr >> 16) as u16),
+            (v4::SRC.start + 2, src_addr as u16),
+            (v4::DST.start, (dst_addr >> 16) as u16),
+            (v4::DST.start + 2, dst_addr as u16),
             (l4 + fields::tcp::SRC_PORT, src.1),
             (l4 + fields::tcp::DST_PORT, dst.1),
         ];
