@@ -4,7 +4,10 @@
 //! sum ftpgate left: a wrong partial sum becomes a wrong checksum on the wire. tcpdump at the
 //! server records the transfers; every TCP segment that came through the gateway must carry a
 //! valid checksum, a capture on the TUN device must show super-packets that ftpgate wrote back
-//! whole, and the files must arrive intact (SHA-256) in both directions.
+//! whole, and the files must arrive intact (SHA-256) in both directions. A burst of UDP
+//! datagrams of one flow, fast enough that they queue on the TUN device, leaves ftpgate
+//! joined into USO super-packets, and the server receives the datagrams sent, byte for byte,
+//! in order, none with a bad checksum.
 
 #[path = "lab/env.rs"]
 mod env;
@@ -23,7 +26,7 @@ use env::lab_env_or_skip;
 use ftp::{check_ok, random_bytes, Client, Op, Server};
 use ftpgate::engine::wire::{parse, parse::transport_checksum_ok};
 use ftpgate::io::capture::{split_frame, CaptureReader, CapturedPacket};
-use net::{lab_or_skip, FtpgateOpts, Lab, Layout, Mode, Role};
+use net::{lab_or_skip, state_dir, FtpgateOpts, Lab, Layout, Mode, Role};
 
 const GATEWAY_OUTSIDE: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
 const BIG: usize = 4 * 1024 * 1024 + 77;
@@ -191,6 +194,165 @@ fn offloaded_transfers_arrive_with_valid_checksums() {
     assert!(
         largest > 1500,
         "ftpgate wrote super-packets back whole (largest {largest} bytes)"
+    );
+    lab.down().expect("lab down");
+}
+
+const UDP_DATAGRAMS: usize = 4000;
+/// Payload length of datagram `i`: mostly 64 bytes, with longer and shorter ones among them
+/// (a shorter one ends a run, a longer one starts another).
+const UDP_SIZES: &str = "64 if i % 37 else 300 if i % 74 else 20";
+
+/// The Python that sends (in the client) and receives (in the server) the datagrams; the
+/// payload of datagram i is its index and then a pattern of it.
+fn udp_script(role: &str) -> String {
+    format!(
+        r#"
+import socket, sys
+N, size = {UDP_DATAGRAMS}, lambda i: {UDP_SIZES}
+def payload(i):
+    return i.to_bytes(4, "big") + bytes((i * 7 + k) % 256 for k in range(size(i) - 4))
+if "{role}" == "send":
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.connect(("198.51.100.2", 9999))
+    data = [payload(i) for i in range(N)]
+    for i in range(N):
+        s.send(data[i])
+else:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, 33, 16 << 20)  # SO_RCVBUFFORCE
+    s.bind(("198.51.100.2", 9999))
+    s.settimeout(3)
+    open(sys.argv[1], "w").close()
+    out = open(sys.argv[2], "wb")
+    while True:
+        try:
+            d = s.recv(65535)
+        except socket.timeout:
+            break
+        out.write(len(d).to_bytes(2, "big") + d)
+"#
+    )
+}
+
+fn udp_payload(i: usize) -> Vec<u8> {
+    let size = if !i.is_multiple_of(37) {
+        64
+    } else if !i.is_multiple_of(74) {
+        300
+    } else {
+        20
+    };
+    let mut out = (i as u32).to_be_bytes().to_vec();
+    out.extend((0..size - 4).map(|k| ((i * 7 + k) % 256) as u8));
+    out
+}
+
+/// The `Udp InCsumErrors` counter of `role`'s namespace.
+fn udp_checksum_errors(lab: &Lab, role: Role) -> u64 {
+    let out = lab.run(role, "cat", &["/proc/net/snmp"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut lines = text.lines().filter(|l| l.starts_with("Udp:"));
+    let (names, values) = (
+        lines.next().expect("Udp names"),
+        lines.next().expect("values"),
+    );
+    let at = names.split_whitespace().position(|n| n == "InCsumErrors");
+    let at = at.expect("InCsumErrors");
+    values
+        .split_whitespace()
+        .nth(at)
+        .expect("value")
+        .parse()
+        .expect("number")
+}
+
+#[test]
+fn udp_bursts_leave_as_super_packets_and_arrive_as_sent() {
+    let test = "udp_bursts_leave_as_super_packets_and_arrive_as_sent";
+    let Some(_env) = lab_env_or_skip(test) else {
+        return;
+    };
+    let work = tempfile::Builder::new()
+        .prefix("ftpgate-lab-udp-runs")
+        .tempdir()
+        .expect("temp dir");
+    let opts = FtpgateOpts::ftpgate(work.path().join("transfers.jsonl"));
+    let Some(lab) = lab_or_skip(test, Mode::Ftpgate, Layout::ClientInside, Some(&opts)) else {
+        return;
+    };
+    let ready = work.path().join("receiver.ready");
+    let received = work.path().join("received.bin");
+    let mut receiver = lab
+        .command(Role::Server, 60, "python3", &["-c", &udp_script("receive")])
+        .arg(&ready)
+        .arg(&received)
+        .spawn()
+        .expect("start the receiver");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !ready.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(ready.exists(), "the receiver started");
+    let errors_before = udp_checksum_errors(&lab, Role::Server);
+    let sent = lab.run(Role::Client, "python3", &["-c", &udp_script("send")]);
+    check_ok("send the datagrams", &sent);
+    assert!(
+        receiver.wait().expect("receiver").success(),
+        "the receiver ran"
+    );
+
+    let bytes = std::fs::read(&received).expect("received datagrams");
+    let mut got = Vec::new();
+    let mut rest = &bytes[..];
+    while rest.len() >= 2 {
+        let len = usize::from(u16::from_be_bytes([rest[0], rest[1]]));
+        got.push(rest[2..2 + len].to_vec());
+        rest = &rest[2 + len..];
+    }
+    let mut last = None;
+    for datagram in &got {
+        let index = u32::from_be_bytes(datagram[..4].try_into().expect("index")) as usize;
+        assert!(index < UDP_DATAGRAMS, "datagram {index} was never sent");
+        assert_eq!(
+            *datagram,
+            udp_payload(index),
+            "datagram {index} arrived as sent"
+        );
+        assert!(
+            last < Some(index),
+            "datagram {index} arrived after {last:?}"
+        );
+        last = Some(index);
+    }
+    assert!(
+        got.len() * 10 >= UDP_DATAGRAMS * 9,
+        "{} of {UDP_DATAGRAMS} datagrams arrived",
+        got.len()
+    );
+    assert_eq!(
+        udp_checksum_errors(&lab, Role::Server),
+        errors_before,
+        "no datagram reached the server with a bad checksum"
+    );
+
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_ftpgate"))
+        .args(["status", "--json", "--socket"])
+        .arg(state_dir(lab.prefix()).join("ftpgate.sock"))
+        .output()
+        .expect("ftpgate status");
+    check_ok("ftpgate status", &status);
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).expect("JSON");
+    let queues = status["queues"].as_array().expect("queues");
+    let sum = |key: &str| queues.iter().filter_map(|q| q[key].as_u64()).sum::<u64>();
+    let (runs, datagrams) = (sum("udp_runs"), sum("udp_run_datagrams"));
+    eprintln!(
+        "{test}: {} of {UDP_DATAGRAMS} arrived; {runs} super-packets carried {datagrams}",
+        got.len()
+    );
+    assert!(
+        runs > 0 && datagrams >= 2 * runs,
+        "the burst left as super-packets: {runs} runs of {datagrams} datagrams"
     );
     lab.down().expect("lab down");
 }

@@ -229,6 +229,28 @@ pub fn render(
     );
     labelled_counter(
         &mut registry,
+        "tun_udp_runs",
+        "UDP super-packets written to the TUN device (consecutive datagrams of a flow joined), by queue",
+        queues.iter().enumerate().map(|(queue, counters)| {
+            (
+                label("queue", queue.to_string()),
+                counters.udp_runs.load(Ordering::Relaxed),
+            )
+        }),
+    );
+    labelled_counter(
+        &mut registry,
+        "tun_udp_run_datagrams",
+        "Datagrams carried by those UDP super-packets, by queue",
+        queues.iter().enumerate().map(|(queue, counters)| {
+            (
+                label("queue", queue.to_string()),
+                counters.udp_run_datagrams.load(Ordering::Relaxed),
+            )
+        }),
+    );
+    labelled_counter(
+        &mut registry,
         "tun_write_errors",
         "Failed writes to the TUN device, by queue",
         queues.iter().enumerate().map(|(queue, errors)| {

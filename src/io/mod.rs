@@ -18,4 +18,5 @@ pub mod run;
 pub mod steering;
 pub mod sysctl_state;
 pub mod tun;
+pub mod udp_coalesce;
 pub mod vnet;

@@ -57,6 +57,8 @@ pub struct RunSummary {
     pub write_errors: u64,
     /// GSO super-packets translated whole, cut into segments, and dropped as unusable.
     pub super_packets: [u64; 3],
+    /// UDP super-packets written, and the datagrams they carried.
+    pub udp_runs: [u64; 2],
 }
 
 /// Runs the gateway until SIGINT or SIGTERM; `rules` is the file it was loaded from (reloads
@@ -134,6 +136,12 @@ pub fn run(
             .iter()
             .map(|e| e.writes.load(Ordering::Relaxed))
             .sum(),
+        udp_runs: [0, 1].map(|which| {
+            errors
+                .iter()
+                .map(|e| [&e.udp_runs, &e.udp_run_datagrams][which].load(Ordering::Relaxed))
+                .sum()
+        }),
         super_packets: [0, 1, 2].map(|which| {
             errors
                 .iter()
@@ -179,6 +187,8 @@ impl std::fmt::Display for RunSummary {
         writeln!(
             f,
             "super-packets      {whole} whole, {segmented} segmented, {malformed} malformed"
-        )
+        )?;
+        let [runs, datagrams] = self.udp_runs;
+        writeln!(f, "UDP runs joined    {runs} ({datagrams} datagrams)")
     }
 }

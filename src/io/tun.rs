@@ -12,12 +12,14 @@
 //! read returns `EINTR`); it repeats the signal until every worker has left its loop.
 
 use std::io::{self, IoSlice};
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use tun_rs::{DeviceBuilder, SyncDevice};
 
+use super::udp_coalesce::UdpCoalescer;
 use super::vnet::{self, FrameBuffers, FrameOutcome, HEADER_LEN, MAX_PACKET};
 use crate::config::TunSettings;
 use crate::engine::{Engine, MAX_GENERATED};
@@ -149,11 +151,23 @@ pub struct IoErrors {
     pub segmented: AtomicU64,
     /// Frames with an unusable virtio-net header or super-packet, dropped.
     pub malformed: AtomicU64,
+    /// UDP super-packets written (runs of two or more datagrams joined).
+    pub udp_runs: AtomicU64,
+    /// The datagrams those super-packets carried.
+    pub udp_run_datagrams: AtomicU64,
 }
+
+/// Most frames a worker reads in one burst before it writes what it holds.
+const BURST: usize = 64;
 
 /// Reads frames from `device` until `stop` is requested, running each through `engine` at the time
 /// since `epoch`, and writes back accepted packets and answers. `offload` says whether the
 /// device was opened with the virtio-net header.
+///
+/// With offloads, UDP datagrams the engine accepts go through a [`UdpCoalescer`]: while one
+/// waits to be written, the worker reads the frames already queued without blocking
+/// (`preadv2` with `RWF_NOWAIT`, up to [`BURST`]) and consecutive datagrams of one flow leave
+/// as one super-packet. Anything else is written at once, after the run it follows.
 pub fn worker(
     engine: &Engine,
     device: &SyncDevice,
@@ -166,37 +180,22 @@ pub fn worker(
     let mut buffers = FrameBuffers::new(TAILROOM);
     let mut generated = vec![0u8; MAX_GENERATED];
     let _running = stop.enter();
-    let mut send = |header: &[u8; HEADER_LEN], packet: &[u8]| {
-        let result = if offload {
-            device.send_vectored(&[IoSlice::new(header), IoSlice::new(packet)])
-        } else {
-            device.send(packet)
-        };
-        if let Err(err) = result {
-            errors.writes.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(error = %err, len = packet.len(), "writing to the TUN device failed");
-        }
+    let mut writer = Writer {
+        device,
+        offload,
+        errors,
+        coalescer: UdpCoalescer::new(),
     };
+    let mut nowait_works = true;
+    let start = if offload { 0 } else { HEADER_LEN };
+    let read_room = HEADER_LEN + MAX_PACKET;
     loop {
         if stop.is_requested() {
             tracing::debug!("worker stopping");
             return;
         }
-        let start = if offload { 0 } else { HEADER_LEN };
-        let read_room = HEADER_LEN + MAX_PACKET;
         match device.recv(&mut frame[start..read_room]) {
-            Ok(len) => {
-                errors.packets.fetch_add(1, Ordering::Relaxed);
-                let now = epoch.elapsed();
-                if offload {
-                    let outcome =
-                        vnet::process_frame(engine, now, &mut frame, len, &mut buffers, &mut send);
-                    count(errors, outcome);
-                } else {
-                    let transmit = &mut buffers.transmit;
-                    vnet::process_one(engine, now, &mut frame[start..], len, transmit, &mut send);
-                }
-            }
+            Ok(len) => writer.frame(engine, epoch, &mut frame, start, len, &mut buffers),
             Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
             Err(err) => {
                 errors.reads.fetch_add(1, Ordering::Relaxed);
@@ -205,15 +204,134 @@ pub fn worker(
                 continue;
             }
         }
-        // What the frame generated (this worker's own buffer: no lock), then what the
-        // sweep generated (the engine's outbox: one atomic load while empty).
-        while let Some(generated) = buffers.transmit.pop() {
-            send(&vnet::PLAIN, generated);
+        let mut taken = 1;
+        while nowait_works && writer.coalescer.is_pending() && taken < BURST {
+            match read_nowait(device, &mut frame[start..read_room]) {
+                Ok(len) => writer.frame(engine, epoch, &mut frame, start, len, &mut buffers),
+                Err(err) => {
+                    let kind = err.kind();
+                    if kind != io::ErrorKind::WouldBlock && kind != io::ErrorKind::Interrupted {
+                        tracing::warn!(error = %err, "reads without blocking fail: UDP datagrams are written one by one");
+                        nowait_works = false;
+                    }
+                    break;
+                }
+            }
+            taken += 1;
         }
+        writer.flush();
         while let Some(len) = engine.poll_transmit(&mut generated) {
-            send(&vnet::PLAIN, &generated[..len]);
+            writer.write(&vnet::PLAIN, &generated[..len]);
         }
     }
+}
+
+/// A worker's way back into the device: UDP datagrams into the coalescer, everything else
+/// written at once after the pending run.
+struct Writer<'a> {
+    device: &'a SyncDevice,
+    offload: bool,
+    errors: &'a IoErrors,
+    coalescer: UdpCoalescer,
+}
+
+impl Writer<'_> {
+    /// Runs one frame (`len` bytes read at `start`) through the engine and sends what it
+    /// accepts, answers and generates, in order.
+    fn frame(
+        &mut self,
+        engine: &Engine,
+        epoch: Instant,
+        frame: &mut [u8],
+        start: usize,
+        len: usize,
+        buffers: &mut FrameBuffers,
+    ) {
+        self.errors.packets.fetch_add(1, Ordering::Relaxed);
+        let now = epoch.elapsed();
+        let (offload, errors) = (self.offload, self.errors);
+        let mut send = |header: &[u8; HEADER_LEN], packet: &[u8]| self.send(header, packet);
+        if offload {
+            let outcome = vnet::process_frame(engine, now, frame, len, buffers, &mut send);
+            count(errors, outcome);
+        } else {
+            let transmit = &mut buffers.transmit;
+            vnet::process_one(engine, now, &mut frame[start..], len, transmit, &mut send);
+        }
+        // What the frame generated (this worker's own buffer: no lock) goes after it.
+        if !buffers.transmit.is_empty() {
+            self.flush();
+            while let Some(generated) = buffers.transmit.pop() {
+                self.write(&vnet::PLAIN, generated);
+            }
+        }
+    }
+
+    fn send(&mut self, header: &[u8; HEADER_LEN], packet: &[u8]) {
+        if self.offload && *header == vnet::PLAIN {
+            let (device, errors) = (self.device, self.errors);
+            let mut write = |header: &[u8; HEADER_LEN], packet: &[u8]| {
+                write_frame(device, true, errors, header, packet)
+            };
+            if self.coalescer.push(packet, &mut write) {
+                return;
+            }
+        }
+        self.write(header, packet);
+    }
+
+    /// Writes the pending run, then `packet`.
+    fn write(&mut self, header: &[u8; HEADER_LEN], packet: &[u8]) {
+        self.flush();
+        write_frame(self.device, self.offload, self.errors, header, packet);
+    }
+
+    fn flush(&mut self) {
+        if !self.coalescer.is_pending() {
+            return;
+        }
+        let (device, errors) = (self.device, self.errors);
+        let mut write = |header: &[u8; HEADER_LEN], packet: &[u8]| {
+            write_frame(device, true, errors, header, packet)
+        };
+        self.coalescer.flush(&mut write);
+        errors
+            .udp_runs
+            .store(self.coalescer.runs, Ordering::Relaxed);
+        let datagrams = self.coalescer.datagrams;
+        errors.udp_run_datagrams.store(datagrams, Ordering::Relaxed);
+    }
+}
+
+fn write_frame(
+    device: &SyncDevice,
+    offload: bool,
+    errors: &IoErrors,
+    header: &[u8; HEADER_LEN],
+    packet: &[u8],
+) {
+    let result = if offload {
+        device.send_vectored(&[IoSlice::new(header), IoSlice::new(packet)])
+    } else {
+        device.send(packet)
+    };
+    if let Err(err) = result {
+        errors.writes.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(error = %err, len = packet.len(), "writing to the TUN device failed");
+    }
+}
+
+/// One read that returns `WouldBlock` instead of waiting when the queue is empty, whatever
+/// the descriptor's mode (so the next blocking read needs no mode change).
+fn read_nowait(device: &SyncDevice, buf: &mut [u8]) -> io::Result<usize> {
+    let iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: `iov` describes `buf`, writable for its whole length during the call; the
+    // descriptor is the device's, open while `device` is borrowed.
+    let read = unsafe { libc::preadv2(device.as_raw_fd(), &iov, 1, -1, libc::RWF_NOWAIT) };
+    usize::try_from(read).map_err(|_| io::Error::last_os_error())
 }
 
 fn count(errors: &IoErrors, outcome: FrameOutcome) {

@@ -96,6 +96,8 @@ impl ControlContext<'_> {
                     packets: errors.packets.load(Ordering::Relaxed),
                     read_errors: errors.reads.load(Ordering::Relaxed),
                     write_errors: errors.writes.load(Ordering::Relaxed),
+                    udp_runs: errors.udp_runs.load(Ordering::Relaxed),
+                    udp_run_datagrams: errors.udp_run_datagrams.load(Ordering::Relaxed),
                 })
                 .collect(),
         }

@@ -195,6 +195,10 @@ pub struct QueueStatus {
     pub read_errors: u64,
     /// Failed writes.
     pub write_errors: u64,
+    /// UDP super-packets written (runs of datagrams joined).
+    pub udp_runs: u64,
+    /// Datagrams those super-packets carried.
+    pub udp_run_datagrams: u64,
 }
 
 /// One flow, as `ftpgate flows` shows it.

@@ -69,8 +69,12 @@ pub fn status(status: &Status) -> String {
         line(
             &format!("queue {}", queue.queue),
             format!(
-                "packets {}, read errors {}, write errors {}",
-                queue.packets, queue.read_errors, queue.write_errors
+                "packets {}, read errors {}, write errors {}, UDP runs {} ({} datagrams)",
+                queue.packets,
+                queue.read_errors,
+                queue.write_errors,
+                queue.udp_runs,
+                queue.udp_run_datagrams
             ),
         );
     }

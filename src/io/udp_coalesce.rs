@@ -1,0 +1,224 @@
+//! Consecutive UDP datagrams of one flow, on their way back into a TUN device opened with
+//! offloads, joined into one USO super-packet (virtio-net `GSO_UDP_L4`). The kernel forwards
+//! the super-packet once and cuts it back into the same datagrams where it must (at an egress
+//! device without USO, or at the receiving socket), so a stream of small datagrams costs one
+//! write and one trip through the kernel's forwarding per run instead of per datagram.
+//!
+//! Owns which datagrams may join a run and the super-packet's headers. The segments the
+//! kernel cuts are the datagrams that went in, byte for byte: a datagram joins only when its
+//! IP header equals the run's apart from length, checksum and (IPv4) an identification one
+//! more than the previous datagram's, its ports are the run's, its payload is the run's
+//! segment size (a shorter one may end the run), and its checksums verify (the kernel
+//! recomputes checksums when it cuts, so a corrupt datagram is never coalesced and so never
+//! "repaired"). Fragments, IPv4 options, IPv6 extension headers and datagrams whose TTL runs
+//! out at the next hop go out alone. It never touches the device: what it writes goes through
+//! the callback the worker gives, in the order the datagrams came.
+
+use super::vnet::{VnetHeader, GSO_UDP_L4, HEADER_LEN, NEEDS_CSUM, PLAIN};
+use crate::engine::wire::checksum::{checksum_with, fold, verifies};
+use crate::engine::wire::checksum::{pseudo_header_v4, pseudo_header_v6};
+use crate::engine::wire::fields::{get_u16, set_u16};
+
+/// Most datagrams in one run (the kernel's own UDP GSO allows 128 segments).
+pub const MAX_SEGMENTS: u16 = 64;
+/// Most bytes in one super-packet: the IPv4 total length and the UDP length are 16 bits.
+const MAX_RUN_BYTES: usize = 65_535;
+const IPV4_HEADER: usize = 20;
+const IPV6_HEADER: usize = 40;
+const UDP_HEADER: usize = 8;
+const PROTO_UDP: u8 = 17;
+
+/// Where the datagram that is being coalesced writes go.
+pub type Send<'a> = dyn FnMut(&[u8; HEADER_LEN], &[u8]) + 'a;
+
+/// One run of datagrams being joined, and what was written.
+pub struct UdpCoalescer {
+    /// The run: the first datagram's headers, then every datagram's payload.
+    run: Vec<u8>,
+    /// Bytes of `run` in use; zero when there is no run.
+    len: usize,
+    /// The IP header length of the run (20 or 40).
+    ip_header: usize,
+    /// The payload bytes of the run's first datagram: every segment's but maybe the last's.
+    segment: usize,
+    /// Datagrams in the run.
+    count: u16,
+    /// IPv4: the identification the next datagram must carry to join.
+    next_id: u16,
+    /// A datagram shorter than `segment` joined: the run takes no more.
+    closed: bool,
+    /// Super-packets written (runs of two or more datagrams).
+    pub runs: u64,
+    /// Datagrams those super-packets carried.
+    pub datagrams: u64,
+}
+
+impl Default for UdpCoalescer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl UdpCoalescer {
+    /// An empty coalescer with room for the largest run.
+    pub fn new() -> Self {
+        Self {
+            run: vec![0u8; MAX_RUN_BYTES],
+            len: 0,
+            ip_header: 0,
+            segment: 0,
+            count: 0,
+            next_id: 0,
+            closed: false,
+            runs: 0,
+            datagrams: 0,
+        }
+    }
+
+    /// Whether a run is waiting to be written.
+    pub fn is_pending(&self) -> bool {
+        self.len != 0
+    }
+
+    /// Takes `packet` into a run if it is a datagram that may be coalesced (a run it cannot
+    /// join is written first, through `send`, and a new one starts with it). Returns false,
+    /// taking nothing and writing nothing, for any other packet: the caller writes the
+    /// pending run and then the packet itself, so order is kept.
+    pub fn push(&mut self, packet: &[u8], send: &mut Send<'_>) -> bool {
+        let Some(ip_header) = coalescable(packet) else {
+            return false;
+        };
+        if self.joins(packet, ip_header) {
+            let payload = &packet[ip_header + UDP_HEADER..];
+            self.run[self.len..self.len + payload.len()].copy_from_slice(payload);
+            self.len += payload.len();
+            self.count += 1;
+            self.next_id = self.next_id.wrapping_add(1);
+            self.closed = payload.len() < self.segment;
+            return true;
+        }
+        self.flush(send);
+        self.run[..packet.len()].copy_from_slice(packet);
+        self.len = packet.len();
+        self.ip_header = ip_header;
+        self.segment = packet.len() - ip_header - UDP_HEADER;
+        self.count = 1;
+        self.next_id = get_u16(packet, 4).wrapping_add(1);
+        self.closed = false;
+        true
+    }
+
+    /// Writes the pending run, if any: one datagram as it came, several as one super-packet.
+    pub fn flush(&mut self, send: &mut Send<'_>) {
+        let len = std::mem::take(&mut self.len);
+        if len == 0 {
+            return;
+        }
+        let packet = &mut self.run[..len];
+        if self.count == 1 {
+            send(&PLAIN, packet);
+            return;
+        }
+        let ip_header = self.ip_header;
+        let udp_len = (len - ip_header) as u16;
+        let pseudo = if ip_header == IPV4_HEADER {
+            set_u16(packet, 2, len as u16);
+            set_u16(packet, 10, 0);
+            let checksum = checksum_with(0, &packet[..IPV4_HEADER]);
+            set_u16(packet, 10, checksum);
+            pseudo_v4(packet, udp_len)
+        } else {
+            set_u16(packet, 4, udp_len);
+            pseudo_v6(packet, udp_len)
+        };
+        set_u16(packet, ip_header + 4, udp_len);
+        // CHECKSUM_PARTIAL: the field holds the pseudo-header sum; the kernel completes
+        // each segment's checksum when it cuts.
+        set_u16(packet, ip_header + 6, fold(pseudo));
+        let header = VnetHeader {
+            flags: NEEDS_CSUM,
+            gso_type: GSO_UDP_L4,
+            hdr_len: (ip_header + UDP_HEADER) as u16,
+            gso_size: self.segment as u16,
+            csum_start: ip_header as u16,
+            csum_offset: 6,
+        };
+        self.runs += 1;
+        self.datagrams += u64::from(self.count);
+        send(&header.encode(), packet);
+    }
+
+    /// Whether `packet` (coalescable, IP header `ip_header` long) may join the pending run.
+    fn joins(&self, packet: &[u8], ip_header: usize) -> bool {
+        if self.len == 0 || self.closed || ip_header != self.ip_header {
+            return false;
+        }
+        let payload = packet.len() - ip_header - UDP_HEADER;
+        if self.count >= MAX_SEGMENTS
+            || payload > self.segment
+            || self.len + payload > MAX_RUN_BYTES
+        {
+            return false;
+        }
+        let head = &self.run[..ip_header + UDP_HEADER];
+        let same_ip = if ip_header == IPV4_HEADER {
+            get_u16(packet, 4) == self.next_id
+                && head[..2] == packet[..2]
+                && head[6..10] == packet[6..10]
+                && head[12..20] == packet[12..20]
+        } else {
+            head[..4] == packet[..4] && head[6..40] == packet[6..40]
+        };
+        same_ip && head[ip_header..ip_header + 4] == packet[ip_header..ip_header + 4]
+    }
+}
+
+/// The IP header length of a datagram that may be coalesced: IPv4 without options, not a
+/// fragment, header checksum right; or IPv6 with UDP right after the fixed header; lengths
+/// consistent; a TTL or hop limit above one; a non-empty payload; a UDP checksum present and
+/// right. `None` for any other packet.
+fn coalescable(packet: &[u8]) -> Option<usize> {
+    let ip_header = match packet.first()? >> 4 {
+        4 => {
+            let ok = packet.len() >= IPV4_HEADER + UDP_HEADER
+                && packet[0] == 0x45
+                && packet[8] > 1
+                && packet[9] == PROTO_UDP
+                && usize::from(get_u16(packet, 2)) == packet.len()
+                && get_u16(packet, 6) & 0x3fff == 0
+                && verifies(0, &packet[..IPV4_HEADER]);
+            ok.then_some(IPV4_HEADER)?
+        }
+        6 => {
+            let ok = packet.len() >= IPV6_HEADER + UDP_HEADER
+                && packet[6] == PROTO_UDP
+                && packet[7] > 1
+                && usize::from(get_u16(packet, 4)) + IPV6_HEADER == packet.len();
+            ok.then_some(IPV6_HEADER)?
+        }
+        _ => return None,
+    };
+    let udp = &packet[ip_header..];
+    let udp_len = get_u16(udp, 4);
+    if usize::from(udp_len) != udp.len() || udp.len() <= UDP_HEADER || get_u16(udp, 6) == 0 {
+        return None;
+    }
+    let pseudo = if ip_header == IPV4_HEADER {
+        pseudo_v4(packet, udp_len)
+    } else {
+        pseudo_v6(packet, udp_len)
+    };
+    verifies(pseudo, udp).then_some(ip_header)
+}
+
+fn pseudo_v4(packet: &[u8], udp_len: u16) -> u32 {
+    let src: [u8; 4] = packet[12..16].try_into().expect("4 bytes");
+    let dst: [u8; 4] = packet[16..20].try_into().expect("4 bytes");
+    pseudo_header_v4(src, dst, PROTO_UDP, udp_len)
+}
+
+fn pseudo_v6(packet: &[u8], udp_len: u16) -> u32 {
+    let src: [u8; 16] = packet[8..24].try_into().expect("16 bytes");
+    let dst: [u8; 16] = packet[24..40].try_into().expect("16 bytes");
+    pseudo_header_v6(src, dst, PROTO_UDP, u32::from(udp_len))
+}
