@@ -11,17 +11,13 @@ use dashmap::DashMap;
 use super::flow::{Flow, FlowDir};
 use super::key::FlowKey;
 
-struct Slot<A> {
-    flow: Arc<Flow<A>>,
-    dir: FlowDir,
-}
-
-impl<A> Clone for Slot<A> {
-    fn clone(&self) -> Self {
-        Self {
-            flow: self.flow.clone(),
-            dir: self.dir,
-        }
+/// The direction `key` has in `flow`, one of whose tuples it is. The table stores no
+/// direction beside the flow (8 bytes less per tuple, 16 per flow): the two tuples differ.
+fn dir_of<A>(key: &FlowKey, flow: &Flow<A>) -> FlowDir {
+    if *key == flow.original {
+        FlowDir::Original
+    } else {
+        FlowDir::Reply
     }
 }
 
@@ -47,7 +43,7 @@ pub enum InsertError<A> {
 
 /// Concurrent flow table.
 pub struct FlowTable<A> {
-    map: DashMap<FlowKey, Slot<A>, foldhash::fast::RandomState>,
+    map: DashMap<FlowKey, Arc<Flow<A>>, foldhash::fast::RandomState>,
     count: AtomicUsize,
     max: usize,
 }
@@ -74,19 +70,22 @@ impl<A> FlowTable<A> {
 
     /// Finds the flow a tuple belongs to.
     pub fn lookup(&self, key: &FlowKey, now: Duration) -> Lookup<A> {
-        let Some(slot) = self.map.get(key).map(|slot| slot.clone()) else {
+        let Some(flow) = self.map.get(key).map(|flow| flow.clone()) else {
             return Lookup::Missing;
         };
-        if slot.flow.is_expired(now) {
-            Lookup::Expired(slot.flow)
+        if flow.is_expired(now) {
+            Lookup::Expired(flow)
         } else {
-            Lookup::Found(slot.flow, slot.dir)
+            let dir = dir_of(key, &flow);
+            Lookup::Found(flow, dir)
         }
     }
 
     /// The flow a tuple belongs to and the tuple's direction, expired or not.
     pub fn get(&self, key: &FlowKey) -> Option<(Arc<Flow<A>>, FlowDir)> {
-        self.map.get(key).map(|slot| (slot.flow.clone(), slot.dir))
+        self.map
+            .get(key)
+            .map(|flow| (flow.clone(), dir_of(key, &flow)))
     }
 
     /// Inserts a flow under both of its tuples.
@@ -101,29 +100,24 @@ impl<A> FlowTable<A> {
         match self.map.entry(flow.original) {
             Entry::Occupied(existing) => {
                 self.count.fetch_sub(1, Ordering::Relaxed);
-                let slot = existing.get();
-                return Err(InsertError::Exists(slot.flow.clone(), slot.dir));
+                let found = existing.get();
+                let dir = dir_of(&flow.original, found);
+                return Err(InsertError::Exists(found.clone(), dir));
             }
             Entry::Vacant(vacant) => {
-                vacant.insert(Slot {
-                    flow: flow.clone(),
-                    dir: FlowDir::Original,
-                });
+                vacant.insert(flow.clone());
             }
         }
         let reply_inserted = match self.map.entry(flow.reply) {
             Entry::Occupied(_) => false,
             Entry::Vacant(vacant) => {
-                vacant.insert(Slot {
-                    flow: flow.clone(),
-                    dir: FlowDir::Reply,
-                });
+                vacant.insert(flow.clone());
                 true
             }
         };
         if !reply_inserted {
             self.map
-                .remove_if(&flow.original, |_, slot| Arc::ptr_eq(&slot.flow, &flow));
+                .remove_if(&flow.original, |_, found| Arc::ptr_eq(found, &flow));
             self.count.fetch_sub(1, Ordering::Relaxed);
             return Err(InsertError::ReplyTaken);
         }
@@ -132,7 +126,7 @@ impl<A> FlowTable<A> {
 
     /// Removes a flow (both tuples); false if another thread removed it first.
     pub fn remove(&self, flow: &Arc<Flow<A>>) -> bool {
-        let same = |_: &FlowKey, slot: &Slot<A>| Arc::ptr_eq(&slot.flow, flow);
+        let same = |_: &FlowKey, found: &Arc<Flow<A>>| Arc::ptr_eq(found, flow);
         let removed = self.map.remove_if(&flow.original, same).is_some();
         self.map.remove_if(&flow.reply, same);
         if removed {
@@ -146,8 +140,8 @@ impl<A> FlowTable<A> {
         let expired: Vec<Arc<Flow<A>>> = self
             .map
             .iter()
-            .filter(|entry| entry.dir == FlowDir::Original && entry.flow.is_expired(now))
-            .map(|entry| entry.flow.clone())
+            .filter(|entry| *entry.key() == entry.original && entry.is_expired(now))
+            .map(|entry| entry.value().clone())
             .collect();
         let mut removed = 0;
         for flow in expired {
@@ -162,8 +156,8 @@ impl<A> FlowTable<A> {
     /// Calls `visit` for every flow (once each, from its original tuple).
     pub fn for_each(&self, mut visit: impl FnMut(&Flow<A>)) {
         for entry in self.map.iter() {
-            if entry.dir == FlowDir::Original {
-                visit(&entry.flow);
+            if *entry.key() == entry.original {
+                visit(entry.value());
             }
         }
     }
