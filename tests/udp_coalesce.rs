@@ -6,7 +6,7 @@
 
 use ftpgate::engine::wire::checksum::{fold, sum_bytes};
 use ftpgate::engine::wire::offload::{for_each_segment, pseudo_header_sum};
-use ftpgate::io::udp_coalesce::{UdpCoalescer, MAX_SEGMENTS};
+use ftpgate::io::udp_coalesce::{write_or_cut, UdpCoalescer, MAX_SEGMENTS};
 use ftpgate::io::vnet::{VnetHeader, GSO_UDP_L4, HEADER_LEN, NEEDS_CSUM, PLAIN};
 use ftpgate_testkit::packet::write_udp;
 use proptest::prelude::*;
@@ -274,6 +274,40 @@ fn a_run_stops_at_its_segment_limit_and_at_64_kib() {
     assert!(written.iter().all(|(_, p)| p.len() <= 65_535));
     assert_eq!(runs(&written), [46, 14]);
     assert_eq!(cut(&written), packets);
+}
+
+#[test]
+fn a_super_packet_the_device_refuses_is_cut_and_written_datagram_by_datagram() {
+    let packets = stream(40, &[64, 64, 64, 30]);
+    let written = through(&packets);
+    assert_eq!(runs(&written), [4]);
+    let (header, run) = &written[0];
+    let mut scratch = vec![0u8; 65_535];
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    let mut refuses_gso = |h: &[u8; HEADER_LEN], b: &[u8]| {
+        if *h != PLAIN {
+            return Err(std::io::Error::from_raw_os_error(22));
+        }
+        out.push(b.to_vec());
+        Ok(())
+    };
+    let cut = write_or_cut(header, run, &mut scratch, &mut refuses_gso).expect("written");
+    assert!(cut, "the caller is told to stop coalescing");
+    assert_eq!(out, packets);
+
+    let mut frames = 0;
+    let mut takes_all = |_: &[u8; HEADER_LEN], _: &[u8]| {
+        frames += 1;
+        Ok(())
+    };
+    let cut = write_or_cut(header, run, &mut scratch, &mut takes_all).expect("written");
+    assert!(
+        !cut && frames == 1,
+        "a device that takes USO gets one frame"
+    );
+
+    let mut fails = |_: &[u8; HEADER_LEN], _: &[u8]| Err(std::io::Error::from_raw_os_error(5));
+    assert!(write_or_cut(&PLAIN, &packets[0], &mut scratch, &mut fails).is_err());
 }
 
 /// One datagram of a generated sequence: which flow, how long, and what may be wrong with it.

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use tun_rs::{DeviceBuilder, SyncDevice};
 
-use super::udp_coalesce::UdpCoalescer;
+use super::udp_coalesce::{self, UdpCoalescer};
 use super::vnet::{self, FrameBuffers, FrameOutcome, HEADER_LEN, MAX_PACKET};
 use crate::config::TunSettings;
 use crate::engine::{Engine, MAX_GENERATED};
@@ -180,11 +180,17 @@ pub fn worker(
     let mut buffers = FrameBuffers::new(TAILROOM);
     let mut generated = vec![0u8; MAX_GENERATED];
     let _running = stop.enter();
+    let coalesce = offload && device.udp_gso();
+    if offload && !coalesce {
+        tracing::info!("the TUN device takes no UDP offload: UDP datagrams are written one by one");
+    }
     let mut writer = Writer {
         device,
         offload,
+        coalesce,
         errors,
         coalescer: UdpCoalescer::new(),
+        scratch: vec![0u8; MAX_PACKET],
     };
     let mut nowait_works = true;
     let start = if offload { 0 } else { HEADER_LEN };
@@ -231,8 +237,13 @@ pub fn worker(
 struct Writer<'a> {
     device: &'a SyncDevice,
     offload: bool,
+    /// Whether UDP datagrams are joined: offloads on, the device takes USO, and no
+    /// super-packet has been refused.
+    coalesce: bool,
     errors: &'a IoErrors,
     coalescer: UdpCoalescer,
+    /// Where a refused super-packet is cut back into its datagrams.
+    scratch: Vec<u8>,
 }
 
 impl Writer<'_> {
@@ -268,12 +279,15 @@ impl Writer<'_> {
     }
 
     fn send(&mut self, header: &[u8; HEADER_LEN], packet: &[u8]) {
-        if self.offload && *header == vnet::PLAIN {
-            let (device, errors) = (self.device, self.errors);
+        if self.coalesce && *header == vnet::PLAIN {
+            let (device, errors, scratch) = (self.device, self.errors, &mut self.scratch);
+            let mut refused = false;
             let mut write = |header: &[u8; HEADER_LEN], packet: &[u8]| {
-                write_frame(device, true, errors, header, packet)
+                refused |= write_run(device, errors, scratch, header, packet);
             };
-            if self.coalescer.push(packet, &mut write) {
+            let taken = self.coalescer.push(packet, &mut write);
+            self.note_refusal(refused);
+            if taken {
                 return;
             }
         }
@@ -290,16 +304,53 @@ impl Writer<'_> {
         if !self.coalescer.is_pending() {
             return;
         }
-        let (device, errors) = (self.device, self.errors);
+        let (device, errors, scratch) = (self.device, self.errors, &mut self.scratch);
+        let mut refused = false;
         let mut write = |header: &[u8; HEADER_LEN], packet: &[u8]| {
-            write_frame(device, true, errors, header, packet)
+            refused |= write_run(device, errors, scratch, header, packet);
         };
         self.coalescer.flush(&mut write);
+        self.note_refusal(refused);
         errors
             .udp_runs
             .store(self.coalescer.runs, Ordering::Relaxed);
         let datagrams = self.coalescer.datagrams;
         errors.udp_run_datagrams.store(datagrams, Ordering::Relaxed);
+    }
+}
+
+impl Writer<'_> {
+    fn note_refusal(&mut self, refused: bool) {
+        if refused && self.coalesce {
+            self.coalesce = false;
+            tracing::warn!(
+                "the TUN device refused a UDP super-packet (cut and written one by one): UDP datagrams are written one by one from now on"
+            );
+        }
+    }
+}
+
+/// Writes a frame the coalescer handed over; true if it was a super-packet the device
+/// refused (then cut and written datagram by datagram).
+fn write_run(
+    device: &SyncDevice,
+    errors: &IoErrors,
+    scratch: &mut [u8],
+    header: &[u8; HEADER_LEN],
+    packet: &[u8],
+) -> bool {
+    let mut write = |header: &[u8; HEADER_LEN], packet: &[u8]| {
+        device
+            .send_vectored(&[IoSlice::new(header), IoSlice::new(packet)])
+            .map(|_| ())
+    };
+    match udp_coalesce::write_or_cut(header, packet, scratch, &mut write) {
+        Ok(refused) => refused,
+        Err(err) => {
+            errors.writes.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(error = %err, len = packet.len(), "writing to the TUN device failed");
+            *header != vnet::PLAIN
+        }
     }
 }
 

@@ -14,10 +14,13 @@
 //! out at the next hop go out alone. It never touches the device: what it writes goes through
 //! the callback the worker gives, in the order the datagrams came.
 
+use std::io;
+
 use super::vnet::{VnetHeader, GSO_UDP_L4, HEADER_LEN, NEEDS_CSUM, PLAIN};
 use crate::engine::wire::checksum::{checksum_with, fold, verifies};
 use crate::engine::wire::checksum::{pseudo_header_v4, pseudo_header_v6};
 use crate::engine::wire::fields::{get_u16, set_u16};
+use crate::engine::wire::offload::for_each_segment;
 
 /// Most datagrams in one run (the kernel's own UDP GSO allows 128 segments).
 pub const MAX_SEGMENTS: u16 = 64;
@@ -30,6 +33,9 @@ const PROTO_UDP: u8 = 17;
 
 /// Where the datagram that is being coalesced writes go.
 pub type Send<'a> = dyn FnMut(&[u8; HEADER_LEN], &[u8]) + 'a;
+
+/// A write of one frame to the device that may fail.
+pub type WriteFrame<'a> = dyn FnMut(&[u8; HEADER_LEN], &[u8]) -> io::Result<()> + 'a;
 
 /// One run of datagrams being joined, and what was written.
 pub struct UdpCoalescer {
@@ -171,6 +177,40 @@ impl UdpCoalescer {
         };
         same_ip && head[ip_header..ip_header + 4] == packet[ip_header..ip_header + 4]
     }
+}
+
+/// Writes one frame the coalescer handed over through `write`. A super-packet that `write`
+/// refuses (a kernel that takes no USO frames from user space) is cut here, as the kernel
+/// would have cut it, and its datagrams written one by one, each with a plain header; then
+/// `Ok(true)` says the caller should stop coalescing. `scratch` holds a segment (65,535
+/// bytes). An error is the first failed write of a plain frame or segment.
+pub fn write_or_cut(
+    header: &[u8; HEADER_LEN],
+    packet: &[u8],
+    scratch: &mut [u8],
+    write: &mut WriteFrame<'_>,
+) -> io::Result<bool> {
+    if *header == PLAIN {
+        return write(header, packet).map(|()| false);
+    }
+    if write(header, packet).is_ok() {
+        return Ok(false);
+    }
+    let size = VnetHeader::decode(header).map_or(0, |h| usize::from(h.gso_size));
+    let max_len = scratch.len();
+    let mut result = Ok(true);
+    let cut = for_each_segment(packet, size, scratch, max_len, |segment, len| {
+        if let Err(err) = write(&PLAIN, &segment[..len]) {
+            result = Err(err);
+        }
+    });
+    if cut.is_err() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "a run that cannot be cut",
+        ));
+    }
+    result
 }
 
 /// The IP header length of a datagram that may be coalesced: IPv4 without options, not a
