@@ -716,6 +716,6 @@ fn ftpgate_mode_resets_a_bounce_when_the_rule_file_says_so() {
     assert!(sink.received().is_empty(), "the third host received data");
     assert!(!server.transcript().contains("PORT 198,51,100,3"));
     check_refused(&lab, "foreign_address");
-    let stderr = lab.ftpgate_stderr();
+    let stderr = lab.ftpgate_stderr_once(|stderr| stderr.contains("outcome=\"reset\""));
     assert!(stderr.contains("outcome=\"reset\""), "{stderr}");
 }

@@ -508,6 +508,8 @@ fn metrics_page_passes_promtool() {
         "ftpgate_ftp_transfer_bytes_total{direction=",
         "ftpgate_tun_read_errors_total{queue=\"1\"}",
         "ftpgate_tun_packets_total{queue=\"0\"}",
+        "ftpgate_tun_udp_runs_total{queue=\"0\"}",
+        "ftpgate_tun_udp_run_datagrams_total{queue=\"1\"}",
     ] {
         assert!(body.contains(metric), "{metric} missing:\n{body}");
     }

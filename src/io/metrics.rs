@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use parking_lot::Mutex;
@@ -88,6 +88,9 @@ fn labelled_counter(
     }
     registry.register(name, help, family);
 }
+
+/// Which of a queue's counters a per-queue metric shows.
+type QueueCounter = fn(&IoErrors) -> &AtomicU64;
 
 fn label(key: &str, value: impl Into<String>) -> Labels {
     vec![(key.to_owned(), value.into())]
@@ -205,61 +208,32 @@ pub fn render(
         "FTP control-stream bytes held (withheld partial lines) and kept (read, not yet acknowledged)",
         engine.ftp_buffered(),
     );
-    labelled_counter(
-        &mut registry,
-        "tun_packets",
-        "Packets read from the TUN device, by queue",
-        queues.iter().enumerate().map(|(queue, counters)| {
-            (
-                label("queue", queue.to_string()),
-                counters.packets.load(Ordering::Relaxed),
-            )
-        }),
-    );
-    labelled_counter(
-        &mut registry,
-        "tun_read_errors",
-        "Failed reads from the TUN device, by queue",
-        queues.iter().enumerate().map(|(queue, errors)| {
-            (
-                label("queue", queue.to_string()),
-                errors.reads.load(Ordering::Relaxed),
-            )
-        }),
-    );
-    labelled_counter(
-        &mut registry,
-        "tun_udp_runs",
-        "UDP super-packets written to the TUN device (consecutive datagrams of a flow joined), by queue",
-        queues.iter().enumerate().map(|(queue, counters)| {
-            (
-                label("queue", queue.to_string()),
-                counters.udp_runs.load(Ordering::Relaxed),
-            )
-        }),
-    );
-    labelled_counter(
-        &mut registry,
-        "tun_udp_run_datagrams",
-        "Datagrams carried by those UDP super-packets, by queue",
-        queues.iter().enumerate().map(|(queue, counters)| {
-            (
-                label("queue", queue.to_string()),
-                counters.udp_run_datagrams.load(Ordering::Relaxed),
-            )
-        }),
-    );
-    labelled_counter(
-        &mut registry,
-        "tun_write_errors",
-        "Failed writes to the TUN device, by queue",
-        queues.iter().enumerate().map(|(queue, errors)| {
-            (
-                label("queue", queue.to_string()),
-                errors.writes.load(Ordering::Relaxed),
-            )
-        }),
-    );
+    let per_queue: [(&str, &str, QueueCounter); 5] = [
+        ("tun_packets", "Packets read from the TUN device, by queue", |q| &q.packets),
+        ("tun_read_errors", "Failed reads from the TUN device, by queue", |q| &q.reads),
+        ("tun_write_errors", "Failed writes to the TUN device, by queue", |q| &q.writes),
+        (
+            "tun_udp_runs",
+            "UDP super-packets written to the TUN device (consecutive datagrams of a flow joined), by queue",
+            |q| &q.udp_runs,
+        ),
+        (
+            "tun_udp_run_datagrams",
+            "Datagrams carried by those UDP super-packets, by queue",
+            |q| &q.udp_run_datagrams,
+        ),
+    ];
+    for (name, help, counter) in per_queue {
+        labelled_counter(
+            &mut registry,
+            name,
+            help,
+            queues.iter().enumerate().map(|(queue, counters)| {
+                let value = counter(counters).load(Ordering::Relaxed);
+                (label("queue", queue.to_string()), value)
+            }),
+        );
+    }
     let mut page = String::new();
     if let Err(err) = encode(&mut page, &registry) {
         tracing::error!(error = %err, "cannot encode the metrics");

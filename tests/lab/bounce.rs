@@ -121,11 +121,14 @@ pub fn bounce(env: &LabEnv, lab: &Lab, extra: &[&str]) -> Output {
 /// ftpgate's stderr has a refused FTP line naming `check` (`foreign_address`,
 /// `privileged_port`): the same log line says both.
 pub fn check_refused(lab: &Lab, check: &str) {
-    let stderr = lab.ftpgate_stderr();
-    assert!(
+    let refused = |stderr: &str| {
         stderr
             .lines()
-            .any(|line| line.contains("ftp line refused") && line.contains(check)),
+            .any(|line| line.contains("ftp line refused") && line.contains(check))
+    };
+    let stderr = lab.ftpgate_stderr_once(refused);
+    assert!(
+        refused(&stderr),
         "ftpgate logged no refusal by {check}:\n{stderr}"
     );
 }

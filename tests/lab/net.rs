@@ -256,6 +256,20 @@ impl Lab {
         std::fs::read_to_string(state_dir(&self.prefix).join("ftpgate.stderr")).unwrap_or_default()
     }
 
+    /// ftpgate's stderr once `logged` holds for it, or after 5 s if it never does. ftpgate
+    /// logs events (refused lines, notices) from its housekeeping thread, which drains them
+    /// every 250 ms, so a line may come a little after the packet that caused it.
+    pub fn ftpgate_stderr_once(&self, logged: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let stderr = self.ftpgate_stderr();
+            if logged(&stderr) || Instant::now() >= deadline {
+                return stderr;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// A command that runs `program args...` in `role`'s namespace, killed after `secs`.
     pub fn command<S: AsRef<OsStr>>(
         &self,
