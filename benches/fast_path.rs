@@ -1,6 +1,8 @@
 //! Fast path: one packet of an established, masqueraded TCP flow, with 1k, 100k and 1M flows
 //! tracked; and one 64 KB GSO super-packet of such a flow as the TUN device hands it over
-//! (virtio-net header, partial checksum), translated whole or cut into 1,448-byte segments.
+//! (virtio-net header, partial checksum), translated whole or cut into 1,448-byte segments;
+//! and a run of 64 UDP datagrams of 64 bytes joined into one USO super-packet (the
+//! coalescer's checks, copies and headers, per datagram; no engine, no device).
 //! Run: `cargo bench --bench fast_path`.
 
 use std::time::Duration;
@@ -9,6 +11,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use ftpgate::engine::wire::fields::set_u16;
 use ftpgate::engine::wire::offload::pseudo_header_sum;
 use ftpgate::engine::{Engine, PacketBuf, Verdict};
+use ftpgate::io::udp_coalesce::UdpCoalescer;
 use ftpgate::io::vnet::{
     process_frame, FrameBuffers, FrameOutcome, VnetHeader, GSO_TCPV4, HEADER_LEN, NEEDS_CSUM,
 };
@@ -138,5 +141,44 @@ fn super_packet(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, fast_path, super_packet);
+fn udp_run(c: &mut Criterion) {
+    let mut group = c.benchmark_group("udp_run");
+    group
+        .sample_size(30)
+        .measurement_time(Duration::from_secs(4))
+        .warm_up_time(Duration::from_secs(1));
+    let datagrams: Vec<Vec<u8>> = (0..64u16)
+        .map(|id| {
+            let src = (std::net::Ipv4Addr::new(198, 51, 100, 1), 20_000);
+            let dst = (std::net::Ipv4Addr::new(198, 51, 100, 2), 5201);
+            let mut packet = ftpgate_testkit::packet::udp(src, dst, &[id as u8; 64]);
+            set_u16(&mut packet, 4, id);
+            set_u16(&mut packet, 10, 0);
+            let checksum = ftpgate::engine::wire::checksum::checksum_with(0, &packet[..20]);
+            set_u16(&mut packet, 10, checksum);
+            packet
+        })
+        .collect();
+    group.throughput(Throughput::Elements(datagrams.len() as u64));
+    let mut coalescer = UdpCoalescer::new();
+    let mut frames = 0;
+    for datagram in &datagrams {
+        assert!(coalescer.push(datagram, &mut |_, _| frames += 1));
+    }
+    coalescer.flush(&mut |_, _| frames += 1);
+    assert_eq!(frames, 1, "the 64 datagrams leave as one super-packet");
+    group.bench_function("64_datagrams_of_64B_joined", |b| {
+        b.iter(|| {
+            let mut written = 0;
+            for datagram in &datagrams {
+                coalescer.push(datagram, &mut |_, packet| written += packet.len());
+            }
+            coalescer.flush(&mut |_, packet| written += packet.len());
+            written
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, fast_path, super_packet, udp_run);
 criterion_main!(benches);
