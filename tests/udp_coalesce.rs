@@ -258,6 +258,11 @@ fn ipv6_datagrams_coalesce_and_a_flow_label_change_breaks_the_run() {
     let written = through(&packets);
     assert_eq!(runs(&written), [3, 1, 1, 1]);
     assert_eq!(cut(&written), packets);
+    // The largest IPv6 datagram (65,575 bytes) is longer than any run: it goes alone.
+    let jumbo = v6(5000, &vec![7u8; 65_535 - 8]);
+    assert_eq!(jumbo.len(), 65_575);
+    let written = through(&[jumbo.clone(), jumbo.clone()]);
+    assert_eq!(written, [(PLAIN, jumbo.clone()), (PLAIN, jumbo)]);
 }
 
 #[test]

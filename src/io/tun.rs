@@ -7,6 +7,9 @@
 //! queue.
 //!
 //! One syscall per frame read and one per frame written: reads block, with no poll in front.
+//! UDP datagrams are the exception that saves: while one waits in the worker's
+//! [`UdpCoalescer`], queued frames are read without blocking and a run of datagrams of one
+//! flow is written as one USO super-packet.
 //! To stop, [`WorkerStop`] sets a flag and interrupts each worker's blocked read with a
 //! signal whose handler does nothing ([`WAKE_SIGNAL`], installed without `SA_RESTART`, so the
 //! read returns `EINTR`); it repeats the signal until every worker has left its loop.
@@ -317,9 +320,8 @@ impl Writer<'_> {
         let datagrams = self.coalescer.datagrams;
         errors.udp_run_datagrams.store(datagrams, Ordering::Relaxed);
     }
-}
 
-impl Writer<'_> {
+    /// After a refused super-packet: stop coalescing (the kernel takes no USO from us).
     fn note_refusal(&mut self, refused: bool) {
         if refused && self.coalesce {
             self.coalesce = false;

@@ -215,9 +215,12 @@ pub fn write_or_cut(
 
 /// The IP header length of a datagram that may be coalesced: IPv4 without options, not a
 /// fragment, header checksum right; or IPv6 with UDP right after the fixed header; lengths
-/// consistent; a TTL or hop limit above one; a non-empty payload; a UDP checksum present and
-/// right. `None` for any other packet.
+/// consistent and no longer than a run; a TTL or hop limit above one; a non-empty payload;
+/// a UDP checksum present and right. `None` for any other packet.
 fn coalescable(packet: &[u8]) -> Option<usize> {
+    if packet.len() > MAX_RUN_BYTES {
+        return None;
+    }
     let ip_header = match packet.first()? >> 4 {
         4 => {
             let ok = packet.len() >= IPV4_HEADER + UDP_HEADER
