@@ -17,7 +17,7 @@
 use std::io;
 
 use super::vnet::{VnetHeader, GSO_UDP_L4, HEADER_LEN, NEEDS_CSUM, PLAIN};
-use crate::engine::wire::checksum::{checksum_with, fold, verifies};
+use crate::engine::wire::checksum::{checksum_with, fold, sum_bytes, verifies};
 use crate::engine::wire::checksum::{pseudo_header_v4, pseudo_header_v6};
 use crate::engine::wire::fields::{get_u16, set_u16};
 use crate::engine::wire::offload::for_each_segment;
@@ -214,7 +214,7 @@ pub fn write_or_cut(
 }
 
 /// The IP header length of a datagram that may be coalesced: IPv4 without options, not a
-/// fragment, header checksum right; or IPv6 with UDP right after the fixed header; lengths
+/// fragment, header checksum right (in the kernel's form); or IPv6 with UDP right after the fixed header; lengths
 /// consistent and no longer than a run; a TTL or hop limit above one; a non-empty payload;
 /// a UDP checksum present and right. `None` for any other packet.
 fn coalescable(packet: &[u8]) -> Option<usize> {
@@ -229,7 +229,7 @@ fn coalescable(packet: &[u8]) -> Option<usize> {
                 && packet[9] == PROTO_UDP
                 && usize::from(get_u16(packet, 2)) == packet.len()
                 && get_u16(packet, 6) & 0x3fff == 0
-                && verifies(0, &packet[..IPV4_HEADER]);
+                && canonical_ipv4_checksum(packet);
             ok.then_some(IPV4_HEADER)?
         }
         6 => {
@@ -252,6 +252,14 @@ fn coalescable(packet: &[u8]) -> Option<usize> {
         pseudo_v6(packet, udp_len)
     };
     verifies(pseudo, udp).then_some(ip_header)
+}
+
+/// Whether the IPv4 header checksum is right and written the way the kernel writes it (of
+/// the two forms of a one's-complement zero, 0x0000): the kernel recomputes it for every
+/// datagram it cuts from a run, so a datagram with the other form would come out changed.
+fn canonical_ipv4_checksum(packet: &[u8]) -> bool {
+    let without_field = sum_bytes(&packet[..10]) + sum_bytes(&packet[12..IPV4_HEADER]);
+    !fold(without_field) == get_u16(packet, 10)
 }
 
 fn pseudo_v4(packet: &[u8], udp_len: u16) -> u32 {
