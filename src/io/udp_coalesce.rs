@@ -8,9 +8,9 @@
 //! kernel cuts are the datagrams that went in, byte for byte: a datagram joins only when its
 //! IP header equals the run's apart from length, checksum and (IPv4) an identification one
 //! more than the previous datagram's, its ports are the run's, its payload is the run's
-//! segment size (a shorter one may end the run), and its checksums verify (the kernel
-//! recomputes checksums when it cuts, so a corrupt datagram is never coalesced and so never
-//! "repaired"). Fragments, IPv4 options, IPv6 extension headers and datagrams whose TTL runs
+//! segment size (a shorter one may end the run), and its checksums verify, the IPv4 header's
+//! in the form the kernel writes (the kernel recomputes checksums when it cuts, so a corrupt
+//! datagram is never coalesced and so never "repaired"). Fragments, IPv4 options, IPv6 extension headers and datagrams whose TTL runs
 //! out at the next hop go out alone. It never touches the device: what it writes goes through
 //! the callback the worker gives, in the order the datagrams came.
 
@@ -31,7 +31,7 @@ const IPV6_HEADER: usize = 40;
 const UDP_HEADER: usize = 8;
 const PROTO_UDP: u8 = 17;
 
-/// Where the datagram that is being coalesced writes go.
+/// Where the coalescer writes a frame: its virtio-net header, then its bytes.
 pub type Send<'a> = dyn FnMut(&[u8; HEADER_LEN], &[u8]) + 'a;
 
 /// A write of one frame to the device that may fail.
