@@ -17,10 +17,10 @@
 use std::io;
 
 use super::vnet::{VnetHeader, GSO_UDP_L4, HEADER_LEN, NEEDS_CSUM, PLAIN};
-use crate::engine::wire::checksum::{checksum_with, fold, sum_bytes, verifies};
-use crate::engine::wire::checksum::{pseudo_header_v4, pseudo_header_v6};
+use crate::engine::wire::checksum::{fold, sum_bytes, verifies};
 use crate::engine::wire::fields::{get_u16, set_u16};
 use crate::engine::wire::offload::for_each_segment;
+use crate::engine::wire::view::IpView;
 
 /// Most datagrams in one run (the kernel's own UDP GSO allows 128 segments).
 pub const MAX_SEGMENTS: u16 = 64;
@@ -126,18 +126,15 @@ impl UdpCoalescer {
             return;
         }
         let ip_header = self.ip_header;
-        let udp_len = (len - ip_header) as u16;
-        let pseudo = if ip_header == IPV4_HEADER {
-            set_u16(packet, 2, len as u16);
-            set_u16(packet, 10, 0);
-            let checksum = checksum_with(0, &packet[..IPV4_HEADER]);
-            set_u16(packet, 10, checksum);
-            pseudo_v4(packet, udp_len)
-        } else {
-            set_u16(packet, 4, udp_len);
-            pseudo_v6(packet, udp_len)
-        };
-        set_u16(packet, ip_header + 4, udp_len);
+        let udp_len = len - ip_header;
+        // The first datagram's header was checked when the run began and `len` fits 16 bits,
+        // so neither step can fail; a header that somehow would not take the length goes out
+        // with its old one, and the kernel refuses the frame (the worker then cuts it).
+        let pseudo = IpView::new_checked(&mut *packet).map_or(0, |mut ip| {
+            let _ = ip.set_total_len(len);
+            ip.pseudo_header_sum(udp_len)
+        });
+        set_u16(packet, ip_header + 4, udp_len as u16);
         // CHECKSUM_PARTIAL: the field holds the pseudo-header sum; the kernel completes
         // each segment's checksum when it cuts.
         set_u16(packet, ip_header + 6, fold(pseudo));
@@ -214,9 +211,9 @@ pub fn write_or_cut(
 }
 
 /// The IP header length of a datagram that may be coalesced: IPv4 without options, not a
-/// fragment, header checksum right (in the kernel's form); or IPv6 with UDP right after the fixed header; lengths
-/// consistent and no longer than a run; a TTL or hop limit above one; a non-empty payload;
-/// a UDP checksum present and right. `None` for any other packet.
+/// fragment, header checksum right (in the kernel's form); or IPv6 with UDP right after the
+/// fixed header; lengths consistent and no longer than a run; a TTL or hop limit above one;
+/// a non-empty payload; a UDP checksum present and right. `None` for any other packet.
 fn coalescable(packet: &[u8]) -> Option<usize> {
     if packet.len() > MAX_RUN_BYTES {
         return None;
@@ -242,15 +239,13 @@ fn coalescable(packet: &[u8]) -> Option<usize> {
         _ => return None,
     };
     let udp = &packet[ip_header..];
-    let udp_len = get_u16(udp, 4);
-    if usize::from(udp_len) != udp.len() || udp.len() <= UDP_HEADER || get_u16(udp, 6) == 0 {
+    if usize::from(get_u16(udp, 4)) != udp.len() || udp.len() <= UDP_HEADER || get_u16(udp, 6) == 0
+    {
         return None;
     }
-    let pseudo = if ip_header == IPV4_HEADER {
-        pseudo_v4(packet, udp_len)
-    } else {
-        pseudo_v6(packet, udp_len)
-    };
+    let pseudo = IpView::new_checked(packet)
+        .ok()?
+        .pseudo_header_sum(udp.len());
     verifies(pseudo, udp).then_some(ip_header)
 }
 
@@ -260,16 +255,4 @@ fn coalescable(packet: &[u8]) -> Option<usize> {
 fn canonical_ipv4_checksum(packet: &[u8]) -> bool {
     let without_field = sum_bytes(&packet[..10]) + sum_bytes(&packet[12..IPV4_HEADER]);
     !fold(without_field) == get_u16(packet, 10)
-}
-
-fn pseudo_v4(packet: &[u8], udp_len: u16) -> u32 {
-    let src: [u8; 4] = packet[12..16].try_into().expect("4 bytes");
-    let dst: [u8; 4] = packet[16..20].try_into().expect("4 bytes");
-    pseudo_header_v4(src, dst, PROTO_UDP, udp_len)
-}
-
-fn pseudo_v6(packet: &[u8], udp_len: u16) -> u32 {
-    let src: [u8; 16] = packet[8..24].try_into().expect("16 bytes");
-    let dst: [u8; 16] = packet[24..40].try_into().expect("16 bytes");
-    pseudo_header_v6(src, dst, PROTO_UDP, u32::from(udp_len))
 }
